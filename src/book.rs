@@ -1,0 +1,486 @@
+//! One order book: bids and asks as sorted arrays of levels.
+//!
+//! Each side is a `Vec<Level>` kept sorted **worst first**, so the best level
+//! is the last element: updates near the top of the book (the common case)
+//! shift few elements, and the top N levels are the last N. Prediction-market
+//! books are shallow (at most 100 levels a side are subscribed), where a sorted
+//! array beats a tree on every operation (see the README's measurements).
+//! Capacity is reserved up front, so steady-state updates never allocate.
+
+use crate::frame::{Change, Level, Side};
+use crate::price::{Price, Size};
+
+/// Hard bound on levels per side; a delta that would exceed it is corruption.
+pub const MAX_LEVELS_PER_SIDE: usize = 4096;
+
+/// Why the book refused a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum BookError {
+    /// The side would exceed [`MAX_LEVELS_PER_SIDE`]: treat the book as corrupt and resync.
+    #[error("book side would exceed {max} levels")]
+    TooDeep {
+        /// The bound.
+        max: usize,
+    },
+}
+
+/// One side of a book, sorted worst first (best last).
+#[derive(Debug, Clone)]
+pub struct Ladder {
+    side: Side,
+    levels: Vec<Level>,
+}
+
+impl Ladder {
+    /// An empty side with room for `capacity` levels.
+    ///
+    /// ```
+    /// use wirebook::{Ladder, Side};
+    /// assert!(Ladder::new(Side::Bid, 100).is_empty());
+    /// ```
+    pub fn new(side: Side, capacity: usize) -> Ladder {
+        Ladder {
+            side,
+            levels: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Sort key: ascending key = worse to better.
+    #[inline(always)]
+    fn key(&self, price: Price) -> u32 {
+        match self.side {
+            Side::Bid => price.units(),
+            Side::Ask => u32::MAX - price.units(),
+        }
+    }
+
+    /// Number of levels.
+    ///
+    /// ```
+    /// # use wirebook::{Ladder, Side};
+    /// assert_eq!(Ladder::new(Side::Ask, 4).len(), 0);
+    /// ```
+    #[inline]
+    pub fn len(&self) -> usize {
+        self.levels.len()
+    }
+
+    /// Whether the side is empty.
+    ///
+    /// ```
+    /// # use wirebook::{Ladder, Side};
+    /// assert!(Ladder::new(Side::Ask, 4).is_empty());
+    /// ```
+    #[inline]
+    pub fn is_empty(&self) -> bool {
+        self.levels.is_empty()
+    }
+
+    /// The best level.
+    ///
+    /// ```
+    /// # use wirebook::{Ladder, Side, Price, Size};
+    /// let mut l = Ladder::new(Side::Bid, 4);
+    /// l.set(Price::from_units(10).unwrap(), Size::from_units(1)).unwrap();
+    /// l.set(Price::from_units(20).unwrap(), Size::from_units(1)).unwrap();
+    /// assert_eq!(l.best().unwrap().price.units(), 20);
+    /// ```
+    #[inline]
+    pub fn best(&self) -> Option<Level> {
+        self.levels.last().copied()
+    }
+
+    /// Level at `depth` from the top (0 = best).
+    ///
+    /// ```
+    /// # use wirebook::{Ladder, Side};
+    /// assert!(Ladder::new(Side::Bid, 1).at(0).is_none());
+    /// ```
+    #[inline]
+    pub fn at(&self, depth: usize) -> Option<Level> {
+        let n = self.levels.len();
+        if depth < n {
+            Some(self.levels[n - 1 - depth])
+        } else {
+            None
+        }
+    }
+
+    /// Levels best first.
+    ///
+    /// ```
+    /// # use wirebook::{Ladder, Side};
+    /// assert_eq!(Ladder::new(Side::Bid, 1).iter().count(), 0);
+    /// ```
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Level> + '_ {
+        self.levels.iter().rev().copied()
+    }
+
+    /// Sets a level's absolute size (zero removes it). Returns the depth from
+    /// the top from which published levels changed, or `None` if nothing did.
+    ///
+    /// ```
+    /// # use wirebook::{Ladder, Side, Price, Size};
+    /// let mut l = Ladder::new(Side::Ask, 4);
+    /// let p = Price::from_units(50).unwrap();
+    /// assert_eq!(l.set(p, Size::from_units(3)), Ok(Some(0)));
+    /// assert_eq!(l.set(p, Size::ZERO), Ok(Some(0)));
+    /// assert_eq!(l.set(p, Size::ZERO), Ok(None));
+    /// ```
+    #[inline]
+    pub fn set(&mut self, price: Price, size: Size) -> Result<Option<usize>, BookError> {
+        let key = self.key(price);
+        let n = self.levels.len();
+        // Search from the top: most updates touch the best few levels.
+        let found = self.levels.binary_search_by(|l| self.key_of(l).cmp(&key));
+        match (found, size.is_zero()) {
+            (Ok(i), true) => {
+                self.levels.remove(i);
+                Ok(Some(n - 1 - i))
+            }
+            (Ok(i), false) => {
+                self.levels[i].size = size;
+                Ok(Some(n - 1 - i))
+            }
+            (Err(_), true) => Ok(None),
+            (Err(i), false) => {
+                if n >= MAX_LEVELS_PER_SIDE {
+                    return Err(BookError::TooDeep {
+                        max: MAX_LEVELS_PER_SIDE,
+                    });
+                }
+                self.levels.insert(i, Level { price, size });
+                Ok(Some(n - i))
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn key_of(&self, l: &Level) -> u32 {
+        self.key(l.price)
+    }
+
+    /// Replaces the side with `levels` (any order; zero sizes dropped; for a
+    /// repeated price the last one wins).
+    ///
+    /// ```
+    /// # use wirebook::{Ladder, Level, Side, Price, Size};
+    /// let mut l = Ladder::new(Side::Bid, 4);
+    /// let lv = |p, s| Level::new(Price::from_units(p).unwrap(), Size::from_units(s));
+    /// l.replace(&[lv(30, 1), lv(20, 0), lv(10, 2)]).unwrap();
+    /// assert_eq!(l.iter().map(|l| l.price.units()).collect::<Vec<_>>(), vec![30, 10]);
+    /// ```
+    pub fn replace(&mut self, levels: &[Level]) -> Result<(), BookError> {
+        self.levels.clear();
+        // Sent best first: push in reverse and check the order on the way.
+        let mut sorted = true;
+        let mut prev: Option<u32> = None;
+        for l in levels.iter().rev() {
+            if l.size.is_zero() {
+                continue;
+            }
+            let k = self.key(l.price);
+            if prev.is_some_and(|p| p >= k) {
+                sorted = false;
+            }
+            prev = Some(k);
+            self.levels.push(*l);
+        }
+        if !sorted {
+            // Rare: a server that does not sort, or repeats a price.
+            self.levels.clear();
+            for l in levels {
+                self.set(l.price, l.size)?;
+            }
+        }
+        if self.levels.len() > MAX_LEVELS_PER_SIDE {
+            self.levels.clear();
+            return Err(BookError::TooDeep {
+                max: MAX_LEVELS_PER_SIDE,
+            });
+        }
+        Ok(())
+    }
+
+    /// Removes every level.
+    ///
+    /// ```
+    /// # use wirebook::{Ladder, Side};
+    /// let mut l = Ladder::new(Side::Bid, 1);
+    /// l.clear();
+    /// assert!(l.is_empty());
+    /// ```
+    pub fn clear(&mut self) {
+        self.levels.clear();
+    }
+
+    /// Which side this is.
+    ///
+    /// ```
+    /// # use wirebook::{Ladder, Side};
+    /// assert_eq!(Ladder::new(Side::Ask, 1).side(), Side::Ask);
+    /// ```
+    pub fn side(&self) -> Side {
+        self.side
+    }
+
+    #[cfg(debug_assertions)]
+    fn check(&self) {
+        for w in self.levels.windows(2) {
+            debug_assert!(self.key_of(&w[0]) < self.key_of(&w[1]), "ladder not sorted");
+        }
+        debug_assert!(self.levels.iter().all(|l| !l.size.is_zero()), "zero level");
+    }
+}
+
+/// An order book: two ladders.
+///
+/// ```
+/// use wirebook::{Book, Change, Price, Side, Size};
+/// let mut book = Book::new(64);
+/// let p = |s: &str| Price::parse(s.as_bytes()).unwrap();
+/// book.apply_changes(&[
+///     Change { side: Side::Bid, price: p("0.45"), size: Size::parse(b"10").unwrap() },
+///     Change { side: Side::Ask, price: p("0.47"), size: Size::parse(b"5").unwrap() },
+/// ]).unwrap();
+/// assert_eq!(book.best_bid().unwrap().price, p("0.45"));
+/// assert!(!book.is_crossed());
+/// ```
+#[derive(Debug, Clone)]
+pub struct Book {
+    bids: Ladder,
+    asks: Ladder,
+}
+
+/// Depths from the top at which each side's published levels changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Dirty {
+    /// First changed bid depth, if any.
+    pub bids: Option<usize>,
+    /// First changed ask depth, if any.
+    pub asks: Option<usize>,
+}
+
+impl Dirty {
+    /// Everything changed.
+    pub const ALL: Dirty = Dirty {
+        bids: Some(0),
+        asks: Some(0),
+    };
+
+    fn mark(&mut self, side: Side, depth: usize) {
+        let slot = match side {
+            Side::Bid => &mut self.bids,
+            Side::Ask => &mut self.asks,
+        };
+        *slot = Some(slot.map_or(depth, |d| d.min(depth)));
+    }
+}
+
+impl Book {
+    /// An empty book with room for `capacity` levels a side.
+    ///
+    /// ```
+    /// assert!(wirebook::Book::new(10).best_ask().is_none());
+    /// ```
+    pub fn new(capacity: usize) -> Book {
+        Book {
+            bids: Ladder::new(Side::Bid, capacity),
+            asks: Ladder::new(Side::Ask, capacity),
+        }
+    }
+
+    /// Bids, best (highest) first.
+    ///
+    /// ```
+    /// assert!(wirebook::Book::new(1).bids().is_empty());
+    /// ```
+    pub fn bids(&self) -> &Ladder {
+        &self.bids
+    }
+
+    /// Asks, best (lowest) first.
+    ///
+    /// ```
+    /// assert!(wirebook::Book::new(1).asks().is_empty());
+    /// ```
+    pub fn asks(&self) -> &Ladder {
+        &self.asks
+    }
+
+    /// Best bid.
+    ///
+    /// ```
+    /// assert!(wirebook::Book::new(1).best_bid().is_none());
+    /// ```
+    pub fn best_bid(&self) -> Option<Level> {
+        self.bids.best()
+    }
+
+    /// Best ask.
+    ///
+    /// ```
+    /// assert!(wirebook::Book::new(1).best_ask().is_none());
+    /// ```
+    pub fn best_ask(&self) -> Option<Level> {
+        self.asks.best()
+    }
+
+    /// Whether best bid >= best ask (corruption per PROTOCOL.md A4.9).
+    ///
+    /// ```
+    /// assert!(!wirebook::Book::new(1).is_crossed());
+    /// ```
+    pub fn is_crossed(&self) -> bool {
+        match (self.bids.best(), self.asks.best()) {
+            (Some(b), Some(a)) => b.price >= a.price,
+            _ => false,
+        }
+    }
+
+    /// Replaces both sides (a snapshot).
+    ///
+    /// ```
+    /// # use wirebook::{Book, Level, Price, Size};
+    /// let mut b = Book::new(4);
+    /// b.replace(&[Level::new(Price::ONE, Size::from_units(1))], &[]).unwrap();
+    /// assert_eq!(b.bids().len(), 1);
+    /// ```
+    pub fn replace(&mut self, bids: &[Level], asks: &[Level]) -> Result<(), BookError> {
+        let r = self.bids.replace(bids).and_then(|_| self.asks.replace(asks));
+        if r.is_err() {
+            self.clear();
+        }
+        self.check();
+        r
+    }
+
+    /// Applies changes in array order; returns which published depths changed.
+    ///
+    /// ```
+    /// # use wirebook::{Book, Change, Price, Side, Size};
+    /// let mut b = Book::new(4);
+    /// let d = b.apply_changes(&[Change { side: Side::Ask, price: Price::ONE, size: Size::from_units(2) }]).unwrap();
+    /// assert_eq!(d.asks, Some(0));
+    /// ```
+    #[inline]
+    pub fn apply_changes(&mut self, changes: &[Change]) -> Result<Dirty, BookError> {
+        let mut dirty = Dirty::default();
+        for c in changes {
+            let ladder = match c.side {
+                Side::Bid => &mut self.bids,
+                Side::Ask => &mut self.asks,
+            };
+            if let Some(depth) = ladder.set(c.price, c.size)? {
+                dirty.mark(c.side, depth);
+            }
+        }
+        self.check();
+        Ok(dirty)
+    }
+
+    /// Removes every level of both sides.
+    ///
+    /// ```
+    /// let mut b = wirebook::Book::new(1);
+    /// b.clear();
+    /// ```
+    pub fn clear(&mut self) {
+        self.bids.clear();
+        self.asks.clear();
+    }
+
+    #[inline]
+    fn check(&self) {
+        #[cfg(debug_assertions)]
+        {
+            self.bids.check();
+            self.asks.check();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(units: u64) -> Price {
+        Price::from_units(units).unwrap()
+    }
+
+    #[test]
+    fn insert_update_remove_keep_best_first() {
+        let mut l = Ladder::new(Side::Bid, 8);
+        for (price, size) in [(50, 1), (70, 2), (60, 3), (70, 4)] {
+            l.set(p(price), Size::from_units(size)).unwrap();
+        }
+        let got: Vec<_> = l.iter().map(|l| (l.price.units(), l.size.units())).collect();
+        assert_eq!(got, vec![(70, 4), (60, 3), (50, 1)]);
+        l.set(p(60), Size::ZERO).unwrap();
+        assert_eq!(l.iter().map(|l| l.price.units()).collect::<Vec<_>>(), [70, 50]);
+    }
+
+    #[test]
+    fn asks_sort_lowest_first() {
+        let mut l = Ladder::new(Side::Ask, 8);
+        for price in [70, 50, 60] {
+            l.set(p(price), Size::from_units(1)).unwrap();
+        }
+        assert_eq!(l.iter().map(|l| l.price.units()).collect::<Vec<_>>(), [50, 60, 70]);
+        assert_eq!(l.at(1).unwrap().price.units(), 60);
+    }
+
+    #[test]
+    fn dirty_depth_is_the_shallowest_change() {
+        let mut b = Book::new(8);
+        let lv = |u, s| Level::new(p(u), Size::from_units(s));
+        b.replace(&[lv(50, 1), lv(40, 1), lv(30, 1)], &[lv(60, 1)]).unwrap();
+        let d = b
+            .apply_changes(&[
+                Change {
+                    side: Side::Bid,
+                    price: p(30),
+                    size: Size::from_units(9),
+                },
+                Change {
+                    side: Side::Bid,
+                    price: p(45),
+                    size: Size::from_units(9),
+                },
+            ])
+            .unwrap();
+        assert_eq!(d, Dirty { bids: Some(1), asks: None });
+    }
+
+    #[test]
+    fn unsorted_snapshot_is_sorted_and_deduplicated() {
+        let mut b = Book::new(8);
+        let lv = |u, s| Level::new(p(u), Size::from_units(s));
+        b.replace(&[lv(40, 1), lv(50, 2), lv(40, 3)], &[]).unwrap();
+        let got: Vec<_> = b.bids().iter().map(|l| (l.price.units(), l.size.units())).collect();
+        assert_eq!(got, vec![(50, 2), (40, 3)]);
+    }
+
+    #[test]
+    fn crossed_book_is_detected() {
+        let mut b = Book::new(8);
+        let lv = |u| Level::new(p(u), Size::from_units(1));
+        b.replace(&[lv(50)], &[lv(50)]).unwrap();
+        assert!(b.is_crossed());
+    }
+
+    #[test]
+    fn side_depth_is_bounded() {
+        let mut l = Ladder::new(Side::Bid, 8);
+        for u in 1..=MAX_LEVELS_PER_SIDE as u64 {
+            l.set(p(u), Size::from_units(1)).unwrap();
+        }
+        assert_eq!(
+            l.set(p(999_999), Size::from_units(1)),
+            Err(BookError::TooDeep {
+                max: MAX_LEVELS_PER_SIDE
+            })
+        );
+    }
+}

@@ -1,0 +1,23 @@
+//! The engine's clock: monotonic nanoseconds since the first call in this process.
+//!
+//! Books record the local time of their last applied frame with it, and
+//! readers judge staleness (PROTOCOL.md A4.8) against it, so both sides must
+//! use this one clock.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+static EPOCH: OnceLock<Instant> = OnceLock::new();
+
+/// Monotonic nanoseconds since the process first asked (never 0 after the first call).
+///
+/// ```
+/// let a = wirebook::clock::now_ns();
+/// let b = wirebook::clock::now_ns();
+/// assert!(b >= a);
+/// ```
+#[inline]
+pub fn now_ns() -> u64 {
+    let epoch = EPOCH.get_or_init(Instant::now);
+    u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
+}

@@ -1,0 +1,29 @@
+#![doc = include_str!("../README.md")]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(rust_2018_idioms)]
+
+pub mod book;
+pub mod clock;
+pub mod encode;
+pub mod frame;
+pub mod parse;
+pub mod price;
+pub mod seqlock;
+pub mod snapshot;
+pub mod store;
+
+pub use book::{Book, BookError, Dirty, Ladder, MAX_LEVELS_PER_SIDE};
+pub use encode::{FrameWriter, MarketSelector};
+pub use frame::{
+    ActivityFrame, ActivityKind, BookFrame, Change, ConnectedFrame, DeltaFrame, ErrorFrame,
+    FeedState, Frame, Level, Line, MarketRef, OddsFrame, OddsRow, OddsRows, RowAction, Side,
+    StreamStatusFrame, TradeSide, WalletActivityFrame, WireBookState,
+};
+pub use parse::{FrameParser, ParseError, ParsePath, ParserStats, MAX_FRAME_LEN};
+pub use price::{Decimal, NumberError, Price, Size, UNITS_PER_ONE};
+pub use seqlock::{SeqLock, SeqLockWriter};
+pub use snapshot::{BookReader, BookSnapshot, BookState, MAX_DEPTH};
+pub use store::{
+    Applied, BookKey, BookStore, Counters, ResyncRequest, StoreConfig, StoreError,
+};

@@ -1,0 +1,333 @@
+//! From a WebSocket message buffer to a typed [`Frame`].
+//!
+//! Two parsers share one entry point, [`FrameParser::parse`]:
+//!
+//! - the **fast path** ([`FrameParser::parse_fast`]), a single forward scan
+//!   specialised to the hot frames (`orderbook`, `orderbook_delta`,
+//!   `odds_update`) that reads decimal digits straight into fixed-point
+//!   integers. It accepts a frame only when it understood every byte of it;
+//!   anything else (another type, an escaped string, a duplicate key, a
+//!   number it cannot place exactly, a syntax error) falls through to
+//! - the **general path** ([`FrameParser::parse_general`]), simd-json's tape
+//!   parser with reused buffers, which handles every frame of PROTOCOL.md A3
+//!   and B2 and produces the typed [`ParseError`] for bad input.
+//!
+//! The general path is also the fast path's oracle: on every input the fast
+//! path accepts, both must produce the same frame (fuzz target
+//! `parse_differential`). Numbers agree exactly up to 15 significant digits
+//! (beyond that the general path sees an `f64`; the fast path stays exact).
+
+mod fast;
+mod general;
+
+use crate::frame::{Change, Frame, Level, RawOddsRow};
+use crate::price::NumberError;
+
+
+/// Largest frame the parser accepts (16 MiB); larger ones are rejected
+/// before any work, so a hostile peer cannot make the parser allocate without bound.
+pub const MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
+
+/// Why a frame could not be parsed. The frame is skipped; nothing else is lost.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// The message was empty. Count it and go on.
+    #[error("empty frame")]
+    Empty,
+    /// The message is larger than [`MAX_FRAME_LEN`]. Count it and go on.
+    #[error("frame of {len} bytes exceeds the limit")]
+    TooLarge {
+        /// Length of the message.
+        len: usize,
+    },
+    /// Not valid JSON (truncated, garbage, NaN, too deep, bad UTF-8). Count it and go on.
+    #[error("invalid JSON at byte {offset}: {detail}")]
+    InvalidJson {
+        /// Byte offset where the JSON parser stopped.
+        offset: usize,
+        /// What the JSON parser found wrong.
+        detail: String,
+    },
+    /// Valid JSON but not an object at the top level. Count it and go on.
+    #[error("frame is not a JSON object")]
+    NotAnObject,
+    /// The object has no string `type`. Count it and go on.
+    #[error("frame has no \"type\" field")]
+    MissingType,
+    /// A `type` this crate does not know. Ignore it (forward compatibility): not an error of the peer.
+    #[error("unknown frame type {type_name:?}")]
+    UnknownType {
+        /// The `type` value (cut to 64 bytes).
+        type_name: String,
+    },
+    /// A required field is absent. Count it and go on.
+    #[error("missing field {field:?}")]
+    MissingField {
+        /// The field's name.
+        field: &'static str,
+    },
+    /// A field has the wrong JSON type. Count it and go on.
+    #[error("field {field:?} should be {expected}")]
+    WrongType {
+        /// The field's name.
+        field: &'static str,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// A field's number cannot be a price, size or integer of ours. Count it and go on.
+    #[error("field {field:?}: {error}")]
+    BadNumber {
+        /// The field's name.
+        field: &'static str,
+        /// What is wrong with the number.
+        error: NumberError,
+    },
+    /// A field's string is not one of the allowed words (e.g. `side` other than bid/ask).
+    #[error("field {field:?} has an invalid value")]
+    BadValue {
+        /// The field's name.
+        field: &'static str,
+    },
+}
+
+impl ParseError {
+    /// Whether the frame should merely be ignored (an unknown `type`), not counted as malformed.
+    ///
+    /// ```
+    /// use wirebook::FrameParser;
+    /// let mut p = FrameParser::new();
+    /// let err = p.parse(&mut br#"{"type":"new_thing"}"#.to_vec()).unwrap_err();
+    /// assert!(err.is_ignorable());
+    /// ```
+    pub fn is_ignorable(&self) -> bool {
+        matches!(self, ParseError::UnknownType { .. })
+    }
+
+    /// Byte offset of the error in the frame, where known.
+    ///
+    /// ```
+    /// use wirebook::FrameParser;
+    /// let mut p = FrameParser::new();
+    /// let err = p.parse(&mut br#"{"type":"heart"#.to_vec()).unwrap_err();
+    /// assert!(err.offset().is_some());
+    /// ```
+    pub fn offset(&self) -> Option<usize> {
+        match self {
+            ParseError::InvalidJson { offset, .. } => Some(*offset),
+            _ => None,
+        }
+    }
+}
+
+/// Scratch arrays a frame borrows from; reused across frames.
+#[derive(Debug, Default)]
+pub(crate) struct Scratch {
+    pub(crate) bids: Vec<Level>,
+    pub(crate) asks: Vec<Level>,
+    pub(crate) changes: Vec<Change>,
+    pub(crate) rows: Vec<RawOddsRow>,
+    /// Text the general path copies out of the tape: odds-row strings, `wallet_activity.data`.
+    pub(crate) text: Vec<u8>,
+}
+
+impl Scratch {
+    fn clear(&mut self) {
+        self.bids.clear();
+        self.asks.clear();
+        self.changes.clear();
+        self.rows.clear();
+        self.text.clear();
+    }
+}
+
+/// Which parser produced a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParsePath {
+    /// The specialised scanner.
+    Fast,
+    /// simd-json.
+    General,
+}
+
+/// Counts of frames by parser, for tuning and for the README's justification.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ParserStats {
+    /// Frames the fast path accepted.
+    pub fast: u64,
+    /// Frames handed to simd-json (successfully or not).
+    pub general: u64,
+}
+
+/// Parses server frames of both protocols, reusing its buffers across calls.
+///
+/// ```
+/// use wirebook::{Frame, FrameParser};
+/// let mut parser = FrameParser::new();
+/// let mut msg = br#"{"type":"orderbook_delta","parsec_id":"kalshi:X","outcome":"yes",
+///     "changes":[{"side":"bid","price":0.65,"size":900.0}],"server_seq":7}"#.to_vec();
+/// let Frame::Delta(d) = parser.parse(&mut msg).unwrap() else { panic!() };
+/// assert_eq!((d.market.parsec_id, d.server_seq, d.changes.len()), ("kalshi:X", 7, 1));
+/// ```
+pub struct FrameParser {
+    scratch: Scratch,
+    general: general::GeneralParser,
+    stats: ParserStats,
+}
+
+impl Default for FrameParser {
+    fn default() -> Self {
+        FrameParser::new()
+    }
+}
+
+impl std::fmt::Debug for FrameParser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FrameParser")
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FrameParser {
+    /// A parser with buffers sized for typical frames; they grow to the largest frame seen.
+    ///
+    /// ```
+    /// let parser = wirebook::FrameParser::new();
+    /// assert_eq!(parser.stats().fast, 0);
+    /// ```
+    pub fn new() -> FrameParser {
+        let mut scratch = Scratch::default();
+        scratch.bids.reserve(128);
+        scratch.asks.reserve(128);
+        scratch.changes.reserve(64);
+        scratch.rows.reserve(64);
+        FrameParser {
+            scratch,
+            general: general::GeneralParser::new(),
+            stats: ParserStats::default(),
+        }
+    }
+
+    /// Parses one message: fast path first, simd-json when the fast path declines.
+    ///
+    /// The buffer is mutable because simd-json unescapes strings in place.
+    ///
+    /// ```
+    /// use wirebook::{Frame, FrameParser, ParseError};
+    /// let mut parser = FrameParser::new();
+    /// let err = parser.parse(&mut b"hello".to_vec()).unwrap_err();
+    /// assert!(matches!(err, ParseError::InvalidJson { .. }));
+    /// ```
+    pub fn parse<'a>(&'a mut self, buf: &'a mut [u8]) -> Result<Frame<'a>, ParseError> {
+        if buf.len() > MAX_FRAME_LEN {
+            return Err(ParseError::TooLarge { len: buf.len() });
+        }
+        self.scratch.clear();
+        match fast::scan(buf, &mut self.scratch) {
+            Some(fields) => {
+                self.stats.fast += 1;
+                Ok(fields.into_frame(buf, &self.scratch))
+            }
+            None => {
+                self.stats.general += 1;
+                self.scratch.clear();
+                self.general.parse(buf, &mut self.scratch)
+            }
+        }
+    }
+
+    /// Parses with the fast path only; `None` where it declines (it never errors).
+    ///
+    /// ```
+    /// use wirebook::FrameParser;
+    /// let mut parser = FrameParser::new();
+    /// assert!(parser.parse_fast(br#"{"type":"auth_ok"}"#).is_none());
+    /// ```
+    pub fn parse_fast<'a>(&'a mut self, buf: &'a [u8]) -> Option<Frame<'a>> {
+        if buf.len() > MAX_FRAME_LEN {
+            return None;
+        }
+        self.scratch.clear();
+        let fields = fast::scan(buf, &mut self.scratch)?;
+        Some(fields.into_frame(buf, &self.scratch))
+    }
+
+    /// Parses with simd-json only (the oracle of the fast path).
+    ///
+    /// ```
+    /// use wirebook::{Frame, FrameParser};
+    /// let mut parser = FrameParser::new();
+    /// let mut msg = br#"{"type":"auth_ok","customer_id":"cust_1"}"#.to_vec();
+    /// assert!(matches!(parser.parse_general(&mut msg), Ok(Frame::AuthOk { .. })));
+    /// ```
+    pub fn parse_general<'a>(&'a mut self, buf: &'a mut [u8]) -> Result<Frame<'a>, ParseError> {
+        if buf.len() > MAX_FRAME_LEN {
+            return Err(ParseError::TooLarge { len: buf.len() });
+        }
+        self.scratch.clear();
+        self.general.parse(buf, &mut self.scratch)
+    }
+
+    /// How many frames each path handled.
+    ///
+    /// ```
+    /// let mut parser = wirebook::FrameParser::new();
+    /// let _ = parser.parse(&mut br#"{"type":"heartbeat","ts_ms":1}"#.to_vec());
+    /// assert_eq!(parser.stats().general, 1);
+    /// ```
+    pub fn stats(&self) -> ParserStats {
+        self.stats
+    }
+}
+
+/// Parlay `timestamp` values are epoch seconds (possibly fractional) in the
+/// published examples; a value of 1e11 or more can only be milliseconds, so it
+/// is taken as such (the safe reading, recorded in the README).
+pub(crate) fn parlay_timestamp_ms(d: crate::Decimal) -> Option<u64> {
+    let whole = round_to_u64(d)?;
+    if whole >= 100_000_000_000 {
+        Some(whole)
+    } else {
+        seconds_to_ms(d)
+    }
+}
+
+/// `d` seconds in whole milliseconds, rounded half up.
+pub(crate) fn seconds_to_ms(d: crate::Decimal) -> Option<u64> {
+    round_to_u64(crate::Decimal {
+        exponent: d.exponent.checked_add(3)?,
+        ..d
+    })
+}
+
+fn round_to_u64(d: crate::Decimal) -> Option<u64> {
+    if d.negative && d.mantissa != 0 {
+        return None;
+    }
+    if d.exponent >= 0 {
+        d.mantissa.checked_mul(10u64.checked_pow(d.exponent as u32)?)
+    } else {
+        match 10u64.checked_pow(d.exponent.unsigned_abs()) {
+            Some(div) => {
+                let (q, r) = (d.mantissa / div, d.mantissa % div);
+                Some(q + u64::from(r >= div - r))
+            }
+            None => Some(0),
+        }
+    }
+}
+
+/// `type_name` of an unknown frame, cut to 64 bytes on a character boundary.
+pub(crate) fn unknown_type(type_name: &str) -> ParseError {
+    let mut end = type_name.len().min(64);
+    while !type_name.is_char_boundary(end) {
+        end -= 1;
+    }
+    ParseError::UnknownType {
+        type_name: type_name[..end].to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,401 @@
+//! Publishing a book to readers on other threads, and reading it back.
+//!
+//! After every applied frame the store publishes the book's top levels, state,
+//! sequence and timestamps into the book's [`SeqLock`]: a flat array of words
+//! (a header, then `depth` bid levels, then `depth` ask levels, two words a
+//! level). Readers hold a [`BookReader`] and copy the top N levels out with
+//! [`BookReader::read_into`]: cost proportional to N, never a lock, never a
+//! torn or half-applied book. The writer rewrites only the levels that moved.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::book::{Book, Dirty, Ladder};
+use crate::frame::{FeedState, Level};
+use crate::price::{Price, Size};
+use crate::seqlock::{SeqLock, SeqLockWriter, WordReader, WordWriter};
+
+/// The deepest book a reader can get (PROTOCOL.md A2: at most 100 levels a side).
+pub const MAX_DEPTH: usize = 100;
+
+const HEADER: usize = 7;
+const W_STATE: usize = 0;
+const W_SEQ: usize = 1;
+const W_UPDATED: usize = 2;
+const W_EXCHANGE_TS: usize = 3;
+const W_INGEST_TS: usize = 4;
+const W_STALE_AFTER: usize = 5;
+const W_COUNTS: usize = 6;
+const NONE: u64 = u64::MAX;
+
+/// What a reader may conclude about a book.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum BookState {
+    /// No snapshot has arrived yet: the book is empty and not to be traded on.
+    #[default]
+    AwaitingSnapshot,
+    /// Continuous since its last snapshot and recently updated.
+    Fresh,
+    /// Correct as far as known, but no frame within `stale_after_ms` (or the server says stale).
+    Stale,
+    /// A gap or corruption was seen; a new snapshot has been requested. Do not trust the levels.
+    Resyncing,
+    /// The connection dropped; the levels are the last known ones until a new snapshot.
+    Disconnected,
+}
+
+impl BookState {
+    fn to_word(self) -> u64 {
+        match self {
+            BookState::AwaitingSnapshot => 0,
+            BookState::Fresh => 1,
+            BookState::Stale => 2,
+            BookState::Resyncing => 3,
+            BookState::Disconnected => 4,
+        }
+    }
+
+    fn from_word(w: u64) -> BookState {
+        match w & 0xff {
+            1 => BookState::Fresh,
+            2 => BookState::Stale,
+            3 => BookState::Resyncing,
+            4 => BookState::Disconnected,
+            _ => BookState::AwaitingSnapshot,
+        }
+    }
+
+    /// Whether the levels can be trusted as the current book.
+    ///
+    /// ```
+    /// use wirebook::BookState;
+    /// assert!(BookState::Fresh.is_usable());
+    /// assert!(!BookState::Resyncing.is_usable());
+    /// ```
+    pub fn is_usable(self) -> bool {
+        matches!(self, BookState::Fresh)
+    }
+
+    /// Lower-case name, as in JSON output.
+    ///
+    /// ```
+    /// assert_eq!(wirebook::BookState::Stale.as_str(), "stale");
+    /// ```
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BookState::AwaitingSnapshot => "awaiting_snapshot",
+            BookState::Fresh => "fresh",
+            BookState::Stale => "stale",
+            BookState::Resyncing => "resyncing",
+            BookState::Disconnected => "disconnected",
+        }
+    }
+}
+
+/// Book-level facts published with the levels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Meta {
+    pub(crate) state: BookState,
+    pub(crate) server_stale: bool,
+    pub(crate) feed_state: Option<FeedState>,
+    pub(crate) seq: u64,
+    pub(crate) updated_ns: u64,
+    pub(crate) exchange_ts_ms: Option<u64>,
+    pub(crate) ingest_ts_ms: Option<u64>,
+    pub(crate) stale_after_ms: Option<u64>,
+}
+
+fn feed_word(f: Option<FeedState>) -> u64 {
+    match f {
+        None => 0,
+        Some(FeedState::Healthy) => 1,
+        Some(FeedState::Degraded) => 2,
+        Some(FeedState::Disconnected) => 3,
+    }
+}
+
+fn feed_from_word(w: u64) -> Option<FeedState> {
+    match w {
+        1 => Some(FeedState::Healthy),
+        2 => Some(FeedState::Degraded),
+        3 => Some(FeedState::Disconnected),
+        _ => None,
+    }
+}
+
+/// Wakes readers waiting for a book to change.
+#[derive(Debug, Default)]
+struct Notify {
+    waiters: AtomicU32,
+    mutex: Mutex<()>,
+    cv: Condvar,
+}
+
+/// The store's writing end of one book's snapshot.
+#[derive(Debug)]
+pub(crate) struct Publisher {
+    writer: SeqLockWriter,
+    notify: Arc<Notify>,
+    depth: usize,
+}
+
+impl Publisher {
+    pub(crate) fn new(depth: usize) -> (Publisher, Arc<SeqLock>) {
+        let depth = depth.clamp(1, MAX_DEPTH);
+        let (lock, writer) = SeqLock::new(HEADER + 4 * depth);
+        let p = Publisher {
+            writer,
+            notify: Arc::new(Notify::default()),
+            depth,
+        };
+        (p, lock)
+    }
+
+    pub(crate) fn reader(&self, parsec_id: Arc<str>, outcome: Arc<str>) -> BookReader {
+        BookReader {
+            lock: self.writer.lock().clone(),
+            notify: self.notify.clone(),
+            depth: self.depth,
+            parsec_id,
+            outcome,
+        }
+    }
+
+    /// Publishes `meta` and the levels of `book` that `dirty` says moved.
+    #[inline]
+    pub(crate) fn publish(&mut self, book: &Book, meta: &Meta, dirty: Dirty) {
+        let depth = self.depth;
+        let bids = book.bids().len().min(depth);
+        let asks = book.asks().len().min(depth);
+        self.writer.write(|w| {
+            w.set(
+                W_STATE,
+                meta.state.to_word()
+                    | u64::from(meta.server_stale) << 8
+                    | feed_word(meta.feed_state) << 16,
+            );
+            w.set(W_SEQ, meta.seq);
+            w.set(W_UPDATED, meta.updated_ns);
+            w.set(W_EXCHANGE_TS, meta.exchange_ts_ms.unwrap_or(NONE));
+            w.set(W_INGEST_TS, meta.ingest_ts_ms.unwrap_or(NONE));
+            w.set(W_STALE_AFTER, meta.stale_after_ms.unwrap_or(NONE));
+            w.set(W_COUNTS, bids as u64 | (asks as u64) << 32);
+            if let Some(from) = dirty.bids {
+                write_side(w, HEADER, book.bids(), from, bids);
+            }
+            if let Some(from) = dirty.asks {
+                write_side(w, HEADER + 2 * depth, book.asks(), from, asks);
+            }
+        });
+        if self.notify.waiters.load(Ordering::Relaxed) != 0 {
+            let _guard = self.notify.mutex.lock();
+            self.notify.cv.notify_all();
+        }
+    }
+}
+
+#[inline(always)]
+fn write_side(w: &WordWriter<'_>, base: usize, ladder: &Ladder, from: usize, count: usize) {
+    for d in from..count {
+        if let Some(level) = ladder.at(d) {
+            w.set(base + 2 * d, u64::from(level.price.units()));
+            w.set(base + 2 * d + 1, level.size.units());
+        }
+    }
+}
+
+/// A consistent copy of a book's top levels, with its state.
+///
+/// Reuse one across reads: [`BookReader::read_into`] only clears and refills it.
+///
+/// ```
+/// let snap = wirebook::BookSnapshot::with_depth(10);
+/// assert!(snap.bids.is_empty());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BookSnapshot {
+    /// State at the time of the read (staleness evaluated then).
+    pub state: BookState,
+    /// Sequence number of the last applied frame.
+    pub seq: u64,
+    /// Version of the publication (changes on every publish; for [`BookReader::wait_for_change`]).
+    pub version: u64,
+    /// Local monotonic time of the last applied frame ([`crate::clock::now_ns`]).
+    pub updated_ns: u64,
+    /// Venue timestamp of the last applied frame, epoch ms.
+    pub exchange_ts_ms: Option<u64>,
+    /// Parsec ingest timestamp of the last applied frame, epoch ms.
+    pub ingest_ts_ms: Option<u64>,
+    /// Upstream health as last reported.
+    pub feed_state: Option<FeedState>,
+    /// Bids, best first.
+    pub bids: Vec<Level>,
+    /// Asks, best first.
+    pub asks: Vec<Level>,
+}
+
+impl BookSnapshot {
+    /// An empty snapshot with room for `depth` levels a side (no allocation on later reads).
+    ///
+    /// ```
+    /// assert!(wirebook::BookSnapshot::with_depth(5).bids.capacity() >= 5);
+    /// ```
+    pub fn with_depth(depth: usize) -> BookSnapshot {
+        BookSnapshot {
+            bids: Vec::with_capacity(depth),
+            asks: Vec::with_capacity(depth),
+            ..BookSnapshot::default()
+        }
+    }
+
+    /// Best bid.
+    ///
+    /// ```
+    /// assert!(wirebook::BookSnapshot::default().best_bid().is_none());
+    /// ```
+    pub fn best_bid(&self) -> Option<Level> {
+        self.bids.first().copied()
+    }
+
+    /// Best ask.
+    ///
+    /// ```
+    /// assert!(wirebook::BookSnapshot::default().best_ask().is_none());
+    /// ```
+    pub fn best_ask(&self) -> Option<Level> {
+        self.asks.first().copied()
+    }
+}
+
+/// A handle to one book, readable from any thread; cheap to clone.
+///
+/// ```
+/// use wirebook::{BookStore, BookState};
+/// let mut store = BookStore::default();
+/// let reader = store.track("kalshi:X", "yes").unwrap();
+/// let snap = reader.snapshot(10);
+/// assert_eq!(snap.state, BookState::AwaitingSnapshot);
+/// ```
+#[derive(Debug, Clone)]
+pub struct BookReader {
+    lock: Arc<SeqLock>,
+    notify: Arc<Notify>,
+    depth: usize,
+    parsec_id: Arc<str>,
+    outcome: Arc<str>,
+}
+
+impl BookReader {
+    /// The book's `parsec_id`.
+    pub fn parsec_id(&self) -> &str {
+        &self.parsec_id
+    }
+
+    /// The book's outcome, as first seen.
+    pub fn outcome(&self) -> &str {
+        &self.outcome
+    }
+
+    /// The deepest read this book publishes.
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+
+    /// A new snapshot of the top `depth` levels (allocates; see [`read_into`](Self::read_into)).
+    pub fn snapshot(&self, depth: usize) -> BookSnapshot {
+        let mut s = BookSnapshot::with_depth(depth.min(self.depth));
+        self.read_into(depth, &mut s);
+        s
+    }
+
+    /// Copies the top `depth` levels and the state into `out`, consistently.
+    ///
+    /// Staleness is judged against [`crate::clock::now_ns`].
+    #[inline]
+    pub fn read_into(&self, depth: usize, out: &mut BookSnapshot) {
+        self.read_into_at(depth, out, crate::clock::now_ns());
+    }
+
+    /// [`read_into`](Self::read_into) judging staleness at `now_ns`.
+    #[inline]
+    pub fn read_into_at(&self, depth: usize, out: &mut BookSnapshot, now_ns: u64) {
+        let depth = depth.min(self.depth);
+        let ask_base = HEADER + 2 * self.depth;
+        let mut header = [0u64; HEADER];
+        let version = self.lock.read(|r| {
+            r.copy_to(&mut header);
+            let counts = header[W_COUNTS];
+            let bids = (counts as u32 as usize).min(depth);
+            let asks = ((counts >> 32) as usize).min(depth);
+            read_side(r, HEADER, bids, &mut out.bids);
+            read_side(r, ask_base, asks, &mut out.asks);
+        });
+        let opt = |w: u64| (w != NONE).then_some(w);
+        let word = header[W_STATE];
+        let mut state = BookState::from_word(word);
+        let stale_after = opt(header[W_STALE_AFTER]);
+        if state == BookState::Fresh {
+            let server_stale = word >> 8 & 1 == 1;
+            let quiet = stale_after.is_some_and(|ms| {
+                now_ns.saturating_sub(header[W_UPDATED]) > ms.saturating_mul(1_000_000)
+            });
+            if server_stale || quiet {
+                state = BookState::Stale;
+            }
+        }
+        out.state = state;
+        out.seq = header[W_SEQ];
+        out.version = version;
+        out.updated_ns = header[W_UPDATED];
+        out.exchange_ts_ms = opt(header[W_EXCHANGE_TS]);
+        out.ingest_ts_ms = opt(header[W_INGEST_TS]);
+        out.feed_state = feed_from_word(word >> 16 & 0xff);
+    }
+
+    /// The current publication version; pass it to [`wait_for_change`](Self::wait_for_change).
+    pub fn version(&self) -> u64 {
+        self.lock.version()
+    }
+
+    /// Blocks until the book is published again after `version`, or `timeout` passes.
+    /// Returns whether it changed. The writer is never slowed by waiters beyond a
+    /// check of a counter.
+    pub fn wait_for_change(&self, version: u64, timeout: Duration) -> bool {
+        let deadline = std::time::Instant::now() + timeout;
+        self.notify.waiters.fetch_add(1, Ordering::SeqCst);
+        let mut guard = self.notify.mutex.lock();
+        let changed = loop {
+            if self.lock.version() != version {
+                break true;
+            }
+            let now = std::time::Instant::now();
+            if now >= deadline {
+                break false;
+            }
+            // Bounded slices: a wake-up lost to store/load reordering costs at most 1 ms.
+            let slice = (deadline - now).min(Duration::from_millis(1));
+            self.notify.cv.wait_for(&mut guard, slice);
+        };
+        drop(guard);
+        self.notify.waiters.fetch_sub(1, Ordering::SeqCst);
+        changed
+    }
+}
+
+#[inline(always)]
+fn read_side(r: &WordReader<'_>, base: usize, count: usize, out: &mut Vec<Level>) {
+    out.clear();
+    for d in 0..count {
+        let price = r.get(base + 2 * d) as u32;
+        let size = r.get(base + 2 * d + 1);
+        // A torn read may show a zero price; it is discarded by the retry anyway.
+        out.push(Level {
+            price: Price::from_units(u64::from(price)).unwrap_or(Price::ONE),
+            size: Size::from_units(size),
+        });
+    }
+}

@@ -1,0 +1,851 @@
+//! The book store: every book of a connection, and the sequence rules of
+//! PROTOCOL.md A4 that decide what each frame does to them.
+//!
+//! | rule | here |
+//! |---|---|
+//! | A4.1 a snapshot sets the book and its sequence | [`BookStore::apply`] on [`Frame::Book`] |
+//! | A4.2 seq = last + 1 applies; seq <= last is a duplicate; a gap resyncs once and buffers | `apply_delta` |
+//! | A4.3 a delta before any snapshot is dropped | `apply_delta` |
+//! | A4.4 `resync_required` and `needs_refresh` act as gaps | `gap` callers |
+//! | A4.5 activity shares the counter only when configured | [`StoreConfig::activity_shares_seq`] |
+//! | A4.6 outcomes match case-insensitively | [`BookKey`] lookup |
+//! | A4.7 an unanswered resync is sent again | [`BookStore::poll`] |
+//! | A4.8 staleness is shown to readers, never resyncs | [`crate::BookReader::read_into`] |
+//! | A4.9 a crossed book is corruption | `settle` |
+//!
+//! The store does no I/O: resync requests queue up and the network layer takes
+//! them with [`BookStore::next_resync`] when its pacing allows.
+
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hashbrown::HashTable;
+
+use crate::book::{Book, Dirty};
+use crate::frame::{Change, DeltaFrame, Frame, MarketRef, WireBookState};
+use crate::parse::{FrameParser, ParseError};
+use crate::snapshot::{BookReader, BookState, Meta, Publisher, MAX_DEPTH};
+
+/// Store settings.
+///
+/// ```
+/// use wirebook::StoreConfig;
+/// let c = StoreConfig { depth: 10, ..StoreConfig::default() };
+/// assert_eq!(c.resync_timeout.as_secs(), 5);
+/// ```
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// Levels per side published to readers (1..=100; the subscribed depth).
+    pub depth: usize,
+    /// A resync unanswered this long is sent again (rule A4.7).
+    pub resync_timeout: Duration,
+    /// Deltas kept per book while it resyncs (rule A4.2).
+    pub resync_buffer: usize,
+    /// Whether `activity` frames advance the book's sequence (rule A4.5; default no).
+    pub activity_shares_seq: bool,
+    /// Upper bound on books, so a peer cannot make the store grow without bound.
+    pub max_books: usize,
+    /// Whether a snapshot of a book never tracked creates it (default yes).
+    pub auto_track: bool,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            depth: 50,
+            resync_timeout: Duration::from_secs(5),
+            resync_buffer: 64,
+            activity_shares_seq: false,
+            max_books: 10_000,
+            auto_track: true,
+        }
+    }
+}
+
+/// Errors of the store's own API (frames never error here: they have outcomes).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// [`StoreConfig::max_books`] reached. Untrack books or raise the bound.
+    #[error("the store already holds {max} books")]
+    TooManyBooks {
+        /// The bound.
+        max: usize,
+    },
+    /// An empty `parsec_id`. Fix the caller.
+    #[error("empty parsec_id")]
+    EmptyId,
+}
+
+/// Which book: `parsec_id` and outcome (outcome compared case-insensitively).
+///
+/// ```
+/// use wirebook::BookKey;
+/// let k = BookKey::new("kalshi:X", "Yes");
+/// assert!(k.matches("kalshi:X", "YES"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct BookKey {
+    /// `exchange:market_id`.
+    pub parsec_id: Arc<str>,
+    /// Outcome as first seen.
+    pub outcome: Arc<str>,
+}
+
+impl BookKey {
+    /// A key.
+    pub fn new(parsec_id: &str, outcome: &str) -> BookKey {
+        BookKey {
+            parsec_id: parsec_id.into(),
+            outcome: outcome.into(),
+        }
+    }
+
+    /// Whether this key names the book (`parsec_id`, `outcome`).
+    pub fn matches(&self, parsec_id: &str, outcome: &str) -> bool {
+        *self.parsec_id == *parsec_id && self.outcome.eq_ignore_ascii_case(outcome)
+    }
+}
+
+/// A `resync` the network layer should send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResyncRequest {
+    /// The book.
+    pub key: BookKey,
+    /// 1 for the first request of this resync, 2 for its first retry, ...
+    pub attempt: u32,
+}
+
+/// What happened, counted per outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Counters {
+    /// Snapshots applied.
+    pub snapshots: u64,
+    /// Deltas applied in sequence (replayed ones included).
+    pub deltas: u64,
+    /// Deltas (or sequenced activity) dropped as duplicate or late (seq <= last).
+    pub duplicates: u64,
+    /// Gaps seen: seq holes, `resync_required`, `needs_refresh`, crossed books, `slow_reader`.
+    pub gaps: u64,
+    /// `resync` requests made (first attempts).
+    pub resyncs: u64,
+    /// `resync` requests sent again after the timeout.
+    pub resync_retries: u64,
+    /// Deltas buffered while resyncing.
+    pub buffered: u64,
+    /// Deltas dropped because the resync buffer was full.
+    pub buffer_overflows: u64,
+    /// Buffered deltas replayed after a snapshot.
+    pub replayed: u64,
+    /// Buffered deltas dropped because they did not continue the snapshot.
+    pub discarded: u64,
+    /// Deltas dropped because their book had no snapshot yet.
+    pub dropped_before_snapshot: u64,
+    /// Frames after which the book was crossed.
+    pub crossed: u64,
+    /// Frames that did not parse.
+    pub parse_errors: u64,
+    /// Frames of an unknown `type` (ignored).
+    pub ignored: u64,
+    /// Market frames for books not tracked.
+    pub untracked: u64,
+    /// `resync_required` frames received.
+    pub resync_required: u64,
+    /// `slow_reader` frames received.
+    pub slow_reader: u64,
+    /// Frames with `book_state: needs_refresh`.
+    pub needs_refresh: u64,
+}
+
+/// What one frame did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Applied {
+    /// A snapshot replaced the book.
+    Snapshot,
+    /// A delta was applied.
+    Delta,
+    /// A duplicate or late frame was dropped.
+    Duplicate,
+    /// A gap (or corruption) was found: the book is resyncing.
+    Gap,
+    /// The frame was buffered because the book is resyncing.
+    Buffered,
+    /// A delta arrived before its book's first snapshot and was dropped.
+    DroppedBeforeSnapshot,
+    /// An activity frame advanced the book's sequence.
+    Sequenced,
+    /// The frame names a book the store does not track.
+    Untracked,
+    /// The frame does not concern book state (heartbeat, activity, errors, Parlay frames).
+    NotBookState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    AwaitingSnapshot,
+    Live,
+    Resyncing,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    seq: u64,
+    start: u32,
+    len: u32,
+    needs_refresh: bool,
+}
+
+#[derive(Debug)]
+struct Slot {
+    key: BookKey,
+    hash: u64,
+    active: bool,
+    book: Book,
+    phase: Phase,
+    disconnected: bool,
+    seq: u64,
+    /// A resync is queued or in flight (one per book, rule A2).
+    resync_outstanding: bool,
+    queued: bool,
+    attempt: u32,
+    /// When the in-flight resync was handed to the network layer.
+    sent_ns: Option<u64>,
+    pending: Vec<Pending>,
+    pending_changes: Vec<Change>,
+    meta: Meta,
+    publisher: Publisher,
+    reader: BookReader,
+}
+
+/// All books of one connection, with the sequence rules.
+///
+/// ```
+/// use wirebook::{Applied, BookState, BookStore, FrameParser};
+/// let mut store = BookStore::default();
+/// let mut parser = FrameParser::new();
+/// let mut snap = br#"{"type":"orderbook","parsec_id":"kalshi:X","outcome":"yes","bids":[[0.45,10]],
+///     "asks":[[0.47,5]],"server_seq":1,"stale_after_ms":5000}"#.to_vec();
+/// let mut delta = br#"{"type":"orderbook_delta","parsec_id":"kalshi:X","outcome":"Yes",
+///     "changes":[{"side":"bid","price":0.46,"size":3}],"server_seq":2}"#.to_vec();
+/// let now = wirebook::clock::now_ns();
+/// assert_eq!(store.ingest(&mut parser, &mut snap, now).unwrap().1, Applied::Snapshot);
+/// assert_eq!(store.ingest(&mut parser, &mut delta, now).unwrap().1, Applied::Delta);
+/// let book = store.reader("kalshi:X", "yes").unwrap().snapshot(10);
+/// assert_eq!((book.state, book.seq, book.bids.len()), (BookState::Fresh, 2, 2));
+/// ```
+#[derive(Debug)]
+pub struct BookStore {
+    config: StoreConfig,
+    slots: Vec<Slot>,
+    index: HashTable<u32>,
+    hasher: foldhash::fast::FixedState,
+    last_hit: Option<u32>,
+    queue: VecDeque<u32>,
+    counters: Counters,
+}
+
+impl Default for BookStore {
+    fn default() -> Self {
+        BookStore::new(StoreConfig::default())
+    }
+}
+
+/// The engine's book state for a phase (before staleness, which readers judge).
+fn state_of(phase: Phase, disconnected: bool) -> BookState {
+    match phase {
+        Phase::Live => BookState::Fresh,
+        Phase::Resyncing => BookState::Resyncing,
+        Phase::AwaitingSnapshot if disconnected => BookState::Disconnected,
+        Phase::AwaitingSnapshot => BookState::AwaitingSnapshot,
+    }
+}
+
+impl BookStore {
+    /// An empty store.
+    ///
+    /// ```
+    /// let store = wirebook::BookStore::new(wirebook::StoreConfig::default());
+    /// assert_eq!(store.len(), 0);
+    /// ```
+    pub fn new(config: StoreConfig) -> BookStore {
+        BookStore {
+            config,
+            slots: Vec::new(),
+            index: HashTable::new(),
+            hasher: foldhash::fast::FixedState::with_seed(0x5eed_b00c),
+            last_hit: None,
+            queue: VecDeque::new(),
+            counters: Counters::default(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &StoreConfig {
+        &self.config
+    }
+
+    /// Number of books (tracked or once tracked).
+    pub fn len(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// Whether the store has no books.
+    pub fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    /// Counters of every outcome so far.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Counts a frame that did not parse (for callers that parse themselves).
+    pub fn record_parse_error(&mut self, error: &ParseError) {
+        if error.is_ignorable() {
+            self.counters.ignored += 1;
+        } else {
+            self.counters.parse_errors += 1;
+        }
+    }
+
+    fn hash(&self, parsec_id: &str, outcome: &str) -> u64 {
+        let mut h = self.hasher.build_hasher();
+        h.write(parsec_id.as_bytes());
+        h.write_u8(0xff);
+        let mut chunk = [0u8; 32];
+        for part in outcome.as_bytes().chunks(32) {
+            let lowered = &mut chunk[..part.len()];
+            lowered.copy_from_slice(part);
+            lowered.make_ascii_lowercase();
+            h.write(lowered);
+        }
+        h.finish()
+    }
+
+    #[inline]
+    fn find(&mut self, parsec_id: &str, outcome: &str) -> Option<usize> {
+        if let Some(i) = self.last_hit {
+            if self.slots[i as usize].key.matches(parsec_id, outcome) {
+                return Some(i as usize);
+            }
+        }
+        let hash = self.hash(parsec_id, outcome);
+        let slots = &self.slots;
+        let i = *self
+            .index
+            .find(hash, |&i| slots[i as usize].key.matches(parsec_id, outcome))?;
+        self.last_hit = Some(i);
+        Some(i as usize)
+    }
+
+    /// Starts tracking a book (e.g. on subscribe) and returns its reader.
+    /// Tracking a book again returns the same book's reader.
+    ///
+    /// ```
+    /// let mut store = wirebook::BookStore::default();
+    /// let a = store.track("polymarket:0x1", "Yes").unwrap();
+    /// let b = store.track("polymarket:0x1", "yes").unwrap();
+    /// assert_eq!(a.outcome(), b.outcome());
+    /// assert_eq!(store.len(), 1);
+    /// ```
+    pub fn track(&mut self, parsec_id: &str, outcome: &str) -> Result<BookReader, StoreError> {
+        let i = self.slot(parsec_id, outcome)?;
+        self.slots[i].active = true;
+        Ok(self.slots[i].reader.clone())
+    }
+
+    /// Stops tracking a book: later frames for it are ignored (counted as untracked).
+    /// Its readers keep the last state.
+    ///
+    /// ```
+    /// let mut store = wirebook::BookStore::default();
+    /// store.track("kalshi:X", "yes").unwrap();
+    /// assert!(store.untrack("kalshi:X", "YES"));
+    /// ```
+    pub fn untrack(&mut self, parsec_id: &str, outcome: &str) -> bool {
+        match self.find(parsec_id, outcome) {
+            Some(i) => {
+                let s = &mut self.slots[i];
+                s.active = false;
+                s.phase = Phase::AwaitingSnapshot;
+                s.resync_outstanding = false;
+                s.pending.clear();
+                s.pending_changes.clear();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The reader of a book, if the store has it.
+    ///
+    /// ```
+    /// let mut store = wirebook::BookStore::default();
+    /// assert!(store.reader("kalshi:X", "yes").is_none());
+    /// ```
+    pub fn reader(&mut self, parsec_id: &str, outcome: &str) -> Option<BookReader> {
+        self.find(parsec_id, outcome)
+            .map(|i| self.slots[i].reader.clone())
+    }
+
+    /// The book itself (writer side), for inspection on the store's thread.
+    ///
+    /// ```
+    /// let mut store = wirebook::BookStore::default();
+    /// store.track("kalshi:X", "yes").unwrap();
+    /// assert!(store.book("kalshi:X", "yes").unwrap().bids().is_empty());
+    /// ```
+    pub fn book(&mut self, parsec_id: &str, outcome: &str) -> Option<&Book> {
+        self.find(parsec_id, outcome).map(|i| &self.slots[i].book)
+    }
+
+    /// Every book's key and reader.
+    pub fn readers(&self) -> impl Iterator<Item = &BookReader> + '_ {
+        self.slots.iter().filter(|s| s.active).map(|s| &s.reader)
+    }
+
+    fn slot(&mut self, parsec_id: &str, outcome: &str) -> Result<usize, StoreError> {
+        if let Some(i) = self.find(parsec_id, outcome) {
+            return Ok(i);
+        }
+        if parsec_id.is_empty() {
+            return Err(StoreError::EmptyId);
+        }
+        if self.slots.len() >= self.config.max_books {
+            return Err(StoreError::TooManyBooks {
+                max: self.config.max_books,
+            });
+        }
+        let depth = self.config.depth.clamp(1, MAX_DEPTH);
+        let key = BookKey::new(parsec_id, outcome);
+        let (publisher, _lock) = Publisher::new(depth);
+        let reader = publisher.reader(key.parsec_id.clone(), key.outcome.clone());
+        let hash = self.hash(parsec_id, outcome);
+        let i = self.slots.len() as u32;
+        self.slots.push(Slot {
+            key,
+            hash,
+            active: true,
+            book: Book::new(depth.max(64)),
+            phase: Phase::AwaitingSnapshot,
+            disconnected: false,
+            seq: 0,
+            resync_outstanding: false,
+            queued: false,
+            attempt: 0,
+            sent_ns: None,
+            pending: Vec::with_capacity(self.config.resync_buffer),
+            pending_changes: Vec::new(),
+            meta: Meta {
+                state: BookState::AwaitingSnapshot,
+                server_stale: false,
+                feed_state: None,
+                seq: 0,
+                updated_ns: 0,
+                exchange_ts_ms: None,
+                ingest_ts_ms: None,
+                stale_after_ms: None,
+            },
+            publisher,
+            reader,
+        });
+        let slots = &self.slots;
+        self.index
+            .insert_unique(hash, i, |&j| slots[j as usize].hash);
+        Ok(i as usize)
+    }
+
+    /// Parses one message and applies it: the hot path (frame in, book
+    /// updated, snapshot published). Parse errors are counted and returned;
+    /// nothing else is lost.
+    pub fn ingest<'a>(
+        &mut self,
+        parser: &'a mut FrameParser,
+        buf: &'a mut [u8],
+        now_ns: u64,
+    ) -> Result<(Frame<'a>, Applied), ParseError> {
+        match parser.parse(buf) {
+            Ok(frame) => {
+                let applied = self.apply(&frame, now_ns);
+                Ok((frame, applied))
+            }
+            Err(e) => {
+                self.record_parse_error(&e);
+                Err(e)
+            }
+        }
+    }
+
+    /// Applies one parsed frame by the rules of PROTOCOL.md A4.
+    pub fn apply(&mut self, frame: &Frame<'_>, now_ns: u64) -> Applied {
+        match frame {
+            Frame::Book(b) => self.apply_snapshot(b, now_ns),
+            Frame::Delta(d) => self.apply_delta(d, now_ns),
+            Frame::ResyncRequired(m) => {
+                self.counters.resync_required += 1;
+                self.gap_for(m, now_ns)
+            }
+            Frame::SlowReader(m) => {
+                // Updates may have been lost: the safe reading is a gap.
+                self.counters.slow_reader += 1;
+                self.gap_for(m, now_ns)
+            }
+            Frame::Activity(a) if self.config.activity_shares_seq => match a.server_seq {
+                Some(seq) => self.apply_sequenced(&a.market, seq, now_ns),
+                None => Applied::NotBookState,
+            },
+            _ => Applied::NotBookState,
+        }
+    }
+
+    fn active_slot(&mut self, m: &MarketRef<'_>) -> Option<usize> {
+        match self.find(m.parsec_id, m.outcome) {
+            Some(i) if self.slots[i].active => Some(i),
+            _ => {
+                self.counters.untracked += 1;
+                None
+            }
+        }
+    }
+
+    fn apply_snapshot(&mut self, f: &crate::frame::BookFrame<'_>, now_ns: u64) -> Applied {
+        let i = match self.find(f.market.parsec_id, f.market.outcome) {
+            Some(i) if self.slots[i].active => i,
+            Some(_) => {
+                self.counters.untracked += 1;
+                return Applied::Untracked;
+            }
+            None if self.config.auto_track => match self.slot(f.market.parsec_id, f.market.outcome)
+            {
+                Ok(i) => i,
+                Err(_) => {
+                    self.counters.untracked += 1;
+                    return Applied::Untracked;
+                }
+            },
+            None => {
+                self.counters.untracked += 1;
+                return Applied::Untracked;
+            }
+        };
+        self.counters.snapshots += 1;
+        let s = &mut self.slots[i];
+        let replaced = s.book.replace(f.bids, f.asks);
+        s.seq = f.server_seq;
+        s.phase = Phase::Live;
+        s.disconnected = false;
+        s.resync_outstanding = false;
+        s.sent_ns = None;
+        s.attempt = 0;
+        s.meta.seq = f.server_seq;
+        s.meta.updated_ns = now_ns;
+        s.meta.server_stale = f.book_state == Some(WireBookState::Stale);
+        s.meta.feed_state = f.feed_state.or(s.meta.feed_state);
+        s.meta.exchange_ts_ms = f.exchange_ts_ms;
+        s.meta.ingest_ts_ms = f.ingest_ts_ms;
+        if f.stale_after_ms.is_some() {
+            s.meta.stale_after_ms = f.stale_after_ms;
+        }
+        let mut corrupt = replaced.is_err();
+        if f.book_state == Some(WireBookState::NeedsRefresh) {
+            self.counters.needs_refresh += 1;
+            corrupt = true;
+        }
+        if !corrupt {
+            corrupt = self.replay(i, now_ns);
+        }
+        self.settle(i, corrupt, Dirty::ALL, now_ns);
+        Applied::Snapshot
+    }
+
+    /// Applies buffered deltas that continue the snapshot; drops the rest.
+    /// Returns whether the book became corrupt on the way.
+    fn replay(&mut self, i: usize, _now_ns: u64) -> bool {
+        let s = &mut self.slots[i];
+        let mut corrupt = false;
+        let mut replayed = 0;
+        loop {
+            let next = s.seq.wrapping_add(1);
+            let Some(k) = s.pending.iter().position(|p| p.seq == next) else {
+                break;
+            };
+            let p = s.pending[k];
+            s.seq = next;
+            s.meta.seq = next;
+            replayed += 1;
+            if p.needs_refresh {
+                corrupt = true;
+                break;
+            }
+            let changes = &s.pending_changes[p.start as usize..(p.start + p.len) as usize];
+            if s.book.apply_changes(changes).is_err() {
+                corrupt = true;
+                break;
+            }
+        }
+        let discarded = s.pending.len() - replayed;
+        s.pending.clear();
+        s.pending_changes.clear();
+        self.counters.replayed += replayed as u64;
+        self.counters.deltas += replayed as u64;
+        self.counters.discarded += discarded as u64;
+        corrupt
+    }
+
+    fn apply_delta(&mut self, d: &DeltaFrame<'_>, now_ns: u64) -> Applied {
+        let Some(i) = self.active_slot(&d.market) else {
+            return Applied::Untracked;
+        };
+        let needs_refresh = d.book_state == Some(WireBookState::NeedsRefresh);
+        let s = &mut self.slots[i];
+        match s.phase {
+            Phase::AwaitingSnapshot => {
+                self.counters.dropped_before_snapshot += 1;
+                Applied::DroppedBeforeSnapshot
+            }
+            Phase::Resyncing => {
+                self.buffer(i, d.server_seq, d.changes, needs_refresh);
+                Applied::Buffered
+            }
+            Phase::Live => {
+                if d.server_seq <= s.seq {
+                    self.counters.duplicates += 1;
+                    return Applied::Duplicate;
+                }
+                if d.server_seq != s.seq + 1 {
+                    self.gap(i, now_ns);
+                    self.buffer(i, d.server_seq, d.changes, needs_refresh);
+                    return Applied::Gap;
+                }
+                s.seq = d.server_seq;
+                s.meta.seq = d.server_seq;
+                s.meta.updated_ns = now_ns;
+                if let Some(st) = d.book_state {
+                    s.meta.server_stale = st == WireBookState::Stale;
+                }
+                if d.feed_state.is_some() {
+                    s.meta.feed_state = d.feed_state;
+                }
+                if d.exchange_ts_ms.is_some() {
+                    s.meta.exchange_ts_ms = d.exchange_ts_ms;
+                }
+                if d.ingest_ts_ms.is_some() {
+                    s.meta.ingest_ts_ms = d.ingest_ts_ms;
+                }
+                if d.stale_after_ms.is_some() {
+                    s.meta.stale_after_ms = d.stale_after_ms;
+                }
+                if needs_refresh {
+                    self.counters.needs_refresh += 1;
+                    self.gap(i, now_ns);
+                    return Applied::Gap;
+                }
+                self.counters.deltas += 1;
+                let (dirty, corrupt) = match s.book.apply_changes(d.changes) {
+                    Ok(dirty) => (dirty, false),
+                    Err(_) => (Dirty::ALL, true),
+                };
+                if self.settle(i, corrupt, dirty, now_ns) {
+                    Applied::Delta
+                } else {
+                    Applied::Gap
+                }
+            }
+        }
+    }
+
+    /// An activity frame on the book's counter (rule A4.5, when configured).
+    fn apply_sequenced(&mut self, m: &MarketRef<'_>, seq: u64, now_ns: u64) -> Applied {
+        let Some(i) = self.active_slot(m) else {
+            return Applied::Untracked;
+        };
+        let s = &mut self.slots[i];
+        match s.phase {
+            Phase::AwaitingSnapshot => Applied::NotBookState,
+            Phase::Resyncing => {
+                self.buffer(i, seq, &[], false);
+                Applied::Buffered
+            }
+            Phase::Live if seq <= s.seq => {
+                self.counters.duplicates += 1;
+                Applied::Duplicate
+            }
+            Phase::Live if seq != s.seq + 1 => {
+                self.gap(i, now_ns);
+                self.buffer(i, seq, &[], false);
+                Applied::Gap
+            }
+            Phase::Live => {
+                s.seq = seq;
+                s.meta.seq = seq;
+                s.meta.updated_ns = now_ns;
+                self.publish(i, Dirty::default());
+                Applied::Sequenced
+            }
+        }
+    }
+
+    fn buffer(&mut self, i: usize, seq: u64, changes: &[Change], needs_refresh: bool) {
+        let cap = self.config.resync_buffer;
+        let s = &mut self.slots[i];
+        if s.pending.len() >= cap || s.pending_changes.len() + changes.len() > cap * 256 {
+            self.counters.buffer_overflows += 1;
+            return;
+        }
+        s.pending.push(Pending {
+            seq,
+            start: s.pending_changes.len() as u32,
+            len: changes.len() as u32,
+            needs_refresh,
+        });
+        s.pending_changes.extend_from_slice(changes);
+        self.counters.buffered += 1;
+    }
+
+    /// After a frame changed the book: a crossed or corrupt book is a gap;
+    /// otherwise publish. Returns whether the book is healthy.
+    #[inline]
+    fn settle(&mut self, i: usize, corrupt: bool, dirty: Dirty, now_ns: u64) -> bool {
+        let crossed = !corrupt && self.slots[i].book.is_crossed();
+        if crossed {
+            self.counters.crossed += 1;
+        }
+        if corrupt || crossed {
+            self.gap(i, now_ns);
+            false
+        } else {
+            self.publish(i, dirty);
+            true
+        }
+    }
+
+    fn gap_for(&mut self, m: &MarketRef<'_>, now_ns: u64) -> Applied {
+        match self.active_slot(m) {
+            Some(i) => {
+                self.gap(i, now_ns);
+                Applied::Gap
+            }
+            None => Applied::Untracked,
+        }
+    }
+
+    /// Marks the book resyncing and queues one resync unless one is outstanding.
+    fn gap(&mut self, i: usize, _now_ns: u64) {
+        self.counters.gaps += 1;
+        let s = &mut self.slots[i];
+        if s.phase == Phase::Live {
+            // Deltas buffered from an earlier resync cannot continue a new snapshot.
+            s.pending.clear();
+            s.pending_changes.clear();
+        }
+        s.phase = Phase::Resyncing;
+        if !s.resync_outstanding {
+            s.resync_outstanding = true;
+            s.attempt = 1;
+            s.sent_ns = None;
+            self.counters.resyncs += 1;
+            if !s.queued {
+                s.queued = true;
+                self.queue.push_back(i as u32);
+            }
+        }
+        // The book may have changed unpublished (a crossed or corrupt frame): rewrite it all.
+        self.publish(i, Dirty::ALL);
+    }
+
+    #[inline]
+    fn publish(&mut self, i: usize, dirty: Dirty) {
+        let s = &mut self.slots[i];
+        s.meta.state = state_of(s.phase, s.disconnected);
+        s.publisher.publish(&s.book, &s.meta, dirty);
+    }
+
+    /// Takes the next resync request to send, marking it sent at `now_ns`.
+    /// The network layer calls this when its pacing allows a control frame.
+    ///
+    /// ```
+    /// let mut store = wirebook::BookStore::default();
+    /// assert!(store.next_resync(0).is_none());
+    /// ```
+    pub fn next_resync(&mut self, now_ns: u64) -> Option<ResyncRequest> {
+        while let Some(i) = self.queue.pop_front() {
+            let s = &mut self.slots[i as usize];
+            s.queued = false;
+            if !s.resync_outstanding || !s.active {
+                continue;
+            }
+            s.sent_ns = Some(now_ns);
+            return Some(ResyncRequest {
+                key: s.key.clone(),
+                attempt: s.attempt,
+            });
+        }
+        None
+    }
+
+    /// Resync requests waiting to be sent.
+    pub fn queued_resyncs(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Re-queues resyncs unanswered for [`StoreConfig::resync_timeout`] (rule A4.7).
+    /// Call it periodically (e.g. every 100 ms).
+    ///
+    /// ```
+    /// let mut store = wirebook::BookStore::default();
+    /// store.poll(wirebook::clock::now_ns());
+    /// ```
+    pub fn poll(&mut self, now_ns: u64) {
+        let timeout = u64::try_from(self.config.resync_timeout.as_nanos()).unwrap_or(u64::MAX);
+        for (i, s) in self.slots.iter_mut().enumerate() {
+            let Some(sent) = s.sent_ns else { continue };
+            if s.resync_outstanding && !s.queued && now_ns.saturating_sub(sent) >= timeout {
+                s.sent_ns = None;
+                s.attempt += 1;
+                s.queued = true;
+                self.queue.push_back(i as u32);
+                self.counters.resync_retries += 1;
+            }
+        }
+    }
+
+    /// The connection dropped: every book reads `Disconnected` (levels kept)
+    /// until its next snapshot; pending resyncs are forgotten (the new session
+    /// re-subscribes, which brings snapshots).
+    ///
+    /// ```
+    /// let mut store = wirebook::BookStore::default();
+    /// let r = store.track("kalshi:X", "yes").unwrap();
+    /// store.mark_disconnected();
+    /// assert_eq!(r.snapshot(1).state, wirebook::BookState::Disconnected);
+    /// ```
+    pub fn mark_disconnected(&mut self) {
+        self.queue.clear();
+        for i in 0..self.slots.len() {
+            let s = &mut self.slots[i];
+            s.phase = Phase::AwaitingSnapshot;
+            s.disconnected = true;
+            s.resync_outstanding = false;
+            s.queued = false;
+            s.sent_ns = None;
+            s.pending.clear();
+            s.pending_changes.clear();
+            self.publish(i, Dirty::default());
+        }
+    }
+
+    /// Keys of the books currently resyncing.
+    pub fn resyncing(&self) -> impl Iterator<Item = &BookKey> + '_ {
+        self.slots
+            .iter()
+            .filter(|s| s.active && s.phase == Phase::Resyncing)
+            .map(|s| &s.key)
+    }
+}
+
+#[cfg(test)]
+mod tests;
