@@ -348,7 +348,10 @@ impl Book {
     /// assert_eq!(b.bids().len(), 1);
     /// ```
     pub fn replace(&mut self, bids: &[Level], asks: &[Level]) -> Result<(), BookError> {
-        let r = self.bids.replace(bids).and_then(|_| self.asks.replace(asks));
+        let r = self
+            .bids
+            .replace(bids)
+            .and_then(|_| self.asks.replace(asks));
         if r.is_err() {
             self.clear();
         }
@@ -415,10 +418,16 @@ mod tests {
         for (price, size) in [(50, 1), (70, 2), (60, 3), (70, 4)] {
             l.set(p(price), Size::from_units(size)).unwrap();
         }
-        let got: Vec<_> = l.iter().map(|l| (l.price.units(), l.size.units())).collect();
+        let got: Vec<_> = l
+            .iter()
+            .map(|l| (l.price.units(), l.size.units()))
+            .collect();
         assert_eq!(got, vec![(70, 4), (60, 3), (50, 1)]);
         l.set(p(60), Size::ZERO).unwrap();
-        assert_eq!(l.iter().map(|l| l.price.units()).collect::<Vec<_>>(), [70, 50]);
+        assert_eq!(
+            l.iter().map(|l| l.price.units()).collect::<Vec<_>>(),
+            [70, 50]
+        );
     }
 
     #[test]
@@ -427,7 +436,10 @@ mod tests {
         for price in [70, 50, 60] {
             l.set(p(price), Size::from_units(1)).unwrap();
         }
-        assert_eq!(l.iter().map(|l| l.price.units()).collect::<Vec<_>>(), [50, 60, 70]);
+        assert_eq!(
+            l.iter().map(|l| l.price.units()).collect::<Vec<_>>(),
+            [50, 60, 70]
+        );
         assert_eq!(l.at(1).unwrap().price.units(), 60);
     }
 
@@ -435,7 +447,8 @@ mod tests {
     fn dirty_depth_is_the_shallowest_change() {
         let mut b = Book::new(8);
         let lv = |u, s| Level::new(p(u), Size::from_units(s));
-        b.replace(&[lv(50, 1), lv(40, 1), lv(30, 1)], &[lv(60, 1)]).unwrap();
+        b.replace(&[lv(50, 1), lv(40, 1), lv(30, 1)], &[lv(60, 1)])
+            .unwrap();
         let d = b
             .apply_changes(&[
                 Change {
@@ -450,7 +463,13 @@ mod tests {
                 },
             ])
             .unwrap();
-        assert_eq!(d, Dirty { bids: Some(1), asks: None });
+        assert_eq!(
+            d,
+            Dirty {
+                bids: Some(1),
+                asks: None
+            }
+        );
     }
 
     #[test]
@@ -458,7 +477,11 @@ mod tests {
         let mut b = Book::new(8);
         let lv = |u, s| Level::new(p(u), Size::from_units(s));
         b.replace(&[lv(40, 1), lv(50, 2), lv(40, 3)], &[]).unwrap();
-        let got: Vec<_> = b.bids().iter().map(|l| (l.price.units(), l.size.units())).collect();
+        let got: Vec<_> = b
+            .bids()
+            .iter()
+            .map(|l| (l.price.units(), l.size.units()))
+            .collect();
         assert_eq!(got, vec![(50, 2), (40, 3)]);
     }
 

@@ -23,7 +23,10 @@ pub struct MarketSelector<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum MarketId<'a> {
     Parsec(&'a str),
-    Venue { exchange: &'a str, market_id: &'a str },
+    Venue {
+        exchange: &'a str,
+        market_id: &'a str,
+    },
 }
 
 impl<'a> MarketSelector<'a> {
@@ -198,7 +201,11 @@ impl FrameWriter {
     /// assert_eq!(w.subscribe(&[], &[("polymarket", "0xabc")]),
     ///     r#"{"type":"subscribe","addresses":[{"exchange":"polymarket","address":"0xabc"}]}"#);
     /// ```
-    pub fn subscribe(&mut self, markets: &[MarketSelector<'_>], addresses: &[(&str, &str)]) -> &str {
+    pub fn subscribe(
+        &mut self,
+        markets: &[MarketSelector<'_>],
+        addresses: &[(&str, &str)],
+    ) -> &str {
         let b = self.start("subscribe");
         if !markets.is_empty() {
             b.push_str(",\"markets\":[");

@@ -299,7 +299,11 @@ impl Line {
     /// assert_eq!(Line::from_decimal(Decimal::parse(b"27.5").unwrap()).unwrap().units(), 2_750_000_000);
     /// ```
     pub fn from_decimal(d: crate::Decimal) -> Result<Line, crate::NumberError> {
-        let magnitude = crate::Decimal { negative: false, ..d }.to_units()?;
+        let magnitude = crate::Decimal {
+            negative: false,
+            ..d
+        }
+        .to_units()?;
         let units = i64::try_from(magnitude).map_err(|_| crate::NumberError::OutOfRange)?;
         Ok(Line(if d.negative { -units } else { units }))
     }
@@ -377,7 +381,7 @@ pub struct OddsRow<'a> {
 }
 
 /// The rows of an odds frame; iterate to get [`OddsRow`]s.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub struct OddsRows<'a> {
     pub(crate) buf: &'a [u8],
     pub(crate) rows: &'a [RawOddsRow],
@@ -400,6 +404,15 @@ impl<'a> OddsRows<'a> {
         self.rows.iter().map(move |raw| resolve_row(buf, raw))
     }
 }
+
+/// Rows are equal when they read the same, wherever their strings are stored.
+impl PartialEq for OddsRows<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for OddsRows<'_> {}
 
 impl std::fmt::Debug for OddsRows<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

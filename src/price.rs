@@ -236,7 +236,9 @@ fn push_digit(mantissa: u64, digit: u8, full: bool) -> Option<u64> {
     if full {
         return None;
     }
-    mantissa.checked_mul(10)?.checked_add(u64::from(digit - b'0'))
+    mantissa
+        .checked_mul(10)?
+        .checked_add(u64::from(digit - b'0'))
 }
 
 #[inline]
@@ -505,7 +507,9 @@ mod tests {
         assert_eq!(Decimal::parse(b"0.000000004").unwrap().to_units(), Ok(0));
         assert_eq!(Decimal::parse(b"0.000000005").unwrap().to_units(), Ok(1));
         assert_eq!(
-            Decimal::parse(b"0.123456784999999999999").unwrap().to_units(),
+            Decimal::parse(b"0.123456784999999999999")
+                .unwrap()
+                .to_units(),
             Ok(12_345_678)
         );
         assert_eq!(Decimal::parse(b"1e-400").unwrap().to_units(), Ok(0));
@@ -536,7 +540,14 @@ mod tests {
 
     #[test]
     fn float_route_agrees_with_text_route() {
-        for text in ["0.455", "0.65", "0.0001", "12345678.123456", "0.999", "1e-5"] {
+        for text in [
+            "0.455",
+            "0.65",
+            "0.0001",
+            "12345678.123456",
+            "0.999",
+            "1e-5",
+        ] {
             let f: f64 = text.parse().unwrap();
             assert_eq!(
                 Size::from_f64(f).unwrap(),
@@ -556,8 +567,14 @@ mod tests {
 
     #[test]
     fn integers_for_sequence_numbers() {
-        assert_eq!(Decimal::parse(b"18446744073709551615").unwrap().to_u64(), Some(u64::MAX));
-        assert_eq!(Decimal::parse(b"184467440737095516160").unwrap().to_u64(), None);
+        assert_eq!(
+            Decimal::parse(b"18446744073709551615").unwrap().to_u64(),
+            Some(u64::MAX)
+        );
+        assert_eq!(
+            Decimal::parse(b"184467440737095516160").unwrap().to_u64(),
+            None
+        );
         assert_eq!(Decimal::parse(b"-3").unwrap().to_u64(), None);
         assert_eq!(Decimal::parse(b"12e2").unwrap().to_u64(), Some(1200));
     }

@@ -175,16 +175,17 @@ pub(crate) fn scan(buf: &[u8], scratch: &mut Scratch) -> Option<Fields> {
                     10
                 }
                 b"book_state" => {
-                    f.book_state = c.opt(|c| {
-                        let s = c.string()?;
-                        Some(match c.slice(s) {
-                            b"fresh" => Some(WireBookState::Fresh),
-                            b"stale" => Some(WireBookState::Stale),
-                            b"needs_refresh" => Some(WireBookState::NeedsRefresh),
-                            _ => None,
-                        })
-                    })?
-                    .flatten();
+                    f.book_state = c
+                        .opt(|c| {
+                            let s = c.string()?;
+                            Some(match c.slice(s) {
+                                b"fresh" => Some(WireBookState::Fresh),
+                                b"stale" => Some(WireBookState::Stale),
+                                b"needs_refresh" => Some(WireBookState::NeedsRefresh),
+                                _ => None,
+                            })
+                        })?
+                        .flatten();
                     11
                 }
                 b"feed_state" => {

@@ -217,8 +217,12 @@ fn changes(obj: &Object<'_, '_>, out: &mut Vec<Change>) -> R<()> {
             "ask" => Side::Ask,
             _ => return Err(ParseError::BadValue { field: "side" }),
         };
-        let p = c.get("price").ok_or(ParseError::MissingField { field: "price" })?;
-        let s = c.get("size").ok_or(ParseError::MissingField { field: "size" })?;
+        let p = c
+            .get("price")
+            .ok_or(ParseError::MissingField { field: "price" })?;
+        let s = c
+            .get("size")
+            .ok_or(ParseError::MissingField { field: "size" })?;
         out.push(Change {
             side,
             price: price(&p, "price")?,
@@ -244,8 +248,9 @@ fn build<'a>(root: Value<'_, 'a>, scratch: &'a mut Scratch) -> R<Frame<'a>> {
                 market: market(obj)?,
                 bids: &scratch.bids,
                 asks: &scratch.asks,
-                server_seq: opt_u64(obj, "server_seq")?
-                    .ok_or(ParseError::MissingField { field: "server_seq" })?,
+                server_seq: opt_u64(obj, "server_seq")?.ok_or(ParseError::MissingField {
+                    field: "server_seq",
+                })?,
                 book_state: book_state(obj)?,
                 feed_state: feed_state(obj)?,
                 stale_after_ms: opt_u64(obj, "stale_after_ms")?,
@@ -261,8 +266,9 @@ fn build<'a>(root: Value<'_, 'a>, scratch: &'a mut Scratch) -> R<Frame<'a>> {
             Frame::Delta(DeltaFrame {
                 market: market(obj)?,
                 changes: &scratch.changes,
-                server_seq: opt_u64(obj, "server_seq")?
-                    .ok_or(ParseError::MissingField { field: "server_seq" })?,
+                server_seq: opt_u64(obj, "server_seq")?.ok_or(ParseError::MissingField {
+                    field: "server_seq",
+                })?,
                 book_state: book_state(obj)?,
                 feed_state: feed_state(obj)?,
                 stale_after_ms: opt_u64(obj, "stale_after_ms")?,

@@ -23,7 +23,6 @@ mod general;
 use crate::frame::{Change, Frame, Level, RawOddsRow};
 use crate::price::NumberError;
 
-
 /// Largest frame the parser accepts (16 MiB); larger ones are rejected
 /// before any work, so a hostile peer cannot make the parser allocate without bound.
 pub const MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
@@ -306,7 +305,8 @@ fn round_to_u64(d: crate::Decimal) -> Option<u64> {
         return None;
     }
     if d.exponent >= 0 {
-        d.mantissa.checked_mul(10u64.checked_pow(d.exponent as u32)?)
+        d.mantissa
+            .checked_mul(10u64.checked_pow(d.exponent as u32)?)
     } else {
         match 10u64.checked_pow(d.exponent.unsigned_abs()) {
             Some(div) => {

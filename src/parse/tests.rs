@@ -1,1 +1,438 @@
 use super::*;
+use crate::frame::*;
+use crate::price::{NumberError, Price, Size};
+
+fn fixture(path: &str) -> Vec<u8> {
+    let full = format!("{}/tests/data/{path}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&full).unwrap_or_else(|e| panic!("{full}: {e}"))
+}
+
+fn price(s: &str) -> Price {
+    Price::parse(s.as_bytes()).unwrap()
+}
+
+fn size(s: &str) -> Size {
+    Size::parse(s.as_bytes()).unwrap()
+}
+
+/// Parses with both paths and checks they agree whenever the fast path accepts.
+fn parse_both(bytes: &[u8]) -> (bool, String) {
+    let mut fast = FrameParser::new();
+    let mut general = FrameParser::new();
+    let mut g_buf = bytes.to_vec();
+    let g = general.parse_general(&mut g_buf);
+    let f = fast.parse_fast(bytes);
+    if let Some(f) = &f {
+        assert_eq!(
+            Ok(f),
+            g.as_ref(),
+            "paths disagree on {}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+    (f.is_some(), format!("{g:?}"))
+}
+
+#[test]
+fn snapshot_fixture_parses_on_the_fast_path() {
+    let buf = fixture("parsec/orderbook_snapshot.json");
+    let mut p = FrameParser::new();
+    let Some(Frame::Book(b)) = p.parse_fast(&buf) else {
+        panic!("fast path declined");
+    };
+    assert_eq!(b.market.parsec_id, "polymarket:0x1234abcd");
+    assert_eq!(b.market.outcome, "Yes");
+    assert_eq!(b.market.exchange, Some("polymarket"));
+    assert_eq!(b.server_seq, 1234);
+    assert_eq!(b.bids.len(), 3);
+    assert_eq!(b.bids[2], Level::new(price("0.63"), size("12.5")));
+    assert_eq!(b.asks[0], Level::new(price("0.66"), size("800")));
+    assert_eq!(b.tick_size, Some(price("0.01")));
+    assert_eq!(b.min_order_size, Some(size("5")));
+    assert_eq!(b.title, Some("Will it rain in NYC tomorrow?"));
+    assert_eq!(b.book_state, Some(WireBookState::Fresh));
+    assert_eq!(b.feed_state, Some(FeedState::Healthy));
+    assert_eq!(b.stale_after_ms, Some(5000));
+    assert_eq!(b.exchange_ts_ms, Some(1707044096000));
+    assert_eq!(b.ingest_ts_ms, Some(1707044096005));
+}
+
+#[test]
+fn delta_fixtures_parse_on_the_fast_path_and_agree_with_simd_json() {
+    for name in [
+        "orderbook_delta.json",
+        "orderbook_delta_minimal.json",
+        "orderbook_delta_pretty.json",
+        "orderbook_delta_needs_refresh.json",
+        "orderbook_snapshot_empty_side.json",
+        "orderbook_snapshot_kalshi_nulls.json",
+    ] {
+        let (fast, _) = parse_both(&fixture(&format!("parsec/{name}")));
+        assert!(fast, "{name}: fast path declined");
+    }
+}
+
+#[test]
+fn delta_fields() {
+    let buf = fixture("parsec/orderbook_delta.json");
+    let mut p = FrameParser::new();
+    let Some(Frame::Delta(d)) = p.parse_fast(&buf) else {
+        panic!()
+    };
+    assert_eq!(d.server_seq, 1235);
+    assert_eq!(
+        d.changes,
+        &[
+            Change {
+                side: Side::Bid,
+                price: price("0.65"),
+                size: size("900")
+            },
+            Change {
+                side: Side::Ask,
+                price: price("0.66"),
+                size: Size::ZERO
+            },
+        ]
+    );
+    let buf = fixture("parsec/orderbook_delta_needs_refresh.json");
+    let Some(Frame::Delta(d)) = p.parse_fast(&buf) else {
+        panic!()
+    };
+    assert_eq!(d.book_state, Some(WireBookState::NeedsRefresh));
+    assert_eq!(d.feed_state, Some(FeedState::Disconnected));
+    assert!(d.changes.is_empty());
+}
+
+#[test]
+fn every_number_form_parses_to_the_same_exact_values() {
+    let cases = [
+        ("delta_plain.json", "0.45", "10"),
+        ("delta_trailing_zeros.json", "0.45", "10"),
+        ("delta_exponent.json", "0.45", "10"),
+        ("delta_exponent_plus.json", "0.45", "10"),
+        ("delta_integer_one.json", "1", "0"),
+        ("delta_tiny_tick.json", "0.0001", "0.000001"),
+        ("delta_big_size.json", "0.5", "12345678.123456"),
+    ];
+    for (name, p_text, s_text) in cases {
+        let buf = fixture(&format!("parsec/numbers/{name}"));
+        let (fast, _) = parse_both(&buf);
+        assert!(fast, "{name}: fast path declined");
+        let mut p = FrameParser::new();
+        let Some(Frame::Delta(d)) = p.parse_fast(&buf) else {
+            panic!("{name}")
+        };
+        assert_eq!(d.changes[0].price, price(p_text), "{name}");
+        assert_eq!(d.changes[0].size, size(s_text), "{name}");
+    }
+}
+
+#[test]
+fn escaped_title_goes_to_simd_json_and_is_unescaped() {
+    let mut buf = fixture("parsec/orderbook_snapshot_escaped_title.json");
+    let mut p = FrameParser::new();
+    assert!(p.parse_fast(&buf.clone()).is_none());
+    let Ok(Frame::Book(b)) = p.parse(&mut buf) else {
+        panic!()
+    };
+    assert_eq!(b.title, Some("Will \"X\" win \u{e9}lection?"));
+    assert_eq!(b.bids.len(), 1);
+    assert_eq!(p.stats().general, 1);
+}
+
+#[test]
+fn every_parsec_server_frame_parses() {
+    let mut p = FrameParser::new();
+    let mut check = |name: &str, f: &dyn Fn(&Frame<'_>) -> bool| {
+        let mut buf = fixture(&format!("parsec/{name}"));
+        let frame = p.parse(&mut buf).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(f(&frame), "{name}: {frame:?}");
+    };
+    check("activity_trade.json", &|f| {
+        matches!(f, Frame::Activity(a) if a.kind == ActivityKind::Trade
+            && a.price == price("0.65") && a.size == size("100")
+            && a.side == Some(TradeSide::Buy) && a.trade_id == Some("trade_123")
+            && a.server_seq == Some(1236))
+    });
+    check("activity_fill.json", &|f| {
+        matches!(f, Frame::Activity(a) if a.kind == ActivityKind::Fill
+            && a.liquidity_role == Some("maker") && a.exchange_ts_ms.is_none()
+            && a.order_id == Some("ord_42"))
+    });
+    check("auth_ok.json", &|f| {
+        matches!(
+            f,
+            Frame::AuthOk {
+                customer_id: Some("cust_abc123")
+            }
+        )
+    });
+    check("auth_error.json", &|f| {
+        matches!(
+            f,
+            Frame::AuthError {
+                code: 1002,
+                message: "invalid api key"
+            }
+        )
+    });
+    check(
+        "error_connection.json",
+        &|f| matches!(f, Frame::Error(e) if e.code == 3001 && e.parsec_id.is_none()),
+    );
+    check(
+        "error_market.json",
+        &|f| matches!(f, Frame::Error(e) if e.code == 2002 && e.parsec_id == Some("kalshi:NOPE")),
+    );
+    check("heartbeat.json", &|f| {
+        matches!(
+            f,
+            Frame::Heartbeat {
+                ts_ms: Some(1708123456400)
+            }
+        )
+    });
+    check(
+        "resync_required.json",
+        &|f| matches!(f, Frame::ResyncRequired(m) if m.parsec_id == "polymarket:0x1234abcd" && m.outcome == "Yes"),
+    );
+    check("slow_reader.json", &|f| matches!(f, Frame::SlowReader(_)));
+    check("wallet_activity.json", &|f| {
+        matches!(f, Frame::WalletActivity(w) if w.exchange == "polymarket"
+            && w.data.contains("\"positions\"") && w.data.contains("12.5"))
+    });
+}
+
+#[test]
+fn unknown_type_is_ignorable() {
+    let mut buf = fixture("parsec/unknown_type.json");
+    let err = FrameParser::new().parse(&mut buf).unwrap_err();
+    assert_eq!(
+        err,
+        ParseError::UnknownType {
+            type_name: "something_new".into()
+        }
+    );
+    assert!(err.is_ignorable());
+}
+
+#[test]
+fn every_parlay_server_frame_parses() {
+    let mut p = FrameParser::new();
+    let mut buf = fixture("parlay/connected.json");
+    let Ok(Frame::Connected(c)) = p.parse(&mut buf) else {
+        panic!()
+    };
+    assert_eq!(
+        (c.tier, c.push_mode, c.min_push_interval_ms, c.diff_mode),
+        ("business", Some("coalesced"), Some(1000), false)
+    );
+    assert_eq!(c.timestamp_ms, Some(1_779_999_999_000));
+
+    let mut buf = fixture("parlay/initial_state_flat.json");
+    let Ok(Frame::InitialState(s)) = p.parse(&mut buf) else {
+        panic!()
+    };
+    let rows: Vec<_> = s.rows.iter().collect();
+    assert_eq!(rows.len(), 3);
+    assert_eq!(rows[1].bookmaker, "fanduel");
+    assert_eq!(rows[1].price_american, Some(105));
+    assert_eq!(rows[1].point, Some(Line::parse(b"3.5").unwrap()));
+    assert_eq!(rows[2].outcome, Some("Over Jayson Tatum"));
+    assert_eq!(s.truncated, Some(false));
+
+    let mut buf = fixture("parlay/initial_state_grouped.json");
+    let Ok(Frame::InitialState(s)) = p.parse(&mut buf) else {
+        panic!()
+    };
+    let rows: Vec<_> = s.rows.iter().collect();
+    assert_eq!(rows[0].home_ml, Some(130));
+    assert_eq!(rows[0].away_spread, Some(Line::parse(b"-3.5").unwrap()));
+    assert_eq!(rows[0].action, Some(RowAction::Upsert));
+    assert_eq!(rows[0].last_update_ms, Some(1779999990000));
+    assert_eq!(rows[1].player, Some("Jayson Tatum"));
+    assert_eq!(rows[1].under_price, Some(-105));
+
+    for name in ["odds_update.json", "odds_update_remove.json"] {
+        let buf = fixture(&format!("parlay/{name}"));
+        let (fast, _) = parse_both(&buf);
+        assert!(fast, "{name}: fast path declined");
+    }
+    let mut buf = fixture("parlay/odds_update_remove.json");
+    let Ok(Frame::OddsUpdate(u)) = p.parse(&mut buf) else {
+        panic!()
+    };
+    assert_eq!(
+        u.rows.iter().next().unwrap().action,
+        Some(RowAction::Remove)
+    );
+
+    let mut buf = fixture("parlay/heartbeat.json");
+    assert!(matches!(
+        p.parse(&mut buf),
+        Ok(Frame::Heartbeat {
+            ts_ms: Some(1_780_000_030_000)
+        })
+    ));
+    let mut buf = fixture("parlay/subscribed.json");
+    assert!(matches!(
+        p.parse(&mut buf),
+        Ok(Frame::Subscribed {
+            event_id: "2026-05-13_Boston_Celtics_New_York_Knicks",
+            ..
+        })
+    ));
+    let mut buf = fixture("parlay/unsubscribed.json");
+    assert!(matches!(p.parse(&mut buf), Ok(Frame::Unsubscribed { .. })));
+    let mut buf = fixture("parlay/stream_status.json");
+    assert!(matches!(
+        p.parse(&mut buf),
+        Ok(Frame::StreamStatus(StreamStatusFrame {
+            bookmaker: Some("pinnacle"),
+            status: Some("degraded"),
+            ..
+        }))
+    ));
+}
+
+#[test]
+fn malformed_rows_are_rejected_and_the_rest_kept() {
+    let mut buf = br#"{"type":"odds_update","sport_key":"x","data":[
+        {"event_id":"e","bookmaker":"b","market_key":"h2h","outcome":"A","price_american":-110},
+        {"event_id":"e","bookmaker":"b","price_american":"oops"},
+        7,
+        {"bookmaker":"b"},
+        {"event_id":"e","bookmaker":"c","market_key":"h2h","outcome":"A","price_american":120}]}"#
+        .to_vec();
+    let mut p = FrameParser::new();
+    let Ok(Frame::OddsUpdate(u)) = p.parse(&mut buf) else {
+        panic!()
+    };
+    assert_eq!(u.rejected_rows, 3);
+    let books: Vec<_> = u.rows.iter().map(|r| r.bookmaker).collect();
+    assert_eq!(books, ["b", "c"]);
+}
+
+#[test]
+fn bad_frames_give_typed_errors() {
+    let mut p = FrameParser::new();
+    let mut err = |name: &str| {
+        let mut buf = fixture(&format!("bad/{name}"));
+        p.parse(&mut buf).expect_err(name)
+    };
+    assert!(matches!(err("array_top.json"), ParseError::NotAnObject));
+    assert_eq!(err("bad_side.json"), ParseError::BadValue { field: "side" });
+    assert!(matches!(
+        err("deep_nesting.txt"),
+        ParseError::InvalidJson { .. }
+    ));
+    assert_eq!(err("empty.txt"), ParseError::Empty);
+    assert!(matches!(
+        err("huge_number.json"),
+        ParseError::InvalidJson { .. } | ParseError::BadNumber { field: "size", .. }
+    ));
+    assert_eq!(err("missing_type.json"), ParseError::MissingType);
+    assert!(matches!(
+        err("nan_literal.txt"),
+        ParseError::InvalidJson { .. }
+    ));
+    assert_eq!(
+        err("negative_size.json"),
+        ParseError::BadNumber {
+            field: "size",
+            error: NumberError::Negative
+        }
+    );
+    assert!(matches!(
+        err("not_json.txt"),
+        ParseError::InvalidJson { offset: 0, .. }
+    ));
+    assert_eq!(
+        err("price_above_one.json"),
+        ParseError::BadNumber {
+            field: "price",
+            error: NumberError::OutOfRange
+        }
+    );
+    assert!(matches!(
+        err("seq_overflow.json"),
+        ParseError::WrongType {
+            field: "server_seq",
+            ..
+        } | ParseError::InvalidJson { .. }
+    ));
+    let truncated = err("truncated.txt");
+    assert!(
+        matches!(truncated, ParseError::InvalidJson { .. }),
+        "{truncated:?}"
+    );
+    assert!(truncated.offset().is_some());
+    assert_eq!(
+        err("wrong_type_seq.json"),
+        ParseError::WrongType {
+            field: "server_seq",
+            expected: "an unsigned integer"
+        }
+    );
+}
+
+#[test]
+fn error_display_is_pinned() {
+    assert_eq!(ParseError::Empty.to_string(), "empty frame");
+    assert_eq!(
+        ParseError::MissingField { field: "changes" }.to_string(),
+        "missing field \"changes\""
+    );
+    assert_eq!(
+        ParseError::BadNumber {
+            field: "price",
+            error: NumberError::OutOfRange
+        }
+        .to_string(),
+        "field \"price\": value out of range"
+    );
+    assert_eq!(
+        ParseError::InvalidJson {
+            offset: 3,
+            detail: "Eof".into()
+        }
+        .to_string(),
+        "invalid JSON at byte 3: Eof"
+    );
+}
+
+#[test]
+fn fast_path_declines_what_it_cannot_decide_alone() {
+    let declined: &[&[u8]] = &[
+        br#"{"type":"orderbook_delta","parsec_id":"a:b","changes":[],"server_seq":1,"server_seq":2}"#,
+        br#"{"type":"orderbook_delta","parsec_id":"a\u0062","changes":[],"server_seq":1}"#,
+        br#"{"type":"orderbook_delta","parsec_id":"a:b","changes":[],"server_seq":1.0}"#,
+        br#"{"type":"orderbook_delta","parsec_id":"a:b","changes":[],"server_seq":1} x"#,
+        br#"{"type":"orderbook_delta","parsec_id":"a:b","changes":[],"server_seq":01}"#,
+        br#"{"type":"orderbook_delta","parsec_id":"a:b","changes":[{"side":"bid","price":0.5}],"server_seq":1}"#,
+        br#"{"type":"heartbeat","ts_ms":1}"#,
+    ];
+    for input in declined {
+        let (fast, _) = parse_both(input);
+        assert!(!fast, "{}", String::from_utf8_lossy(input));
+    }
+}
+
+#[test]
+fn parser_reuses_its_buffers() {
+    let mut p = FrameParser::new();
+    for _ in 0..3 {
+        let mut buf = fixture("parsec/orderbook_delta.json");
+        assert!(matches!(p.parse(&mut buf), Ok(Frame::Delta(_))));
+        let mut buf = fixture("parsec/heartbeat.json");
+        assert!(matches!(p.parse(&mut buf), Ok(Frame::Heartbeat { .. })));
+    }
+    assert_eq!(
+        p.stats(),
+        ParserStats {
+            fast: 3,
+            general: 3
+        }
+    );
+}

@@ -1,1 +1,432 @@
+//! One test per rule of PROTOCOL.md A4, named after the rule.
+
 use super::*;
+use crate::frame::Level;
+use crate::BookSnapshot;
+
+const ID: &str = "kalshi:KXBTC-26MAR10";
+const SEC: u64 = 1_000_000_000;
+
+struct Harness {
+    store: BookStore,
+    parser: FrameParser,
+    now: u64,
+}
+
+impl Harness {
+    fn new() -> Harness {
+        Harness::with(StoreConfig::default())
+    }
+
+    fn with(config: StoreConfig) -> Harness {
+        Harness {
+            store: BookStore::new(config),
+            parser: FrameParser::new(),
+            now: SEC,
+        }
+    }
+
+    fn send(&mut self, json: &str) -> Applied {
+        let mut buf = json.as_bytes().to_vec();
+        self.store
+            .ingest(&mut self.parser, &mut buf, self.now)
+            .unwrap_or_else(|e| panic!("{json}: {e}"))
+            .1
+    }
+
+    fn snapshot(&mut self, seq: u64, bids: &[(&str, &str)], asks: &[(&str, &str)]) -> Applied {
+        let side = |levels: &[(&str, &str)]| {
+            levels
+                .iter()
+                .map(|(p, s)| format!("[{p},{s}]"))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        self.send(&format!(
+            r#"{{"type":"orderbook","parsec_id":"{ID}","outcome":"yes","bids":[{}],"asks":[{}],"server_seq":{seq},"stale_after_ms":5000}}"#,
+            side(bids),
+            side(asks)
+        ))
+    }
+
+    fn delta(&mut self, seq: u64, changes: &[(&str, &str, &str)]) -> Applied {
+        let changes = changes
+            .iter()
+            .map(|(side, p, s)| format!(r#"{{"side":"{side}","price":{p},"size":{s}}}"#))
+            .collect::<Vec<_>>()
+            .join(",");
+        self.send(&format!(
+            r#"{{"type":"orderbook_delta","parsec_id":"{ID}","outcome":"yes","changes":[{changes}],"server_seq":{seq}}}"#
+        ))
+    }
+
+    fn read(&mut self) -> BookSnapshot {
+        let mut s = BookSnapshot::with_depth(50);
+        self.store
+            .reader(ID, "yes")
+            .expect("book exists")
+            .read_into_at(50, &mut s, self.now);
+        s
+    }
+
+    fn resyncs(&mut self) -> Vec<ResyncRequest> {
+        std::iter::from_fn(|| self.store.next_resync(self.now)).collect()
+    }
+
+    fn seeded(&mut self) {
+        assert_eq!(
+            self.snapshot(10, &[("0.45", "10"), ("0.44", "5")], &[("0.47", "3")]),
+            Applied::Snapshot
+        );
+    }
+}
+
+fn prices(levels: &[Level]) -> Vec<String> {
+    levels
+        .iter()
+        .map(|l| format!("{}@{}", l.size, l.price))
+        .collect()
+}
+
+#[test]
+fn snapshot_sets_book_and_sequence() {
+    let mut h = Harness::new();
+    h.seeded();
+    let s = h.read();
+    assert_eq!(s.state, BookState::Fresh);
+    assert_eq!(s.seq, 10);
+    assert_eq!(prices(&s.bids), ["10@0.45", "5@0.44"]);
+    assert_eq!(prices(&s.asks), ["3@0.47"]);
+    assert_eq!(h.store.counters().snapshots, 1);
+}
+
+#[test]
+fn snapshot_seq_may_jump_anywhere() {
+    let mut h = Harness::new();
+    h.seeded();
+    assert_eq!(h.snapshot(3, &[("0.2", "1")], &[]), Applied::Snapshot);
+    assert_eq!(h.read().seq, 3);
+    assert_eq!(h.delta(4, &[("bid", "0.3", "1")]), Applied::Delta);
+    assert_eq!(prices(&h.read().bids), ["1@0.3", "1@0.2"]);
+}
+
+#[test]
+fn delta_with_next_seq_applies_in_array_order() {
+    let mut h = Harness::new();
+    h.seeded();
+    let applied = h.delta(
+        11,
+        &[
+            ("bid", "0.46", "7"),
+            ("bid", "0.46", "8"),
+            ("ask", "0.47", "0"),
+        ],
+    );
+    assert_eq!(applied, Applied::Delta);
+    let s = h.read();
+    assert_eq!(prices(&s.bids), ["8@0.46", "10@0.45", "5@0.44"]);
+    assert!(s.asks.is_empty());
+    assert_eq!((s.seq, h.store.counters().deltas), (11, 1));
+}
+
+#[test]
+fn duplicate_or_late_delta_is_dropped_without_resync() {
+    let mut h = Harness::new();
+    h.seeded();
+    h.delta(11, &[("bid", "0.46", "1")]);
+    assert_eq!(h.delta(11, &[("bid", "0.46", "99")]), Applied::Duplicate);
+    assert_eq!(h.delta(5, &[("bid", "0.46", "99")]), Applied::Duplicate);
+    assert_eq!(h.read().bids[0].size.to_string(), "1");
+    assert_eq!(h.store.counters().duplicates, 2);
+    assert!(h.resyncs().is_empty());
+    assert_eq!(h.read().state, BookState::Fresh);
+}
+
+#[test]
+fn delta_after_gap_requests_one_resync() {
+    let mut h = Harness::new();
+    h.seeded();
+    assert_eq!(h.delta(12, &[("bid", "0.46", "1")]), Applied::Gap);
+    assert_eq!(h.read().state, BookState::Resyncing);
+    let r = h.resyncs();
+    assert_eq!(r.len(), 1);
+    assert_eq!((&*r[0].key.parsec_id, r[0].attempt), (ID, 1));
+    assert_eq!(
+        (h.store.counters().gaps, h.store.counters().resyncs),
+        (1, 1)
+    );
+}
+
+#[test]
+fn second_gap_while_resyncing_sends_no_second_resync() {
+    let mut h = Harness::new();
+    h.seeded();
+    h.delta(12, &[]);
+    assert_eq!(h.resyncs().len(), 1);
+    assert_eq!(h.delta(20, &[]), Applied::Buffered);
+    h.send(&format!(
+        r#"{{"type":"resync_required","parsec_id":"{ID}","outcome":"yes"}}"#
+    ));
+    assert!(h.resyncs().is_empty());
+    assert_eq!(h.store.counters().resyncs, 1);
+}
+
+#[test]
+fn deltas_during_resync_are_buffered_and_continuous_ones_replayed() {
+    let mut h = Harness::new();
+    h.seeded();
+    h.delta(13, &[("bid", "0.1", "1")]); // gap: 11 and 12 lost
+    assert_eq!(h.delta(21, &[("bid", "0.2", "2")]), Applied::Buffered);
+    assert_eq!(
+        h.delta(22, &[("bid", "0.2", "0"), ("bid", "0.3", "3")]),
+        Applied::Buffered
+    );
+    assert_eq!(h.delta(24, &[("bid", "0.4", "4")]), Applied::Buffered); // hole at 23
+    assert_eq!(
+        h.snapshot(20, &[("0.15", "1")], &[("0.9", "1")]),
+        Applied::Snapshot
+    );
+    let s = h.read();
+    assert_eq!(s.state, BookState::Fresh);
+    assert_eq!(s.seq, 22, "21 and 22 continue the snapshot; 24 does not");
+    assert_eq!(prices(&s.bids), ["3@0.3", "1@0.15"]);
+    let c = h.store.counters();
+    assert_eq!((c.buffered, c.replayed, c.discarded), (4, 2, 2));
+    assert_eq!(h.delta(23, &[("bid", "0.5", "5")]), Applied::Delta);
+}
+
+#[test]
+fn delta_before_any_snapshot_is_dropped_and_counted() {
+    let mut h = Harness::new();
+    h.store.track(ID, "yes").unwrap();
+    assert_eq!(
+        h.delta(1, &[("bid", "0.5", "1")]),
+        Applied::DroppedBeforeSnapshot
+    );
+    assert_eq!(h.store.counters().dropped_before_snapshot, 1);
+    assert_eq!(h.read().state, BookState::AwaitingSnapshot);
+    assert!(h.read().bids.is_empty());
+}
+
+#[test]
+fn delta_for_an_unknown_book_is_untracked() {
+    let mut h = Harness::new();
+    assert_eq!(h.delta(1, &[]), Applied::Untracked);
+    assert_eq!(h.store.counters().untracked, 1);
+}
+
+#[test]
+fn resync_required_acts_as_gap() {
+    let mut h = Harness::new();
+    h.seeded();
+    let applied = h.send(&format!(
+        r#"{{"type":"resync_required","parsec_id":"{ID}","outcome":"Yes"}}"#
+    ));
+    assert_eq!(applied, Applied::Gap);
+    assert_eq!(h.read().state, BookState::Resyncing);
+    assert_eq!(h.resyncs().len(), 1);
+    assert_eq!(h.store.counters().resync_required, 1);
+}
+
+#[test]
+fn needs_refresh_acts_as_gap() {
+    let mut h = Harness::new();
+    h.seeded();
+    let applied = h.send(&format!(
+        r#"{{"type":"orderbook_delta","parsec_id":"{ID}","outcome":"yes","changes":[],"server_seq":11,"book_state":"needs_refresh"}}"#
+    ));
+    assert_eq!(applied, Applied::Gap);
+    assert_eq!(h.read().state, BookState::Resyncing);
+    assert_eq!(h.resyncs().len(), 1);
+    assert_eq!(h.store.counters().needs_refresh, 1);
+}
+
+#[test]
+fn slow_reader_acts_as_gap() {
+    let mut h = Harness::new();
+    h.seeded();
+    h.send(&format!(
+        r#"{{"type":"slow_reader","parsec_id":"{ID}","outcome":"yes"}}"#
+    ));
+    assert_eq!(h.read().state, BookState::Resyncing);
+    assert_eq!(h.resyncs().len(), 1);
+}
+
+fn activity(seq: u64) -> String {
+    format!(
+        r#"{{"type":"activity","parsec_id":"{ID}","outcome":"yes","kind":"trade","price":0.45,"size":1,"server_seq":{seq},"source_channel":"x","feed_state":"healthy"}}"#
+    )
+}
+
+#[test]
+fn activity_does_not_advance_the_book_seq_by_default() {
+    let mut h = Harness::new();
+    h.seeded();
+    assert_eq!(h.send(&activity(11)), Applied::NotBookState);
+    assert_eq!(h.delta(11, &[]), Applied::Delta);
+    assert_eq!(h.read().seq, 11);
+}
+
+#[test]
+fn activity_shares_the_book_seq_when_configured() {
+    let mut h = Harness::with(StoreConfig {
+        activity_shares_seq: true,
+        ..StoreConfig::default()
+    });
+    h.seeded();
+    assert_eq!(h.send(&activity(11)), Applied::Sequenced);
+    assert_eq!(h.delta(12, &[]), Applied::Delta);
+    assert_eq!(h.send(&activity(12)), Applied::Duplicate);
+    assert_eq!(h.send(&activity(14)), Applied::Gap);
+}
+
+#[test]
+fn outcome_matches_case_insensitively() {
+    let mut h = Harness::new();
+    h.seeded();
+    let applied = h.send(&format!(
+        r#"{{"type":"orderbook_delta","parsec_id":"{ID}","outcome":"YES","changes":[{{"side":"bid","price":0.46,"size":1}}],"server_seq":11}}"#
+    ));
+    assert_eq!(applied, Applied::Delta);
+    assert_eq!(h.store.len(), 1);
+    assert_eq!(h.read().seq, 11);
+}
+
+#[test]
+fn unanswered_resync_is_sent_again_after_the_timeout() {
+    let mut h = Harness::new();
+    h.seeded();
+    h.delta(15, &[]);
+    assert_eq!(h.resyncs().len(), 1);
+    h.now += 4 * SEC;
+    h.store.poll(h.now);
+    assert!(h.resyncs().is_empty(), "not yet: 4 s < 5 s");
+    h.now += 2 * SEC;
+    h.store.poll(h.now);
+    let again = h.resyncs();
+    assert_eq!(again.len(), 1);
+    assert_eq!(again[0].attempt, 2);
+    assert_eq!(h.store.counters().resync_retries, 1);
+    assert_eq!(
+        h.read().state,
+        BookState::Resyncing,
+        "never served as fresh"
+    );
+}
+
+#[test]
+fn queued_resync_is_not_timed_out_before_it_is_sent() {
+    let mut h = Harness::new();
+    h.seeded();
+    h.delta(15, &[]);
+    h.now += 60 * SEC;
+    h.store.poll(h.now);
+    assert_eq!(
+        h.resyncs().len(),
+        1,
+        "pacing may hold a request back; that is no timeout"
+    );
+}
+
+#[test]
+fn stale_book_reads_stale_without_resync() {
+    let mut h = Harness::new();
+    h.seeded();
+    h.now += 6 * SEC;
+    h.store.poll(h.now);
+    assert_eq!(h.read().state, BookState::Stale);
+    assert!(h.resyncs().is_empty());
+    assert_eq!(h.delta(11, &[]), Applied::Delta);
+    assert_eq!(h.read().state, BookState::Fresh);
+}
+
+#[test]
+fn server_stale_state_reads_stale() {
+    let mut h = Harness::new();
+    h.send(&format!(
+        r#"{{"type":"orderbook","parsec_id":"{ID}","outcome":"yes","bids":[],"asks":[],"server_seq":1,"book_state":"stale"}}"#
+    ));
+    assert_eq!(h.read().state, BookState::Stale);
+}
+
+#[test]
+fn crossed_book_acts_as_gap() {
+    let mut h = Harness::new();
+    h.seeded();
+    assert_eq!(h.delta(11, &[("bid", "0.47", "1")]), Applied::Gap);
+    assert_eq!(h.read().state, BookState::Resyncing);
+    assert_eq!(h.store.counters().crossed, 1);
+    assert_eq!(h.resyncs().len(), 1);
+    assert_eq!(
+        h.snapshot(12, &[("0.47", "1")], &[("0.47", "1")]),
+        Applied::Snapshot
+    );
+    assert_eq!(
+        h.read().state,
+        BookState::Resyncing,
+        "a crossed snapshot is corrupt too"
+    );
+}
+
+#[test]
+fn resync_buffer_is_bounded() {
+    let mut h = Harness::with(StoreConfig {
+        resync_buffer: 4,
+        ..StoreConfig::default()
+    });
+    h.seeded();
+    for seq in 20..30 {
+        h.delta(seq, &[]);
+    }
+    let c = h.store.counters();
+    assert_eq!((c.buffered, c.buffer_overflows), (4, 6));
+}
+
+#[test]
+fn disconnected_books_wait_for_their_snapshot() {
+    let mut h = Harness::new();
+    h.seeded();
+    h.store.mark_disconnected();
+    let s = h.read();
+    assert_eq!(s.state, BookState::Disconnected);
+    assert_eq!(s.bids.len(), 2, "levels stay readable");
+    assert_eq!(h.delta(11, &[]), Applied::DroppedBeforeSnapshot);
+    h.seeded();
+    assert_eq!(h.read().state, BookState::Fresh);
+}
+
+#[test]
+fn untracked_books_ignore_frames_in_flight() {
+    let mut h = Harness::new();
+    h.seeded();
+    assert!(h.store.untrack(ID, "yes"));
+    assert_eq!(h.delta(11, &[]), Applied::Untracked);
+    assert_eq!(h.snapshot(12, &[], &[]), Applied::Untracked);
+}
+
+#[test]
+fn store_holds_a_bounded_number_of_books() {
+    let mut store = BookStore::new(StoreConfig {
+        max_books: 2,
+        ..StoreConfig::default()
+    });
+    store.track("a:1", "yes").unwrap();
+    store.track("a:2", "yes").unwrap();
+    assert_eq!(
+        store.track("a:3", "yes").unwrap_err(),
+        StoreError::TooManyBooks { max: 2 }
+    );
+}
+
+#[test]
+fn parse_errors_are_counted_and_nothing_else_changes() {
+    let mut h = Harness::new();
+    h.seeded();
+    let mut bad = b"{\"type\":\"orderbook_delta\",\"parsec_id\":\"kal".to_vec();
+    assert!(h.store.ingest(&mut h.parser, &mut bad, h.now).is_err());
+    let mut unknown = br#"{"type":"brand_new"}"#.to_vec();
+    assert!(h.store.ingest(&mut h.parser, &mut unknown, h.now).is_err());
+    let c = h.store.counters();
+    assert_eq!((c.parse_errors, c.ignored), (1, 1));
+    assert_eq!(h.delta(11, &[]), Applied::Delta);
+}
