@@ -208,6 +208,9 @@ struct Slot {
     phase: Phase,
     disconnected: bool,
     seq: u64,
+    /// Sequence number of the last frame that left the book corrupt (crossed,
+    /// `needs_refresh`, too deep): a buffered copy of it is never replayed.
+    corrupt_seq: u64,
     /// A resync is queued or in flight (one per book, rule A2).
     resync_outstanding: bool,
     queued: bool,
@@ -434,6 +437,7 @@ impl BookStore {
             phase: Phase::AwaitingSnapshot,
             disconnected: false,
             seq: 0,
+            corrupt_seq: 0,
             resync_outstanding: false,
             queued: false,
             attempt: 0,
@@ -570,6 +574,10 @@ impl BookStore {
         let mut replayed = 0;
         loop {
             let next = s.seq.wrapping_add(1);
+            if next <= s.corrupt_seq {
+                // The frame at this seq corrupted the book once: do not trust a copy.
+                break;
+            }
             let Some(k) = s.pending.iter().position(|p| p.seq == next) else {
                 break;
             };
@@ -583,6 +591,13 @@ impl BookStore {
             }
             let changes = &s.pending_changes[p.start as usize..(p.start + p.len) as usize];
             if s.book.apply_changes(changes).is_err() {
+                corrupt = true;
+                break;
+            }
+            // Rule A4.9 holds after every frame, not only after the last one:
+            // a later delta could uncross a corrupt book and hide it.
+            if s.book.is_crossed() {
+                self.counters.crossed += 1;
                 corrupt = true;
                 break;
             }
@@ -641,6 +656,7 @@ impl BookStore {
                 }
                 if needs_refresh {
                     self.counters.needs_refresh += 1;
+                    s.corrupt_seq = s.corrupt_seq.max(s.seq);
                     self.gap(i, now_ns);
                     return Applied::Gap;
                 }
@@ -715,6 +731,8 @@ impl BookStore {
             self.counters.crossed += 1;
         }
         if corrupt || crossed {
+            let s = &mut self.slots[i];
+            s.corrupt_seq = s.corrupt_seq.max(s.seq);
             self.gap(i, now_ns);
             false
         } else {

@@ -430,3 +430,21 @@ fn parse_errors_are_counted_and_nothing_else_changes() {
     assert_eq!((c.parse_errors, c.ignored), (1, 1));
     assert_eq!(h.delta(11, &[]), Applied::Delta);
 }
+
+#[test]
+fn crossed_book_during_replay_acts_as_gap_even_if_a_later_delta_uncrosses_it() {
+    let mut h = Harness::new();
+    h.seeded(); // seq 10, best ask 0.47
+    h.delta(12, &[]); // gap: resyncing
+    h.delta(11, &[("bid", "0.50", "1")]); // buffered: would cross the ask at 0.47
+    h.delta(12, &[("ask", "0.47", "0")]); // buffered duplicate seq: first copy wins
+    h.delta(13, &[("bid", "0.50", "0")]); // buffered: would uncross it
+    h.resyncs();
+    assert_eq!(
+        h.snapshot(10, &[("0.45", "10")], &[("0.47", "3")]),
+        Applied::Snapshot
+    );
+    assert_eq!(h.read().state, BookState::Resyncing);
+    assert_eq!(h.store.counters().crossed, 1);
+    assert_eq!(h.resyncs().len(), 1);
+}
