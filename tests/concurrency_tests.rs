@@ -1,0 +1,138 @@
+//! One writer applying frames at full speed; readers on other threads check
+//! every snapshot they take for internal consistency. Zero torn reads allowed.
+//!
+//! The writer's frames make torn reads detectable: delta `n` sets every one of
+//! the ten fixed bid levels to size `n`, and a top level at 0.41 exists exactly
+//! when `n` is even (so levels also shift). A consistent snapshot at seq `n`
+//! therefore has every size equal to `n` and the 0.41 level iff `n` is even; a
+//! read mixing two publications breaks one of those.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use wirebook::{BookSnapshot, BookState, BookStore, FrameParser, StoreConfig};
+
+const ID: &str = "kalshi:STRESS";
+const READS_PER_READER: u64 = 1_000_000;
+
+fn delta(n: u64) -> Vec<u8> {
+    let size = n as f64 / 1e4; // sizes in 1e-4 steps: exact in fixed point
+    let mut changes: Vec<String> = (31..=40)
+        .map(|tick| format!(r#"{{"side":"bid","price":0.{tick},"size":{size:.4}}}"#))
+        .collect();
+    let top = if n % 2 == 0 {
+        format!("{size:.4}")
+    } else {
+        "0".into()
+    };
+    changes.push(format!(r#"{{"side":"bid","price":0.41,"size":{top}}}"#));
+    format!(
+        r#"{{"type":"orderbook_delta","parsec_id":"{ID}","outcome":"yes","changes":[{}],"server_seq":{n}}}"#,
+        changes.join(",")
+    )
+    .into_bytes()
+}
+
+#[test]
+fn readers_never_see_a_torn_or_half_applied_book() {
+    let mut store = BookStore::new(StoreConfig {
+        depth: 20,
+        ..StoreConfig::default()
+    });
+    let mut parser = FrameParser::new();
+    let mut snap = format!(
+        r#"{{"type":"orderbook","parsec_id":"{ID}","outcome":"yes","bids":[],"asks":[[0.9,1]],"server_seq":0}}"#
+    )
+    .into_bytes();
+    store.ingest(&mut parser, &mut snap, 0).unwrap();
+    let reader = store.reader(ID, "yes").unwrap();
+
+    let done = Arc::new(AtomicBool::new(false));
+    let torn = Arc::new(AtomicU64::new(0));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (reader, done, torn) = (reader.clone(), done.clone(), torn.clone());
+            std::thread::spawn(move || {
+                let mut s = BookSnapshot::with_depth(20);
+                let mut checked = 0u64;
+                let mut distinct = 0u64;
+                let mut last_seq = 0;
+                while checked < READS_PER_READER {
+                    reader.read_into(20, &mut s);
+                    checked += 1;
+                    if s.seq == 0 {
+                        continue;
+                    }
+                    if s.seq != last_seq {
+                        distinct += 1;
+                        last_seq = s.seq;
+                    }
+                    let want = s.seq; // in 1e-4 units = 1e4 fixed-point units
+                    let has_top = s
+                        .bids
+                        .first()
+                        .is_some_and(|l| l.price.units() == 41_000_000);
+                    let consistent = s.state == BookState::Fresh
+                        && s.bids.len() == 10 + usize::from(s.seq % 2 == 0)
+                        && has_top == (s.seq % 2 == 0)
+                        && s.bids.iter().all(|l| l.size.units() == want * 10_000)
+                        && s.bids.windows(2).all(|w| w[0].price > w[1].price);
+                    if !consistent {
+                        torn.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                done.store(true, Ordering::Relaxed);
+                (checked, distinct)
+            })
+        })
+        .collect();
+
+    let mut n = 0;
+    while !done.load(Ordering::Relaxed) {
+        n += 1;
+        let mut buf = delta(n);
+        store.ingest(&mut parser, &mut buf, n).unwrap();
+    }
+    // Let the other reader finish too, while the writer keeps going.
+    let mut results = Vec::new();
+    for r in readers {
+        while !r.is_finished() {
+            n += 1;
+            let mut buf = delta(n);
+            store.ingest(&mut parser, &mut buf, n).unwrap();
+        }
+        results.push(r.join().unwrap());
+    }
+    let total: u64 = results.iter().map(|r| r.0).sum();
+    assert_eq!(total, 2 * READS_PER_READER);
+    assert!(
+        results.iter().all(|r| r.1 > 100),
+        "readers should see many distinct publications: {results:?}"
+    );
+    assert_eq!(store.counters().deltas, n);
+    assert_eq!(torn.load(Ordering::Relaxed), 0, "torn reads among {total}");
+}
+
+#[test]
+fn a_reader_can_wait_for_the_next_change() {
+    let mut store = BookStore::default();
+    let reader = store.track(ID, "yes").unwrap();
+    let version = reader.version();
+    let waiter = {
+        let reader = reader.clone();
+        std::thread::spawn(move || reader.wait_for_change(version, Duration::from_secs(10)))
+    };
+    std::thread::sleep(Duration::from_millis(20));
+    let mut parser = FrameParser::new();
+    let mut snap = format!(
+        r#"{{"type":"orderbook","parsec_id":"{ID}","outcome":"yes","bids":[[0.5,1]],"asks":[],"server_seq":1}}"#
+    )
+    .into_bytes();
+    store.ingest(&mut parser, &mut snap, 1).unwrap();
+    assert!(waiter.join().unwrap(), "woken by the publish");
+    assert!(
+        !reader.wait_for_change(reader.version(), Duration::from_millis(5)),
+        "nothing changed: times out"
+    );
+}
