@@ -2,16 +2,19 @@
 //! and `odds_update`.
 //!
 //! It validates every byte it passes (skipped values included), so whatever it
-//! accepts is valid JSON; it records strings as spans of the buffer and reads
-//! numbers straight into fixed-point integers. On anything it does not fully
+//! accepts is valid JSON and valid UTF-8; it records strings as spans of the
+//! buffer, recognises keys by their length and first eight bytes, and reads
+//! plain decimals straight into fixed-point integers (exponents and long
+//! fractions take the exact [`Decimal`] route). On anything it does not fully
 //! understand it returns `None` and the general path takes the frame.
 
+use super::text::{self, Validated};
 use super::{parlay_timestamp_ms, Scratch};
 use crate::frame::{
-    resolve, BookFrame, Change, DeltaFrame, FeedState, Frame, Level, Line, MarketRef, OddsFrame,
-    OddsRows, RawOddsRow, RowAction, Side, Span, WireBookState,
+    BookFrame, Change, DeltaFrame, FeedState, Frame, Level, Line, MarketRef, OddsFrame, OddsRows,
+    RawOddsRow, RowAction, Side, Span, WireBookState,
 };
-use crate::price::{Decimal, Price, Size};
+use crate::price::{Decimal, Price, Size, UNITS_PER_ONE};
 
 /// Deepest nesting the fast path skips through (simd-json takes deeper frames).
 const MAX_SKIP_DEPTH: u32 = 64;
@@ -42,21 +45,31 @@ pub(crate) struct Fields {
     feed_state: Option<FeedState>,
     tick_size: Option<Price>,
     min_order_size: Option<Size>,
-    has_bids: bool,
-    has_asks: bool,
-    has_changes: bool,
-    has_data: bool,
     sport_key: Option<Span>,
     timestamp_ms: Option<u64>,
     count: Option<u64>,
     coalesced: Option<bool>,
     truncated: Option<bool>,
+    /// Bit per known key seen (duplicates go to the general path).
+    seen: u32,
+    proof: Option<Validated>,
 }
 
+const SEEN_BIDS: u32 = 1 << 15;
+const SEEN_ASKS: u32 = 1 << 16;
+const SEEN_CHANGES: u32 = 1 << 17;
+const SEEN_DATA: u32 = 1 << 22;
+
 impl Fields {
-    /// Builds the frame; only called after `scan` accepted, so every span is valid UTF-8.
+    /// Builds the frame; only called after `scan` accepted `buf`.
     pub(crate) fn into_frame<'a>(self, buf: &'a [u8], scratch: &'a Scratch) -> Frame<'a> {
-        let s = |span: Option<Span>| span.map(|sp| resolve(buf, sp));
+        let text = match self.proof {
+            Some(proof) => text::as_str(buf, proof),
+            None => std::str::from_utf8(buf).unwrap_or(""),
+        };
+        let s = |span: Option<Span>| {
+            span.and_then(|sp| text.get(sp.start as usize..(sp.start + sp.len) as usize))
+        };
         match self.kind {
             Some(Kind::OddsUpdate) => Frame::OddsUpdate(OddsFrame {
                 sport_key: s(self.sport_key).unwrap_or(""),
@@ -111,180 +124,308 @@ impl Fields {
     }
 }
 
+/// The first eight bytes of a key as a little-endian word (zero-padded).
+const fn word(key: &[u8]) -> u64 {
+    let mut w = 0u64;
+    let mut i = 0;
+    while i < key.len() && i < 8 {
+        w |= (key[i] as u64) << (8 * i);
+        i += 1;
+    }
+    w
+}
+
+macro_rules! keys {
+    ($($name:ident = $text:literal;)*) => {
+        $(const $name: (usize, u64) = ($text.len(), word($text));)*
+    };
+}
+
+keys! {
+    K_TYPE = b"type";
+    K_PARSEC_ID = b"parsec_id";
+    K_OUTCOME = b"outcome";
+    K_EXCHANGE = b"exchange";
+    K_MARKET_ID = b"market_id";
+    K_TOKEN_ID = b"token_id";
+    K_TITLE = b"title";
+    K_SERVER_SEQ = b"server_seq";
+    K_STALE_AFTER_MS = b"stale_after_ms";
+    K_EXCHANGE_TS_MS = b"exchange_ts_ms";
+    K_INGEST_TS_MS = b"ingest_ts_ms";
+    K_BOOK_STATE = b"book_state";
+    K_FEED_STATE = b"feed_state";
+    K_TICK_SIZE = b"tick_size";
+    K_MIN_ORDER_SIZE = b"min_order_size";
+    K_BIDS = b"bids";
+    K_ASKS = b"asks";
+    K_CHANGES = b"changes";
+    K_SPORT_KEY = b"sport_key";
+    K_TIMESTAMP = b"timestamp";
+    K_COUNT = b"count";
+    K_COALESCED = b"coalesced";
+    K_TRUNCATED = b"truncated";
+    K_DATA = b"data";
+    K_SIDE = b"side";
+    K_PRICE = b"price";
+    K_SIZE = b"size";
+}
+
 /// Scans a whole frame; `None` hands it to the general path.
 pub(crate) fn scan(buf: &[u8], scratch: &mut Scratch) -> Option<Fields> {
     let mut c = Cursor { buf, pos: 0 };
     let mut f = Fields::default();
-    let mut seen: u32 = 0;
     c.ws();
     c.eat(b'{')?;
     c.ws();
-    if c.peek()? != b'}' {
-        loop {
-            let key = c.key()?;
-            c.ws();
-            let bit = match key {
-                b"type" => {
-                    let t = c.string()?;
-                    f.kind = Some(match c.slice(t) {
-                        b"orderbook_delta" => Kind::Delta,
-                        b"orderbook" => Kind::Book,
-                        b"odds_update" => Kind::OddsUpdate,
-                        _ => return None,
-                    });
-                    0
-                }
-                b"parsec_id" => {
-                    f.parsec_id = Some(c.string()?);
-                    1
-                }
-                b"outcome" => {
-                    f.outcome = Some(c.string()?);
-                    2
-                }
-                b"exchange" => {
-                    f.exchange = c.opt_string()?;
-                    3
-                }
-                b"market_id" => {
-                    f.market_id = c.opt_string()?;
-                    4
-                }
-                b"token_id" => {
-                    f.token_id = c.opt_string()?;
-                    5
-                }
-                b"title" => {
-                    f.title = c.opt_string()?;
-                    6
-                }
-                b"server_seq" => {
-                    f.server_seq = Some(c.u64()?);
-                    7
-                }
-                b"stale_after_ms" => {
-                    f.stale_after_ms = c.opt(Cursor::u64)?;
-                    8
-                }
-                b"exchange_ts_ms" => {
-                    f.exchange_ts_ms = c.opt(Cursor::u64)?;
-                    9
-                }
-                b"ingest_ts_ms" => {
-                    f.ingest_ts_ms = c.opt(Cursor::u64)?;
-                    10
-                }
-                b"book_state" => {
-                    f.book_state = c
-                        .opt(|c| {
-                            let s = c.string()?;
-                            Some(match c.slice(s) {
-                                b"fresh" => Some(WireBookState::Fresh),
-                                b"stale" => Some(WireBookState::Stale),
-                                b"needs_refresh" => Some(WireBookState::NeedsRefresh),
-                                _ => None,
-                            })
-                        })?
-                        .flatten();
-                    11
-                }
-                b"feed_state" => {
-                    f.feed_state = c
-                        .opt(|c| {
-                            let s = c.string()?;
-                            Some(match c.slice(s) {
-                                b"healthy" => Some(FeedState::Healthy),
-                                b"degraded" => Some(FeedState::Degraded),
-                                b"disconnected" => Some(FeedState::Disconnected),
-                                _ => None,
-                            })
-                        })?
-                        .flatten();
-                    12
-                }
-                b"tick_size" => {
-                    f.tick_size = c.opt(|c| Price::from_decimal(c.number()?).ok())?;
-                    13
-                }
-                b"min_order_size" => {
-                    f.min_order_size = c.opt(|c| Size::from_decimal(c.number()?).ok())?;
-                    14
-                }
-                b"bids" => {
-                    c.levels(&mut scratch.bids)?;
-                    f.has_bids = true;
-                    15
-                }
-                b"asks" => {
-                    c.levels(&mut scratch.asks)?;
-                    f.has_asks = true;
-                    16
-                }
-                b"changes" => {
-                    c.changes(&mut scratch.changes)?;
-                    f.has_changes = true;
-                    17
-                }
-                b"sport_key" => {
-                    f.sport_key = Some(c.string()?);
-                    18
-                }
-                b"timestamp" => {
-                    f.timestamp_ms = c.opt(|c| parlay_timestamp_ms(c.number()?))?;
-                    19
-                }
-                b"count" => {
-                    f.count = c.opt(Cursor::u64)?;
-                    20
-                }
-                b"coalesced" => {
-                    f.coalesced = c.opt(Cursor::boolean)?;
-                    21
-                }
-                b"truncated" => {
-                    f.truncated = c.opt(Cursor::boolean)?;
-                    23
-                }
-                b"data" => {
-                    if c.peek()? != b'[' {
-                        return None;
-                    }
-                    c.rows(&mut scratch.rows)?;
-                    f.has_data = true;
-                    22
-                }
-                _ => {
-                    c.skip(0)?;
-                    31
-                }
-            };
-            if bit != 31 {
-                if seen & (1 << bit) != 0 {
-                    return None; // duplicate key: let the general path decide
-                }
-                seen |= 1 << bit;
+    if c.peek()? == b'}' {
+        return None; // no type
+    }
+    loop {
+        let key = c.key()?;
+        c.ws();
+        let bit = match (key.len, key.word) {
+            K_TYPE => {
+                let t = c.string()?;
+                f.kind = Some(match c.slice(t) {
+                    b"orderbook_delta" => Kind::Delta,
+                    b"orderbook" => Kind::Book,
+                    b"odds_update" => Kind::OddsUpdate,
+                    _ => return None,
+                });
+                0
             }
-            c.ws();
-            match c.next()? {
-                b',' => c.ws(),
-                b'}' => break,
-                _ => return None,
+            K_PARSEC_ID if c.tail_is(key, b"parsec_id") => {
+                f.parsec_id = Some(c.string()?);
+                1
             }
+            K_OUTCOME => {
+                f.outcome = Some(c.string()?);
+                2
+            }
+            K_EXCHANGE => {
+                f.exchange = c.opt_string()?;
+                3
+            }
+            K_MARKET_ID if c.tail_is(key, b"market_id") => {
+                f.market_id = c.opt_string()?;
+                4
+            }
+            K_TOKEN_ID => {
+                f.token_id = c.opt_string()?;
+                5
+            }
+            K_TITLE => {
+                f.title = c.opt_string()?;
+                6
+            }
+            K_SERVER_SEQ if c.tail_is(key, b"server_seq") => {
+                f.server_seq = Some(c.u64()?);
+                7
+            }
+            K_STALE_AFTER_MS if c.tail_is(key, b"stale_after_ms") => {
+                f.stale_after_ms = c.opt_u64()?;
+                8
+            }
+            K_EXCHANGE_TS_MS if c.tail_is(key, b"exchange_ts_ms") => {
+                f.exchange_ts_ms = c.opt_u64()?;
+                9
+            }
+            K_INGEST_TS_MS if c.tail_is(key, b"ingest_ts_ms") => {
+                f.ingest_ts_ms = c.opt_u64()?;
+                10
+            }
+            K_BOOK_STATE if c.tail_is(key, b"book_state") => {
+                f.book_state = match c.opt_string()? {
+                    None => None,
+                    Some(s) => match c.slice(s) {
+                        b"fresh" => Some(WireBookState::Fresh),
+                        b"stale" => Some(WireBookState::Stale),
+                        b"needs_refresh" => Some(WireBookState::NeedsRefresh),
+                        _ => None,
+                    },
+                };
+                11
+            }
+            K_FEED_STATE if c.tail_is(key, b"feed_state") => {
+                f.feed_state = match c.opt_string()? {
+                    None => None,
+                    Some(s) => match c.slice(s) {
+                        b"healthy" => Some(FeedState::Healthy),
+                        b"degraded" => Some(FeedState::Degraded),
+                        b"disconnected" => Some(FeedState::Disconnected),
+                        _ => None,
+                    },
+                };
+                12
+            }
+            K_TICK_SIZE if c.tail_is(key, b"tick_size") => {
+                f.tick_size = if c.null()? {
+                    None
+                } else {
+                    Some(Price::from_units(c.units()?).ok()?)
+                };
+                13
+            }
+            K_MIN_ORDER_SIZE if c.tail_is(key, b"min_order_size") => {
+                f.min_order_size = if c.null()? {
+                    None
+                } else {
+                    Some(Size::from_units(c.units()?))
+                };
+                14
+            }
+            K_BIDS => {
+                c.levels(&mut scratch.bids)?;
+                15
+            }
+            K_ASKS => {
+                c.levels(&mut scratch.asks)?;
+                16
+            }
+            K_CHANGES => {
+                c.changes(&mut scratch.changes)?;
+                17
+            }
+            K_SPORT_KEY if c.tail_is(key, b"sport_key") => {
+                f.sport_key = Some(c.string()?);
+                18
+            }
+            K_TIMESTAMP if c.tail_is(key, b"timestamp") => {
+                f.timestamp_ms = if c.null()? {
+                    None
+                } else {
+                    Some(parlay_timestamp_ms(c.number()?)?)
+                };
+                19
+            }
+            K_COUNT => {
+                f.count = c.opt_u64()?;
+                20
+            }
+            K_COALESCED if c.tail_is(key, b"coalesced") => {
+                f.coalesced = c.opt(Cursor::boolean)?;
+                21
+            }
+            K_TRUNCATED if c.tail_is(key, b"truncated") => {
+                f.truncated = c.opt(Cursor::boolean)?;
+                23
+            }
+            K_DATA => {
+                if c.peek()? != b'[' {
+                    return None;
+                }
+                c.rows(&mut scratch.rows)?;
+                22
+            }
+            _ => {
+                c.skip(0)?;
+                31
+            }
+        };
+        if bit != 31 {
+            if f.seen & (1 << bit) != 0 {
+                return None; // duplicate key: let the general path decide
+            }
+            f.seen |= 1 << bit;
         }
-    } else {
-        c.pos += 1;
+        c.ws();
+        match c.next()? {
+            b',' => c.ws(),
+            b'}' => break,
+            _ => return None,
+        }
     }
     c.ws();
     if c.pos != buf.len() {
         return None;
     }
     let complete = match f.kind? {
-        Kind::Book => f.parsec_id.is_some() && f.server_seq.is_some() && f.has_bids && f.has_asks,
-        Kind::Delta => f.parsec_id.is_some() && f.server_seq.is_some() && f.has_changes,
-        Kind::OddsUpdate => f.has_data,
+        Kind::Book => {
+            f.parsec_id.is_some()
+                && f.server_seq.is_some()
+                && f.seen & (SEEN_BIDS | SEEN_ASKS) == SEEN_BIDS | SEEN_ASKS
+        }
+        Kind::Delta => {
+            f.parsec_id.is_some() && f.server_seq.is_some() && f.seen & SEEN_CHANGES != 0
+        }
+        Kind::OddsUpdate => f.seen & SEEN_DATA != 0,
     };
-    complete.then_some(f)
+    if !complete {
+        return None;
+    }
+    f.proof = Some(Validated::new_after_full_scan(buf));
+    Some(f)
 }
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// High bit set in each byte of `w` that is `"`, `\`, a control character or
+/// non-ASCII. Exact for the lowest flagged byte (borrows only run upwards),
+/// which is the only one used.
+#[inline(always)]
+fn special_bytes(w: u64) -> u64 {
+    let quote = w ^ (LO * u64::from(b'"'));
+    let backslash = w ^ (LO * u64::from(b'\\'));
+    let has_quote = quote.wrapping_sub(LO) & !quote;
+    let has_backslash = backslash.wrapping_sub(LO) & !backslash;
+    let control = w.wrapping_sub(LO * 0x20) & !w;
+    (has_quote | has_backslash | control | w) & HI
+}
+
+#[inline(always)]
+fn load(s: &[u8], at: usize) -> Option<u64> {
+    let chunk: [u8; 8] = s.get(at..at + 8)?.try_into().ok()?;
+    Some(u64::from_le_bytes(chunk))
+}
+
+/// Length of the run at the start of `s` free of `"`, `\` and control
+/// characters (up to the first of them or the end), and whether it is all
+/// ASCII. Scans eight bytes at a time.
+#[inline(always)]
+fn plain_run(s: &[u8]) -> (usize, bool) {
+    let mut i = 0;
+    let mut ascii = true;
+    loop {
+        if let Some(w) = load(s, i) {
+            let flagged = special_bytes(w);
+            if flagged == 0 {
+                i += 8;
+                continue;
+            }
+            i += (flagged.trailing_zeros() / 8) as usize;
+        }
+        match s.get(i) {
+            None | Some(b'"' | b'\\' | 0..=0x1f) => return (i, ascii),
+            Some(0x80..) => {
+                ascii = false;
+                i += 1;
+            }
+            Some(_) => i += 1,
+        }
+    }
+}
+
+/// A key: its span, length and first eight bytes.
+#[derive(Clone, Copy)]
+struct Key {
+    span: Span,
+    len: usize,
+    word: u64,
+}
+
+const POW10: [u64; 9] = [
+    100_000_000,
+    10_000_000,
+    1_000_000,
+    100_000,
+    10_000,
+    1_000,
+    100,
+    10,
+    1,
+];
 
 struct Cursor<'b> {
     buf: &'b [u8],
@@ -319,7 +460,13 @@ impl<'b> Cursor<'b> {
     #[inline(always)]
     fn slice(&self, span: Span) -> &'b [u8] {
         let start = span.start as usize;
-        &self.buf[start..start + span.len as usize]
+        self.buf.get(start..start + span.len as usize).unwrap_or(&[])
+    }
+
+    /// Whether a long key's bytes after the first eight are `name`'s.
+    #[inline(always)]
+    fn tail_is(&self, key: Key, name: &[u8]) -> bool {
+        self.slice(key.span).get(8..) == name.get(8..)
     }
 
     /// A string without escapes; returns its span (contents only).
@@ -330,21 +477,12 @@ impl<'b> Cursor<'b> {
         }
         let start = self.pos + 1;
         let rest = self.buf.get(start..)?;
-        let mut high = 0u8;
-        let mut len = None;
-        for (i, &b) in rest.iter().enumerate() {
-            match b {
-                b'"' => {
-                    len = Some(i);
-                    break;
-                }
-                b'\\' | 0..=0x1f => return None,
-                _ => high |= b,
-            }
+        let (len, ascii) = plain_run(rest);
+        if rest.get(len) != Some(&b'"') {
+            return None; // escape, control character or no closing quote
         }
-        let len = len?;
-        if high >= 0x80 {
-            std::str::from_utf8(&rest[..len]).ok()?;
+        if !ascii {
+            std::str::from_utf8(self.buf.get(start..start + len)?).ok()?;
         }
         self.pos = start + len + 1;
         Some(Span {
@@ -355,23 +493,53 @@ impl<'b> Cursor<'b> {
 
     /// An object key followed by `:`.
     #[inline(always)]
-    fn key(&mut self) -> Option<&'b [u8]> {
+    fn key(&mut self) -> Option<Key> {
         let span = self.string()?;
+        let len = span.len as usize;
+        let start = span.start as usize;
+        let word = match load(self.buf, start) {
+            Some(w) if len >= 8 => w,
+            Some(w) => w & ((1u64 << (8 * len)) - 1),
+            None => word(self.slice(span)),
+        };
         self.ws();
         self.eat(b':')?;
-        Some(self.slice(span))
+        Some(Key { span, len, word })
+    }
+
+    /// `null` → `Some(true)`; anything else → `Some(false)` without moving.
+    #[inline(always)]
+    fn null(&mut self) -> Option<bool> {
+        if self.peek()? == b'n' {
+            self.literal(b"null")?;
+            Some(true)
+        } else {
+            Some(false)
+        }
     }
 
     #[inline(always)]
     fn opt_string(&mut self) -> Option<Option<Span>> {
-        self.opt(Cursor::string)
+        if self.null()? {
+            Some(None)
+        } else {
+            self.string().map(Some)
+        }
+    }
+
+    #[inline(always)]
+    fn opt_u64(&mut self) -> Option<Option<u64>> {
+        if self.null()? {
+            Some(None)
+        } else {
+            self.u64().map(Some)
+        }
     }
 
     /// `null` → `Some(None)`; otherwise the value parsed by `f`.
     #[inline(always)]
     fn opt<T>(&mut self, f: impl FnOnce(&mut Self) -> Option<T>) -> Option<Option<T>> {
-        if self.peek()? == b'n' {
-            self.literal(b"null")?;
+        if self.null()? {
             Some(None)
         } else {
             f(self).map(Some)
@@ -400,23 +568,84 @@ impl<'b> Cursor<'b> {
         Some(d)
     }
 
+    /// A non-negative JSON number in fixed-point units (1e-8).
+    ///
+    /// Plain decimals with at most 11 integer and 8 fraction digits are read
+    /// here; anything else (sign, exponent, more digits) takes the exact
+    /// [`Decimal`] route, so both give the same units.
+    #[inline(always)]
+    fn units(&mut self) -> Option<u64> {
+        let b = self.buf;
+        let start = self.pos;
+        let mut i = start;
+        let mut int: u64 = 0;
+        while let Some(&c) = b.get(i) {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            int = int.wrapping_mul(10).wrapping_add(u64::from(d));
+            i += 1;
+        }
+        let int_digits = i - start;
+        if int_digits == 0 || int_digits > 11 || (int_digits > 1 && b[start] == b'0') {
+            return self.units_slow();
+        }
+        let mut frac: u64 = 0;
+        let mut frac_digits = 0;
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            let frac_start = i;
+            while let Some(&c) = b.get(i) {
+                let d = c.wrapping_sub(b'0');
+                if d > 9 {
+                    break;
+                }
+                frac = frac.wrapping_mul(10).wrapping_add(u64::from(d));
+                i += 1;
+            }
+            frac_digits = i - frac_start;
+            if frac_digits == 0 || frac_digits > 8 {
+                return self.units_slow();
+            }
+        }
+        if let Some(b'e' | b'E') = b.get(i) {
+            return self.units_slow();
+        }
+        self.pos = i;
+        Some(int * UNITS_PER_ONE + frac * POW10[frac_digits])
+    }
+
+    #[cold]
+    fn units_slow(&mut self) -> Option<u64> {
+        self.number()?.to_units().ok()
+    }
+
     /// An unsigned integer in plain integer syntax (no sign, fraction or exponent).
     #[inline(always)]
     fn u64(&mut self) -> Option<u64> {
+        let b = self.buf;
         let start = self.pos;
+        let mut i = start;
         let mut v: u64 = 0;
-        while let Some(b @ b'0'..=b'9') = self.peek() {
-            v = v.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
-            self.pos += 1;
+        while let Some(&c) = b.get(i) {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+            i += 1;
         }
-        let digits = self.pos - start;
-        if digits == 0 || (digits > 1 && self.buf[start] == b'0') {
+        let digits = i - start;
+        if digits == 0 || digits > 19 || (digits > 1 && b[start] == b'0') {
+            // Empty, leading zero, or possibly beyond u64: not ours.
             return None;
         }
-        match self.peek() {
-            Some(b'.' | b'e' | b'E') => None,
-            _ => Some(v),
+        if let Some(b'.' | b'e' | b'E') = b.get(i) {
+            return None;
         }
+        self.pos = i;
+        Some(v)
     }
 
     /// A signed integer in plain integer syntax that fits an `i32` (American odds).
@@ -446,11 +675,11 @@ impl<'b> Cursor<'b> {
         loop {
             self.eat(b'[')?;
             self.ws();
-            let price = Price::from_decimal(self.number()?).ok()?;
+            let price = Price::from_units(self.units()?).ok()?;
             self.ws();
             self.eat(b',')?;
             self.ws();
-            let size = Size::from_decimal(self.number()?).ok()?;
+            let size = Size::from_units(self.units()?);
             self.ws();
             self.eat(b']')?;
             out.push(Level { price, size });
@@ -482,18 +711,16 @@ impl<'b> Cursor<'b> {
         }
     }
 
+    #[inline(always)]
     fn change(&mut self) -> Option<Change> {
         self.eat(b'{')?;
         self.ws();
         let (mut side, mut price, mut size) = (None, None, None);
-        if self.peek()? == b'}' {
-            return None;
-        }
         loop {
             let key = self.key()?;
             self.ws();
-            match key {
-                b"side" if side.is_none() => {
+            match (key.len, key.word) {
+                K_SIDE if side.is_none() => {
                     let s = self.string()?;
                     side = Some(match self.slice(s) {
                         b"bid" => Side::Bid,
@@ -501,13 +728,13 @@ impl<'b> Cursor<'b> {
                         _ => return None,
                     });
                 }
-                b"price" if price.is_none() => {
-                    price = Some(Price::from_decimal(self.number()?).ok()?);
+                K_PRICE if price.is_none() => {
+                    price = Some(Price::from_units(self.units()?).ok()?);
                 }
-                b"size" if size.is_none() => {
-                    size = Some(Size::from_decimal(self.number()?).ok()?);
+                K_SIZE if size.is_none() => {
+                    size = Some(Size::from_units(self.units()?));
                 }
-                b"side" | b"price" | b"size" => return None,
+                K_SIDE | K_PRICE | K_SIZE => return None,
                 _ => self.skip(1)?,
             }
             self.ws();
@@ -552,7 +779,8 @@ impl<'b> Cursor<'b> {
             return None;
         }
         loop {
-            let key = self.key()?;
+            let key = self.key()?.span;
+            let key = self.slice(key);
             self.ws();
             let bit = match key {
                 b"event_id" => {
@@ -600,7 +828,7 @@ impl<'b> Cursor<'b> {
                     10
                 }
                 b"last_update" => {
-                    r.last_update_ms = self.opt(Cursor::u64)?;
+                    r.last_update_ms = self.opt_u64()?;
                     11
                 }
                 b"home_ml" => {
@@ -725,8 +953,13 @@ impl<'b> Cursor<'b> {
             b'n' => self.literal(b"null"),
             _ => {
                 let d = self.number()?;
-                // Numbers simd-json would reject or read differently stay with it.
-                (d.exponent.unsigned_abs() < 300).then_some(())
+                // Magnitudes simd-json could turn into infinities or reject stay with it.
+                let digits = if d.mantissa == 0 {
+                    1
+                } else {
+                    d.mantissa.ilog10() as i32 + 1
+                };
+                (d.exponent.saturating_add(digits).unsigned_abs() < 300).then_some(())
             }
         }
     }
@@ -735,8 +968,12 @@ impl<'b> Cursor<'b> {
     fn skip_string(&mut self) -> Option<()> {
         self.eat(b'"')?;
         let start = self.pos;
-        let mut high = 0u8;
+        let mut ascii = true;
         loop {
+            // Plain runs go eight bytes at a time.
+            let (len, run_ascii) = plain_run(self.buf.get(self.pos..)?);
+            ascii &= run_ascii;
+            self.pos += len;
             match self.next()? {
                 b'"' => break,
                 b'\\' => match self.next()? {
@@ -754,11 +991,10 @@ impl<'b> Cursor<'b> {
                     }
                     _ => return None,
                 },
-                0..=0x1f => return None,
-                b => high |= b,
+                _ => return None, // a control character
             }
         }
-        if high >= 0x80 {
+        if !ascii {
             std::str::from_utf8(&self.buf[start..self.pos - 1]).ok()?;
         }
         Some(())

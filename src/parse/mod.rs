@@ -19,6 +19,7 @@
 
 mod fast;
 mod general;
+mod text;
 
 use crate::frame::{Change, Frame, Level, RawOddsRow};
 use crate::price::NumberError;

@@ -1,0 +1,163 @@
+//! Frame builders and the naive baseline shared by the benches.
+//!
+//! The baseline is a book engine written the usual way: serde_json into owned
+//! structs (f64 numbers, `String`s), one `BTreeMap<price, size>` per side, a
+//! `HashMap` of books, each behind a `parking_lot::RwLock` that readers share.
+
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use serde::Deserialize;
+
+/// A Polymarket-shaped delta like PROTOCOL.md's example: two changes, every field.
+pub fn delta(seq: u64, bid: (u32, u32), ask: (u32, u32)) -> Vec<u8> {
+    format!(
+        r#"{{"type":"orderbook_delta","parsec_id":"polymarket:0x1234abcd","exchange":"polymarket","outcome":"Yes","token_id":"2174263314346390629056905015582624153306727273","market_id":"0x1234abcd","changes":[{{"side":"bid","price":0.{:02},"size":{}.5}},{{"side":"ask","price":0.{:02},"size":{}.0}}],"server_seq":{seq},"book_state":"fresh","feed_state":"healthy","stale_after_ms":5000,"exchange_ts_ms":1707044096100,"ingest_ts_ms":1707044096105}}"#,
+        bid.0, bid.1, ask.0, ask.1
+    )
+    .into_bytes()
+}
+
+/// A snapshot with `levels` levels a side on a 0.001 grid (best first).
+pub fn snapshot(seq: u64, levels: usize) -> Vec<u8> {
+    let bids: Vec<_> = (0..levels)
+        .map(|i| format!("[0.{:03},{}.25]", 499 - i, 100 + i * 7))
+        .collect();
+    let asks: Vec<_> = (0..levels)
+        .map(|i| format!("[0.{:03},{}.5]", 501 + i, 90 + i * 5))
+        .collect();
+    format!(
+        r#"{{"type":"orderbook","parsec_id":"polymarket:0x1234abcd","exchange":"polymarket","outcome":"Yes","token_id":"2174263314346390629056905015582624153306727273","market_id":"0x1234abcd","tick_size":0.001,"min_order_size":5,"kind":"snapshot","bids":[{}],"asks":[{}],"server_seq":{seq},"book_state":"fresh","feed_state":"healthy","stale_after_ms":5000,"exchange_ts_ms":1707044096000,"ingest_ts_ms":1707044096005}}"#,
+        bids.join(","),
+        asks.join(",")
+    )
+    .into_bytes()
+}
+
+/// `count` deltas continuing a snapshot at `base`: moves around the top of a
+/// 0.01-grid book, inserting, updating and removing levels.
+pub fn delta_stream(base: u64, count: usize) -> Vec<Vec<u8>> {
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    (0..count)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let bid = (40 + (x % 10) as u32, (x >> 8) as u32 % 500);
+            let ask = (51 + ((x >> 16) % 10) as u32, (x >> 24) as u32 % 3 * 100);
+            delta(base + 1 + i as u64, bid, ask)
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------- baseline
+
+/// A frame as serde_json sees it: owned strings, f64 numbers.
+#[derive(Debug, Deserialize)]
+pub struct BaseFrame {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub parsec_id: Option<String>,
+    pub outcome: Option<String>,
+    pub exchange: Option<String>,
+    pub market_id: Option<String>,
+    pub token_id: Option<String>,
+    #[serde(default)]
+    pub bids: Vec<(f64, f64)>,
+    #[serde(default)]
+    pub asks: Vec<(f64, f64)>,
+    #[serde(default)]
+    pub changes: Vec<BaseChange>,
+    pub server_seq: Option<u64>,
+    pub book_state: Option<String>,
+    pub feed_state: Option<String>,
+    pub stale_after_ms: Option<u64>,
+    pub tick_size: Option<f64>,
+    pub exchange_ts_ms: Option<u64>,
+    pub ingest_ts_ms: Option<u64>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BaseChange {
+    pub side: String,
+    pub price: f64,
+    pub size: f64,
+}
+
+#[derive(Debug, Default)]
+pub struct BaseBook {
+    pub seq: u64,
+    pub bids: BTreeMap<u64, f64>,
+    pub asks: BTreeMap<u64, f64>,
+}
+
+fn key(price: f64) -> u64 {
+    (price * 1e8).round() as u64
+}
+
+/// The usual store: books by owned key, each behind a RwLock.
+#[derive(Default)]
+pub struct BaseStore {
+    pub books: HashMap<(String, String), Arc<RwLock<BaseBook>>>,
+    pub gaps: u64,
+}
+
+impl BaseStore {
+    pub fn apply(&mut self, frame: &BaseFrame) {
+        let (Some(id), Some(seq)) = (&frame.parsec_id, frame.server_seq) else {
+            return;
+        };
+        let outcome = frame.outcome.as_deref().unwrap_or("yes").to_lowercase();
+        let book = self
+            .books
+            .entry((id.clone(), outcome))
+            .or_default()
+            .clone();
+        let mut b = book.write();
+        match frame.kind.as_str() {
+            "orderbook" => {
+                b.bids = frame.bids.iter().map(|(p, s)| (key(*p), *s)).filter(|l| l.1 > 0.0).collect();
+                b.asks = frame.asks.iter().map(|(p, s)| (key(*p), *s)).filter(|l| l.1 > 0.0).collect();
+                b.seq = seq;
+            }
+            "orderbook_delta" => {
+                if seq != b.seq + 1 {
+                    self.gaps += 1;
+                    return;
+                }
+                b.seq = seq;
+                for c in &frame.changes {
+                    let side = if c.side == "bid" { &mut b.bids } else { &mut b.asks };
+                    if c.size == 0.0 {
+                        side.remove(&key(c.price));
+                    } else {
+                        side.insert(key(c.price), c.size);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    pub fn ingest(&mut self, buf: &[u8]) {
+        if let Ok(frame) = serde_json::from_slice::<BaseFrame>(buf) {
+            self.apply(&frame);
+        }
+    }
+
+    pub fn book(&self, id: &str, outcome: &str) -> Arc<RwLock<BaseBook>> {
+        self.books[&(id.to_owned(), outcome.to_lowercase())].clone()
+    }
+}
+
+/// Copies the top `depth` levels a side under the read lock.
+pub fn base_read(book: &RwLock<BaseBook>, depth: usize, out: &mut Vec<(u64, f64)>) -> u64 {
+    let b = book.read();
+    out.clear();
+    out.extend(b.bids.iter().rev().take(depth).map(|(p, s)| (*p, *s)));
+    out.extend(b.asks.iter().take(depth).map(|(p, s)| (*p, *s)));
+    b.seq
+}
