@@ -148,7 +148,10 @@ fn wirebook_writer(stop: Arc<AtomicBool>) -> (wirebook::BookReader, std::thread:
 
 fn baseline_writer(
     stop: Arc<AtomicBool>,
-) -> (Arc<parking_lot::RwLock<common::BaseBook>>, std::thread::JoinHandle<u64>) {
+) -> (
+    Arc<parking_lot::RwLock<common::BaseBook>>,
+    std::thread::JoinHandle<u64>,
+) {
     let mut store = BaseStore::default();
     store.ingest(&snapshot(BASE_SEQ, 50));
     let book = store.book(ID, "Yes");
@@ -185,7 +188,9 @@ fn read_depth10(c: &mut Criterion) {
     let stop = Arc::new(AtomicBool::new(false));
     let (book, writer) = baseline_writer(stop.clone());
     let mut out = Vec::with_capacity(20);
-    g.bench_function("baseline", |b| b.iter(|| black_box(base_read(&book, 10, &mut out))));
+    g.bench_function("baseline", |b| {
+        b.iter(|| black_box(base_read(&book, 10, &mut out)))
+    });
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap();
     g.finish();
@@ -210,7 +215,9 @@ fn read_depth10_uncontended(c: &mut Criterion) {
     base.ingest(&snapshot(BASE_SEQ, 50));
     let book = base.book(ID, "yes");
     let mut out = Vec::with_capacity(20);
-    g.bench_function("baseline", |b| b.iter(|| black_box(base_read(&book, 10, &mut out))));
+    g.bench_function("baseline", |b| {
+        b.iter(|| black_box(base_read(&book, 10, &mut out)))
+    });
     g.finish();
 }
 

@@ -3,7 +3,10 @@
 mod common;
 
 fn main() {
-    let mut store = wirebook::BookStore::new(wirebook::StoreConfig { depth: 50, ..Default::default() });
+    let mut store = wirebook::BookStore::new(wirebook::StoreConfig {
+        depth: 50,
+        ..Default::default()
+    });
     let mut parser = wirebook::FrameParser::new();
     let mut frames = common::delta_stream(1000, 4096);
     let rounds = 100;

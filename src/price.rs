@@ -225,7 +225,7 @@ impl Decimal {
             self.mantissa.checked_mul(pow10(self.exponent as u32)?)
         } else {
             let d = pow10(self.exponent.unsigned_abs())?;
-            (self.mantissa % d == 0).then_some(self.mantissa / d)
+            self.mantissa.is_multiple_of(d).then_some(self.mantissa / d)
         }
     }
 }
@@ -445,7 +445,7 @@ fn write_units(f: &mut fmt::Formatter<'_>, units: u64) -> fmt::Result {
         return write!(f, "{whole}");
     }
     let mut digits = DECIMALS as usize;
-    while frac % 10 == 0 {
+    while frac.is_multiple_of(10) {
         frac /= 10;
         digits -= 1;
     }

@@ -21,7 +21,7 @@ fn delta(n: u64) -> Vec<u8> {
     let mut changes: Vec<String> = (31..=40)
         .map(|tick| format!(r#"{{"side":"bid","price":0.{tick},"size":{size:.4}}}"#))
         .collect();
-    let top = if n % 2 == 0 {
+    let top = if n.is_multiple_of(2) {
         format!("{size:.4}")
     } else {
         "0".into()
@@ -74,8 +74,8 @@ fn readers_never_see_a_torn_or_half_applied_book() {
                         .first()
                         .is_some_and(|l| l.price.units() == 41_000_000);
                     let consistent = s.state == BookState::Fresh
-                        && s.bids.len() == 10 + usize::from(s.seq % 2 == 0)
-                        && has_top == (s.seq % 2 == 0)
+                        && s.bids.len() == 10 + usize::from(s.seq.is_multiple_of(2))
+                        && has_top == (s.seq.is_multiple_of(2))
                         && s.bids.iter().all(|l| l.size.units() == want * 10_000)
                         && s.bids.windows(2).all(|w| w[0].price > w[1].price);
                     if !consistent {

@@ -111,16 +111,22 @@ impl BaseStore {
             return;
         };
         let outcome = frame.outcome.as_deref().unwrap_or("yes").to_lowercase();
-        let book = self
-            .books
-            .entry((id.clone(), outcome))
-            .or_default()
-            .clone();
+        let book = self.books.entry((id.clone(), outcome)).or_default().clone();
         let mut b = book.write();
         match frame.kind.as_str() {
             "orderbook" => {
-                b.bids = frame.bids.iter().map(|(p, s)| (key(*p), *s)).filter(|l| l.1 > 0.0).collect();
-                b.asks = frame.asks.iter().map(|(p, s)| (key(*p), *s)).filter(|l| l.1 > 0.0).collect();
+                b.bids = frame
+                    .bids
+                    .iter()
+                    .map(|(p, s)| (key(*p), *s))
+                    .filter(|l| l.1 > 0.0)
+                    .collect();
+                b.asks = frame
+                    .asks
+                    .iter()
+                    .map(|(p, s)| (key(*p), *s))
+                    .filter(|l| l.1 > 0.0)
+                    .collect();
                 b.seq = seq;
             }
             "orderbook_delta" => {
@@ -130,7 +136,11 @@ impl BaseStore {
                 }
                 b.seq = seq;
                 for c in &frame.changes {
-                    let side = if c.side == "bid" { &mut b.bids } else { &mut b.asks };
+                    let side = if c.side == "bid" {
+                        &mut b.bids
+                    } else {
+                        &mut b.asks
+                    };
                     if c.size == 0.0 {
                         side.remove(&key(c.price));
                     } else {

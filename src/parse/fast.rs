@@ -460,7 +460,9 @@ impl<'b> Cursor<'b> {
     #[inline(always)]
     fn slice(&self, span: Span) -> &'b [u8] {
         let start = span.start as usize;
-        self.buf.get(start..start + span.len as usize).unwrap_or(&[])
+        self.buf
+            .get(start..start + span.len as usize)
+            .unwrap_or(&[])
     }
 
     /// Whether a long key's bytes after the first eight are `name`'s.

@@ -36,7 +36,10 @@ pub(crate) fn as_str(buf: &[u8], proof: Validated) -> &str {
         // Not the buffer the proof was made for: validate the slow way.
         return std::str::from_utf8(buf).unwrap_or("");
     }
-    debug_assert!(std::str::from_utf8(buf).is_ok(), "scan accepted invalid UTF-8");
+    debug_assert!(
+        std::str::from_utf8(buf).is_ok(),
+        "scan accepted invalid UTF-8"
+    );
     // SAFETY: the proof was made by `fast::scan` for this address and length
     // after it consumed every byte as described on `Validated`; the caller held
     // the buffer borrowed from the scan to here (`FrameParser::parse` runs no

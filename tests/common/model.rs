@@ -92,12 +92,15 @@ impl Op {
     }
 }
 
+/// Bids (best first) and asks (best first) as (price units, size units).
+type Levels = (Vec<(u32, u64)>, Vec<(u32, u64)>);
+
 #[derive(Debug, Default, Clone)]
 struct Truth {
     seq: u64,
     bids: BTreeMap<u32, u64>,
     asks: BTreeMap<u32, u64>,
-    history: HashMap<u64, (Vec<(u32, u64)>, Vec<(u32, u64)>)>,
+    history: HashMap<u64, Levels>,
     last_delivered: Option<Vec<u8>>,
 }
 
@@ -296,6 +299,7 @@ impl Model {
 
     /// Checks every book's published snapshot against the invariants and the truth.
     pub fn check(&mut self) {
+        #[allow(clippy::needless_range_loop)] // book indexes three parallel arrays
         for book in 0..BOOKS {
             self.readers[book].read_into_at(100, &mut self.snap, self.now);
             let s = &self.snap;

@@ -1,0 +1,76 @@
+//! Bodies of the cargo-fuzz targets, shared with `tests/fuzz_corpus.rs` so the
+//! checked-in corpus also runs under plain `cargo test`.
+
+use wirebook::{BookStore, Frame, FrameParser};
+
+use super::model::{Model, Op};
+
+/// Arbitrary bytes into the parser and the store: typed errors, never a panic.
+pub fn parse_frame(data: &[u8]) {
+    let mut parser = FrameParser::new();
+    let mut store = BookStore::default();
+    let mut buf = data.to_vec();
+    match store.ingest(&mut parser, &mut buf, 1) {
+        Ok((frame, _)) => {
+            // Whatever parsed can be inspected without panicking.
+            let _ = format!("{frame:?}");
+        }
+        Err(e) => {
+            let _ = e.to_string();
+            let c = store.counters();
+            assert_eq!(c.parse_errors + c.ignored, 1, "the error was counted");
+        }
+    }
+}
+
+/// Whether `data` holds a number with more significant digits than an f64 keeps
+/// (there the general path sees a rounded float and may differ by one unit).
+fn has_long_number(data: &[u8]) -> bool {
+    let mut digits = 0;
+    for &b in data {
+        match b {
+            b'0'..=b'9' => {
+                digits += 1;
+                if digits > 15 {
+                    return true;
+                }
+            }
+            b'.' => {}
+            _ => digits = 0,
+        }
+    }
+    false
+}
+
+/// The fast path against simd-json: on every input the fast path accepts,
+/// the general path must accept it too and produce the same frame.
+pub fn parse_differential(data: &[u8]) {
+    let mut fast = FrameParser::new();
+    let mut general = FrameParser::new();
+    let Some(f) = fast.parse_fast(data) else {
+        return;
+    };
+    let mut copy = data.to_vec();
+    let g = general.parse_general(&mut copy);
+    match &g {
+        Ok(g) if *g == f => {}
+        Ok(g) if has_long_number(data) && same_kind(g, &f) => {}
+        _ => panic!(
+            "fast path accepted what simd-json reads differently:\ninput: {}\nfast: {f:?}\ngeneral: {g:?}",
+            String::from_utf8_lossy(data)
+        ),
+    }
+}
+
+fn same_kind(a: &Frame<'_>, b: &Frame<'_>) -> bool {
+    a.type_name() == b.type_name()
+}
+
+/// Structured operations through the store, compared with the reference model.
+pub fn book_ops(data: &[u8]) {
+    let mut model = Model::new();
+    for op in Op::decode(data).iter().take(512) {
+        model.run(op);
+    }
+    model.run(&Op::Answer { lag: 0 });
+}
