@@ -107,6 +107,17 @@ impl Ladder {
         }
     }
 
+    /// Levels worst first (the storage order; the best is last).
+    ///
+    /// ```
+    /// # use wirebook::{Ladder, Side};
+    /// assert!(Ladder::new(Side::Bid, 1).worst_first().is_empty());
+    /// ```
+    #[inline]
+    pub fn worst_first(&self) -> &[Level] {
+        &self.levels
+    }
+
     /// Levels best first.
     ///
     /// ```
@@ -117,19 +128,26 @@ impl Ladder {
         self.levels.iter().rev().copied()
     }
 
-    /// Sets a level's absolute size (zero removes it). Returns the depth from
-    /// the top from which published levels changed, or `None` if nothing did.
+    /// Sets a level's absolute size (zero removes it). Returns the depths
+    /// (from the top) whose levels changed: one level for a new size, that
+    /// level and everything below it for an insert or a removal; `None` if
+    /// nothing changed.
     ///
     /// ```
     /// # use wirebook::{Ladder, Side, Price, Size};
     /// let mut l = Ladder::new(Side::Ask, 4);
     /// let p = Price::from_units(50).unwrap();
-    /// assert_eq!(l.set(p, Size::from_units(3)), Ok(Some(0)));
-    /// assert_eq!(l.set(p, Size::ZERO), Ok(Some(0)));
+    /// assert_eq!(l.set(p, Size::from_units(3)), Ok(Some(0..usize::MAX)));
+    /// assert_eq!(l.set(p, Size::from_units(4)), Ok(Some(0..1)));
+    /// assert_eq!(l.set(p, Size::ZERO), Ok(Some(0..usize::MAX)));
     /// assert_eq!(l.set(p, Size::ZERO), Ok(None));
     /// ```
     #[inline]
-    pub fn set(&mut self, price: Price, size: Size) -> Result<Option<usize>, BookError> {
+    pub fn set(
+        &mut self,
+        price: Price,
+        size: Size,
+    ) -> Result<Option<std::ops::Range<usize>>, BookError> {
         let key = self.key(price);
         let n = self.levels.len();
         // Search from the top: most updates touch the best few levels.
@@ -137,11 +155,11 @@ impl Ladder {
         match (found, size.is_zero()) {
             (Ok(i), true) => {
                 self.levels.remove(i);
-                Ok(Some(n - 1 - i))
+                Ok(Some(n - 1 - i..usize::MAX))
             }
             (Ok(i), false) => {
                 self.levels[i].size = size;
-                Ok(Some(n - 1 - i))
+                Ok(Some(n - 1 - i..n - i))
             }
             (Err(_), true) => Ok(None),
             (Err(i), false) => {
@@ -151,7 +169,7 @@ impl Ladder {
                     });
                 }
                 self.levels.insert(i, Level { price, size });
-                Ok(Some(n - i))
+                Ok(Some(n - i..usize::MAX))
             }
         }
     }
@@ -253,28 +271,31 @@ pub struct Book {
     asks: Ladder,
 }
 
-/// Depths from the top at which each side's published levels changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Depth ranges (from the top) of each side whose levels changed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Dirty {
-    /// First changed bid depth, if any.
-    pub bids: Option<usize>,
-    /// First changed ask depth, if any.
-    pub asks: Option<usize>,
+    /// Changed bid depths, if any (`end` may be `usize::MAX`: to the bottom).
+    pub bids: Option<std::ops::Range<usize>>,
+    /// Changed ask depths, if any.
+    pub asks: Option<std::ops::Range<usize>>,
 }
 
 impl Dirty {
     /// Everything changed.
     pub const ALL: Dirty = Dirty {
-        bids: Some(0),
-        asks: Some(0),
+        bids: Some(0..usize::MAX),
+        asks: Some(0..usize::MAX),
     };
 
-    fn mark(&mut self, side: Side, depth: usize) {
+    fn mark(&mut self, side: Side, depths: std::ops::Range<usize>) {
         let slot = match side {
             Side::Bid => &mut self.bids,
             Side::Ask => &mut self.asks,
         };
-        *slot = Some(slot.map_or(depth, |d| d.min(depth)));
+        *slot = Some(match slot.take() {
+            Some(r) => r.start.min(depths.start)..r.end.max(depths.end),
+            None => depths,
+        });
     }
 }
 
@@ -365,7 +386,7 @@ impl Book {
     /// # use wirebook::{Book, Change, Price, Side, Size};
     /// let mut b = Book::new(4);
     /// let d = b.apply_changes(&[Change { side: Side::Ask, price: Price::ONE, size: Size::from_units(2) }]).unwrap();
-    /// assert_eq!(d.asks, Some(0));
+    /// assert_eq!(d.asks, Some(0..usize::MAX));
     /// ```
     #[inline]
     pub fn apply_changes(&mut self, changes: &[Change]) -> Result<Dirty, BookError> {
@@ -375,8 +396,8 @@ impl Book {
                 Side::Bid => &mut self.bids,
                 Side::Ask => &mut self.asks,
             };
-            if let Some(depth) = ladder.set(c.price, c.size)? {
-                dirty.mark(c.side, depth);
+            if let Some(depths) = ladder.set(c.price, c.size)? {
+                dirty.mark(c.side, depths);
             }
         }
         self.check();
@@ -466,10 +487,18 @@ mod tests {
         assert_eq!(
             d,
             Dirty {
-                bids: Some(1),
+                bids: Some(1..usize::MAX),
                 asks: None
             }
         );
+        let d = b
+            .apply_changes(&[Change {
+                side: Side::Bid,
+                price: p(40),
+                size: Size::from_units(7),
+            }])
+            .unwrap();
+        assert_eq!(d.bids, Some(2..3), "a new size rewrites one level");
     }
 
     #[test]

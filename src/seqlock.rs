@@ -211,6 +211,18 @@ impl WordWriter<'_> {
         }
     }
 
+    /// Stores consecutive pairs of words from `start` (stops at the end of the lock).
+    #[inline(always)]
+    pub fn set_pairs(&self, start: usize, pairs: impl Iterator<Item = (u64, u64)>) {
+        let Some(words) = self.words.get(start..) else {
+            return;
+        };
+        for (slot, (a, b)) in words.chunks_exact(2).zip(pairs) {
+            slot[0].store(a, Ordering::Relaxed);
+            slot[1].store(b, Ordering::Relaxed);
+        }
+    }
+
     /// The word's current value (the writer's own last store).
     #[inline(always)]
     pub fn get(&self, i: usize) -> u64 {

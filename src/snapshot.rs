@@ -167,7 +167,7 @@ impl Publisher {
 
     /// Publishes `meta` and the levels of `book` that `dirty` says moved.
     #[inline]
-    pub(crate) fn publish(&mut self, book: &Book, meta: &Meta, dirty: Dirty) {
+    pub(crate) fn publish(&mut self, book: &Book, meta: &Meta, dirty: &Dirty) {
         let depth = self.depth;
         let bids = book.bids().len().min(depth);
         let asks = book.asks().len().min(depth);
@@ -184,11 +184,11 @@ impl Publisher {
             w.set(W_INGEST_TS, meta.ingest_ts_ms.unwrap_or(NONE));
             w.set(W_STALE_AFTER, meta.stale_after_ms.unwrap_or(NONE));
             w.set(W_COUNTS, bids as u64 | (asks as u64) << 32);
-            if let Some(from) = dirty.bids {
-                write_side(w, HEADER, book.bids(), from, bids);
+            if let Some(r) = &dirty.bids {
+                write_side(w, HEADER, book.bids(), r.start, r.end.min(bids));
             }
-            if let Some(from) = dirty.asks {
-                write_side(w, HEADER + 2 * depth, book.asks(), from, asks);
+            if let Some(r) = &dirty.asks {
+                write_side(w, HEADER + 2 * depth, book.asks(), r.start, r.end.min(asks));
             }
         });
         if self.notify.waiters.load(Ordering::Relaxed) != 0 {
@@ -198,14 +198,25 @@ impl Publisher {
     }
 }
 
+/// Stores the levels at depths `from..to` (best first) as word pairs.
 #[inline(always)]
-fn write_side(w: &WordWriter<'_>, base: usize, ladder: &Ladder, from: usize, count: usize) {
-    for d in from..count {
-        if let Some(level) = ladder.at(d) {
-            w.set(base + 2 * d, u64::from(level.price.units()));
-            w.set(base + 2 * d + 1, level.size.units());
-        }
+fn write_side(w: &WordWriter<'_>, base: usize, ladder: &Ladder, from: usize, to: usize) {
+    if from >= to {
+        return;
     }
+    let levels = ladder.worst_first();
+    let n = levels.len();
+    // Depth d is levels[n - 1 - d]: depths from..to are levels[n - to..n - from], reversed.
+    let Some(range) = levels.get(n.saturating_sub(to)..n.saturating_sub(from)) else {
+        return;
+    };
+    w.set_pairs(
+        base + 2 * from,
+        range
+            .iter()
+            .rev()
+            .map(|l| (u64::from(l.price.units()), l.size.units())),
+    );
 }
 
 /// A consistent copy of a book's top levels, with its state.

@@ -779,7 +779,7 @@ impl BookStore {
     fn publish(&mut self, i: usize, dirty: Dirty) {
         let s = &mut self.slots[i];
         s.meta.state = state_of(s.phase, s.disconnected);
-        s.publisher.publish(&s.book, &s.meta, dirty);
+        s.publisher.publish(&s.book, &s.meta, &dirty);
     }
 
     /// Takes the next resync request to send, marking it sent at `now_ns`.

@@ -171,8 +171,53 @@ keys! {
     K_SIZE = b"size";
 }
 
-/// Scans a whole frame; `None` hands it to the general path.
-pub(crate) fn scan(buf: &[u8], scratch: &mut Scratch) -> Option<Fields> {
+/// Which field a top-level key names: the bit it sets in `Fields::seen`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(crate) enum Field {
+    Type = 0,
+    ParsecId = 1,
+    Outcome = 2,
+    Exchange = 3,
+    MarketId = 4,
+    TokenId = 5,
+    Title = 6,
+    ServerSeq = 7,
+    StaleAfterMs = 8,
+    ExchangeTsMs = 9,
+    IngestTsMs = 10,
+    BookState = 11,
+    FeedState = 12,
+    TickSize = 13,
+    MinOrderSize = 14,
+    Bids = 15,
+    Asks = 16,
+    Changes = 17,
+    SportKey = 18,
+    Timestamp = 19,
+    Count = 20,
+    Coalesced = 21,
+    Data = 22,
+    Truncated = 23,
+    /// Any other key: its value is skipped (and validated).
+    Unknown = 31,
+}
+
+/// Where one value lay in a scanned frame (for learning its template).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ValueSpan {
+    start: u32,
+    end: u32,
+    field: Field,
+}
+
+/// Scans a whole frame; `None` hands it to the general path. With `record`,
+/// also notes where each value lay, so the frame's shape can become a template.
+pub(crate) fn scan(
+    buf: &[u8],
+    scratch: &mut Scratch,
+    mut record: Option<&mut Vec<ValueSpan>>,
+) -> Option<Fields> {
     let mut c = Cursor { buf, pos: 0 };
     let mut f = Fields::default();
     c.ws();
@@ -184,150 +229,26 @@ pub(crate) fn scan(buf: &[u8], scratch: &mut Scratch) -> Option<Fields> {
     loop {
         let key = c.key()?;
         c.ws();
-        let bit = match (key.len, key.word) {
-            K_TYPE => {
-                let t = c.string()?;
-                f.kind = Some(match c.slice(t) {
-                    b"orderbook_delta" => Kind::Delta,
-                    b"orderbook" => Kind::Book,
-                    b"odds_update" => Kind::OddsUpdate,
-                    _ => return None,
+        let field = c.field(key);
+        let start = c.pos;
+        if field == Field::Type {
+            let t = c.string()?;
+            f.kind = Some(match c.slice(t) {
+                b"orderbook_delta" => Kind::Delta,
+                b"orderbook" => Kind::Book,
+                b"odds_update" => Kind::OddsUpdate,
+                _ => return None,
+            });
+            f.mark(Field::Type)?;
+        } else {
+            value(&mut c, field, &mut f, scratch)?;
+            if let Some(r) = record.as_deref_mut() {
+                r.push(ValueSpan {
+                    start: u32::try_from(start).ok()?,
+                    end: u32::try_from(c.pos).ok()?,
+                    field,
                 });
-                0
             }
-            K_PARSEC_ID if c.tail_is(key, b"parsec_id") => {
-                f.parsec_id = Some(c.string()?);
-                1
-            }
-            K_OUTCOME => {
-                f.outcome = Some(c.string()?);
-                2
-            }
-            K_EXCHANGE => {
-                f.exchange = c.opt_string()?;
-                3
-            }
-            K_MARKET_ID if c.tail_is(key, b"market_id") => {
-                f.market_id = c.opt_string()?;
-                4
-            }
-            K_TOKEN_ID => {
-                f.token_id = c.opt_string()?;
-                5
-            }
-            K_TITLE => {
-                f.title = c.opt_string()?;
-                6
-            }
-            K_SERVER_SEQ if c.tail_is(key, b"server_seq") => {
-                f.server_seq = Some(c.u64()?);
-                7
-            }
-            K_STALE_AFTER_MS if c.tail_is(key, b"stale_after_ms") => {
-                f.stale_after_ms = c.opt_u64()?;
-                8
-            }
-            K_EXCHANGE_TS_MS if c.tail_is(key, b"exchange_ts_ms") => {
-                f.exchange_ts_ms = c.opt_u64()?;
-                9
-            }
-            K_INGEST_TS_MS if c.tail_is(key, b"ingest_ts_ms") => {
-                f.ingest_ts_ms = c.opt_u64()?;
-                10
-            }
-            K_BOOK_STATE if c.tail_is(key, b"book_state") => {
-                f.book_state = match c.opt_string()? {
-                    None => None,
-                    Some(s) => match c.slice(s) {
-                        b"fresh" => Some(WireBookState::Fresh),
-                        b"stale" => Some(WireBookState::Stale),
-                        b"needs_refresh" => Some(WireBookState::NeedsRefresh),
-                        _ => None,
-                    },
-                };
-                11
-            }
-            K_FEED_STATE if c.tail_is(key, b"feed_state") => {
-                f.feed_state = match c.opt_string()? {
-                    None => None,
-                    Some(s) => match c.slice(s) {
-                        b"healthy" => Some(FeedState::Healthy),
-                        b"degraded" => Some(FeedState::Degraded),
-                        b"disconnected" => Some(FeedState::Disconnected),
-                        _ => None,
-                    },
-                };
-                12
-            }
-            K_TICK_SIZE if c.tail_is(key, b"tick_size") => {
-                f.tick_size = if c.null()? {
-                    None
-                } else {
-                    Some(Price::from_units(c.units()?).ok()?)
-                };
-                13
-            }
-            K_MIN_ORDER_SIZE if c.tail_is(key, b"min_order_size") => {
-                f.min_order_size = if c.null()? {
-                    None
-                } else {
-                    Some(Size::from_units(c.units()?))
-                };
-                14
-            }
-            K_BIDS => {
-                c.levels(&mut scratch.bids)?;
-                15
-            }
-            K_ASKS => {
-                c.levels(&mut scratch.asks)?;
-                16
-            }
-            K_CHANGES => {
-                c.changes(&mut scratch.changes)?;
-                17
-            }
-            K_SPORT_KEY if c.tail_is(key, b"sport_key") => {
-                f.sport_key = Some(c.string()?);
-                18
-            }
-            K_TIMESTAMP if c.tail_is(key, b"timestamp") => {
-                f.timestamp_ms = if c.null()? {
-                    None
-                } else {
-                    Some(parlay_timestamp_ms(c.number()?)?)
-                };
-                19
-            }
-            K_COUNT => {
-                f.count = c.opt_u64()?;
-                20
-            }
-            K_COALESCED if c.tail_is(key, b"coalesced") => {
-                f.coalesced = c.opt(Cursor::boolean)?;
-                21
-            }
-            K_TRUNCATED if c.tail_is(key, b"truncated") => {
-                f.truncated = c.opt(Cursor::boolean)?;
-                23
-            }
-            K_DATA => {
-                if c.peek()? != b'[' {
-                    return None;
-                }
-                c.rows(&mut scratch.rows)?;
-                22
-            }
-            _ => {
-                c.skip(0)?;
-                31
-            }
-        };
-        if bit != 31 {
-            if f.seen & (1 << bit) != 0 {
-                return None; // duplicate key: let the general path decide
-            }
-            f.seen |= 1 << bit;
         }
         c.ws();
         match c.next()? {
@@ -340,22 +261,178 @@ pub(crate) fn scan(buf: &[u8], scratch: &mut Scratch) -> Option<Fields> {
     if c.pos != buf.len() {
         return None;
     }
-    let complete = match f.kind? {
-        Kind::Book => {
-            f.parsec_id.is_some()
-                && f.server_seq.is_some()
-                && f.seen & (SEEN_BIDS | SEEN_ASKS) == SEEN_BIDS | SEEN_ASKS
+    f.finish(buf)
+}
+
+impl Fields {
+    /// Sets a field's bit; `None` if it was already set (a duplicate key).
+    #[inline(always)]
+    fn mark(&mut self, field: Field) -> Option<()> {
+        if field == Field::Unknown {
+            return Some(());
         }
-        Kind::Delta => {
-            f.parsec_id.is_some() && f.server_seq.is_some() && f.seen & SEEN_CHANGES != 0
+        let bit = 1u32 << field as u32;
+        if self.seen & bit != 0 {
+            return None; // duplicate key: let the general path decide
         }
-        Kind::OddsUpdate => f.seen & SEEN_DATA != 0,
-    };
-    if !complete {
-        return None;
+        self.seen |= bit;
+        Some(())
     }
-    f.proof = Some(Validated::new_after_full_scan(buf));
-    Some(f)
+
+    /// Checks the frame has what its type requires and attaches the UTF-8 proof.
+    #[inline(always)]
+    fn finish(mut self, buf: &[u8]) -> Option<Fields> {
+        let complete = match self.kind? {
+            Kind::Book => {
+                self.parsec_id.is_some()
+                    && self.server_seq.is_some()
+                    && self.seen & (SEEN_BIDS | SEEN_ASKS) == SEEN_BIDS | SEEN_ASKS
+            }
+            Kind::Delta => {
+                self.parsec_id.is_some()
+                    && self.server_seq.is_some()
+                    && self.seen & SEEN_CHANGES != 0
+            }
+            Kind::OddsUpdate => self.seen & SEEN_DATA != 0,
+        };
+        if !complete {
+            return None;
+        }
+        self.proof = Some(Validated::new_after_full_scan(buf));
+        Some(self)
+    }
+}
+
+/// Parses the value of `field` at the cursor into `f` (the same code for the
+/// generic scan and for templates, so both accept exactly the same values).
+#[inline(always)]
+fn value(c: &mut Cursor<'_>, field: Field, f: &mut Fields, scratch: &mut Scratch) -> Option<()> {
+    match field {
+        Field::Type => return None, // only as part of a template's literal
+        Field::ParsecId => f.parsec_id = Some(c.string()?),
+        Field::Outcome => f.outcome = Some(c.string()?),
+        Field::Exchange => f.exchange = c.opt_string()?,
+        Field::MarketId => f.market_id = c.opt_string()?,
+        Field::TokenId => f.token_id = c.opt_string()?,
+        Field::Title => f.title = c.opt_string()?,
+        Field::ServerSeq => f.server_seq = Some(c.u64()?),
+        Field::StaleAfterMs => f.stale_after_ms = c.opt_u64()?,
+        Field::ExchangeTsMs => f.exchange_ts_ms = c.opt_u64()?,
+        Field::IngestTsMs => f.ingest_ts_ms = c.opt_u64()?,
+        Field::BookState => {
+            f.book_state = match c.opt_string()? {
+                None => None,
+                Some(s) => match c.slice(s) {
+                    b"fresh" => Some(WireBookState::Fresh),
+                    b"stale" => Some(WireBookState::Stale),
+                    b"needs_refresh" => Some(WireBookState::NeedsRefresh),
+                    _ => None,
+                },
+            }
+        }
+        Field::FeedState => {
+            f.feed_state = match c.opt_string()? {
+                None => None,
+                Some(s) => match c.slice(s) {
+                    b"healthy" => Some(FeedState::Healthy),
+                    b"degraded" => Some(FeedState::Degraded),
+                    b"disconnected" => Some(FeedState::Disconnected),
+                    _ => None,
+                },
+            }
+        }
+        Field::TickSize => {
+            f.tick_size = if c.null()? {
+                None
+            } else {
+                Some(Price::from_units(c.units()?).ok()?)
+            }
+        }
+        Field::MinOrderSize => {
+            f.min_order_size = if c.null()? {
+                None
+            } else {
+                Some(Size::from_units(c.units()?))
+            }
+        }
+        Field::Bids => c.detached(|c| c.levels(&mut scratch.bids))?,
+        Field::Asks => c.detached(|c| c.levels(&mut scratch.asks))?,
+        Field::Changes => c.detached(|c| c.changes(&mut scratch.changes))?,
+        Field::SportKey => f.sport_key = Some(c.string()?),
+        Field::Timestamp => {
+            f.timestamp_ms = if c.null()? {
+                None
+            } else {
+                Some(c.detached(|c| parlay_timestamp_ms(c.number()?))?)
+            }
+        }
+        Field::Count => f.count = c.opt_u64()?,
+        Field::Coalesced => f.coalesced = c.opt(Cursor::boolean)?,
+        Field::Truncated => f.truncated = c.opt(Cursor::boolean)?,
+        Field::Data => {
+            if c.peek()? != b'[' {
+                return None;
+            }
+            c.detached(|c| c.rows(&mut scratch.rows))?;
+        }
+        Field::Unknown => c.detached(|c| c.skip(0))?,
+    }
+    f.mark(field)
+}
+
+/// A frame shape learned from a frame the generic scan accepted: the literal
+/// bytes between values (keys, punctuation, whitespace and the `type` value)
+/// and which field each value is. A frame of the same shape is then read by
+/// comparing the literals word by word and parsing only the values.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Template {
+    kind: Option<Kind>,
+    /// Every literal, concatenated.
+    bytes: Vec<u8>,
+    /// Per value: where its preceding literal ends in `bytes`, and its field.
+    slots: Vec<(u32, Field)>,
+    /// For least-recently-used replacement.
+    pub(crate) last_used: u64,
+}
+
+impl Template {
+    /// Learns the shape of `buf`, which `scan` just accepted with `values` recorded.
+    pub(crate) fn learn(&mut self, buf: &[u8], values: &[ValueSpan], fields: &Fields) {
+        self.kind = fields.kind;
+        self.bytes.clear();
+        self.slots.clear();
+        let mut from = 0usize;
+        for v in values {
+            let (start, end) = (v.start as usize, v.end as usize);
+            self.bytes
+                .extend_from_slice(buf.get(from..start).unwrap_or(&[]));
+            self.slots.push((self.bytes.len() as u32, v.field));
+            from = end;
+        }
+        self.bytes.extend_from_slice(buf.get(from..).unwrap_or(&[]));
+    }
+
+    /// Reads a frame of this shape; `None` if the frame has another shape or a bad value.
+    #[inline]
+    pub(crate) fn scan(&self, buf: &[u8], scratch: &mut Scratch) -> Option<Fields> {
+        let mut c = Cursor { buf, pos: 0 };
+        let mut f = Fields {
+            kind: self.kind,
+            ..Fields::default()
+        };
+        f.mark(Field::Type)?;
+        let mut lit = 0usize;
+        for &(lit_end, field) in &self.slots {
+            c.literal_bytes(self.bytes.get(lit..lit_end as usize)?)?;
+            value(&mut c, field, &mut f, scratch)?;
+            lit = lit_end as usize;
+        }
+        c.literal_bytes(self.bytes.get(lit..)?)?;
+        if c.pos != buf.len() {
+            return None;
+        }
+        f.finish(buf)
+    }
 }
 
 const LO: u64 = 0x0101_0101_0101_0101;
@@ -407,6 +484,15 @@ fn plain_run(s: &[u8]) -> (usize, bool) {
     }
 }
 
+/// The exact route for numbers the fast digit loop does not take (signs,
+/// exponents, long fractions): units and bytes used.
+#[cold]
+#[inline(never)]
+fn units_slow(text: &[u8]) -> Option<(u64, usize)> {
+    let (d, used) = Decimal::parse_prefix(text)?;
+    Some((d.to_units().ok()?, used))
+}
+
 /// A key: its span, length and first eight bytes.
 #[derive(Clone, Copy)]
 struct Key {
@@ -433,6 +519,75 @@ struct Cursor<'b> {
 }
 
 impl<'b> Cursor<'b> {
+    /// The field a top-level key names, by its length and first word.
+    #[inline(always)]
+    fn field(&self, key: Key) -> Field {
+        match (key.len, key.word) {
+            K_TYPE => Field::Type,
+            K_PARSEC_ID if self.tail_is(key, b"parsec_id") => Field::ParsecId,
+            K_OUTCOME => Field::Outcome,
+            K_EXCHANGE => Field::Exchange,
+            K_MARKET_ID if self.tail_is(key, b"market_id") => Field::MarketId,
+            K_TOKEN_ID => Field::TokenId,
+            K_TITLE => Field::Title,
+            K_SERVER_SEQ if self.tail_is(key, b"server_seq") => Field::ServerSeq,
+            K_STALE_AFTER_MS if self.tail_is(key, b"stale_after_ms") => Field::StaleAfterMs,
+            K_EXCHANGE_TS_MS if self.tail_is(key, b"exchange_ts_ms") => Field::ExchangeTsMs,
+            K_INGEST_TS_MS if self.tail_is(key, b"ingest_ts_ms") => Field::IngestTsMs,
+            K_BOOK_STATE if self.tail_is(key, b"book_state") => Field::BookState,
+            K_FEED_STATE if self.tail_is(key, b"feed_state") => Field::FeedState,
+            K_TICK_SIZE if self.tail_is(key, b"tick_size") => Field::TickSize,
+            K_MIN_ORDER_SIZE if self.tail_is(key, b"min_order_size") => Field::MinOrderSize,
+            K_BIDS => Field::Bids,
+            K_ASKS => Field::Asks,
+            K_CHANGES => Field::Changes,
+            K_SPORT_KEY if self.tail_is(key, b"sport_key") => Field::SportKey,
+            K_TIMESTAMP if self.tail_is(key, b"timestamp") => Field::Timestamp,
+            K_COUNT => Field::Count,
+            K_COALESCED if self.tail_is(key, b"coalesced") => Field::Coalesced,
+            K_TRUNCATED if self.tail_is(key, b"truncated") => Field::Truncated,
+            K_DATA => Field::Data,
+            _ => Field::Unknown,
+        }
+    }
+
+    /// Runs an out-of-line parser on a copy of the cursor, so this cursor's
+    /// address never escapes and its position can stay in a register.
+    #[inline(always)]
+    fn detached<T>(&mut self, f: impl FnOnce(&mut Cursor<'b>) -> Option<T>) -> Option<T> {
+        let mut copy = Cursor {
+            buf: self.buf,
+            pos: self.pos,
+        };
+        let out = f(&mut copy);
+        self.pos = copy.pos;
+        out
+    }
+
+    /// The next bytes equal `lit` (compared a word at a time); advances past them.
+    #[inline(always)]
+    fn literal_bytes(&mut self, lit: &[u8]) -> Option<()> {
+        let n = lit.len();
+        let here = self.buf.get(self.pos..self.pos + n)?;
+        let same = if n >= 8 {
+            let mut i = 0;
+            let mut same = true;
+            while i + 8 <= n {
+                same &= load(here, i) == load(lit, i);
+                i += 8;
+            }
+            same && (i == n || load(here, n - 8) == load(lit, n - 8))
+        } else {
+            here.iter().zip(lit).all(|(a, b)| a == b)
+        };
+        if same {
+            self.pos += n;
+            Some(())
+        } else {
+            None
+        }
+    }
+
     #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.buf.get(self.pos).copied()
@@ -618,9 +773,11 @@ impl<'b> Cursor<'b> {
         Some(int * UNITS_PER_ONE + frac * POW10[frac_digits])
     }
 
-    #[cold]
+    #[inline(always)]
     fn units_slow(&mut self) -> Option<u64> {
-        self.number()?.to_units().ok()
+        let (units, used) = units_slow(self.buf.get(self.pos..)?)?;
+        self.pos += used;
+        Some(units)
     }
 
     /// An unsigned integer in plain integer syntax (no sign, fraction or exponent).
@@ -667,7 +824,13 @@ impl<'b> Cursor<'b> {
     }
 
     /// `[[price,size],...]` into `out`.
+    #[inline(never)]
     fn levels(&mut self, out: &mut Vec<Level>) -> Option<()> {
+        self.detached(|c| c.levels_here(out))
+    }
+
+    #[inline(always)]
+    fn levels_here(&mut self, out: &mut Vec<Level>) -> Option<()> {
         self.eat(b'[')?;
         self.ws();
         if self.peek()? == b']' {
@@ -695,7 +858,13 @@ impl<'b> Cursor<'b> {
     }
 
     /// `[{"side":..,"price":..,"size":..},...]` into `out`.
+    #[inline(never)]
     fn changes(&mut self, out: &mut Vec<Change>) -> Option<()> {
+        self.detached(|c| c.changes_here(out))
+    }
+
+    #[inline(always)]
+    fn changes_here(&mut self, out: &mut Vec<Change>) -> Option<()> {
         self.eat(b'[')?;
         self.ws();
         if self.peek()? == b']' {
@@ -703,7 +872,8 @@ impl<'b> Cursor<'b> {
             return Some(());
         }
         loop {
-            out.push(self.change()?);
+            let change = self.detached(Cursor::change)?;
+            out.push(change);
             self.ws();
             match self.next()? {
                 b',' => self.ws(),
@@ -713,8 +883,37 @@ impl<'b> Cursor<'b> {
         }
     }
 
+    /// One change object: the documented layout (`side`, `price`, `size`,
+    /// no whitespace) is matched literally; any other goes through the
+    /// generic object parse, which accepts the same values.
     #[inline(always)]
     fn change(&mut self) -> Option<Change> {
+        let start = self.pos;
+        if let Some(change) = self.change_canonical() {
+            return Some(change);
+        }
+        self.pos = start;
+        self.change_generic()
+    }
+
+    #[inline(always)]
+    fn change_canonical(&mut self) -> Option<Change> {
+        self.literal_bytes(br#"{"side":""#)?;
+        let side = match self.buf.get(self.pos..self.pos + 3)? {
+            b"bid" => Side::Bid,
+            b"ask" => Side::Ask,
+            _ => return None,
+        };
+        self.pos += 3;
+        self.literal_bytes(br#"","price":"#)?;
+        let price = Price::from_units(self.units()?).ok()?;
+        self.literal_bytes(br#","size":"#)?;
+        let size = Size::from_units(self.units()?);
+        self.literal_bytes(b"}")?;
+        Some(Change { side, price, size })
+    }
+
+    fn change_generic(&mut self) -> Option<Change> {
         self.eat(b'{')?;
         self.ws();
         let (mut side, mut price, mut size) = (None, None, None);

@@ -153,8 +153,10 @@ pub enum ParsePath {
 /// Counts of frames by parser, for tuning and for the README's justification.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ParserStats {
-    /// Frames the fast path accepted.
+    /// Frames the fast path accepted (by a learned template or by its generic scan).
     pub fast: u64,
+    /// Of those, frames read by a learned template.
+    pub template: u64,
     /// Frames handed to simd-json (successfully or not).
     pub general: u64,
 }
@@ -173,7 +175,15 @@ pub struct FrameParser {
     scratch: Scratch,
     general: general::GeneralParser,
     stats: ParserStats,
+    /// Frame shapes learned by the fast path, most recently used tracked by `tick`.
+    templates: Vec<fast::Template>,
+    /// Where the values lay in the frame the generic scan just read.
+    recorded: Vec<fast::ValueSpan>,
+    tick: u64,
 }
+
+/// How many frame shapes the fast path remembers.
+const MAX_TEMPLATES: usize = 8;
 
 impl Default for FrameParser {
     fn default() -> Self {
@@ -206,6 +216,9 @@ impl FrameParser {
             scratch,
             general: general::GeneralParser::new(),
             stats: ParserStats::default(),
+            templates: Vec::with_capacity(MAX_TEMPLATES),
+            recorded: Vec::with_capacity(32),
+            tick: 0,
         }
     }
 
@@ -223,12 +236,8 @@ impl FrameParser {
         if buf.len() > MAX_FRAME_LEN {
             return Err(ParseError::TooLarge { len: buf.len() });
         }
-        self.scratch.clear();
-        match fast::scan(buf, &mut self.scratch) {
-            Some(fields) => {
-                self.stats.fast += 1;
-                Ok(fields.into_frame(buf, &self.scratch))
-            }
+        match self.scan_fast(buf) {
+            Some(fields) => Ok(fields.into_frame(buf, &self.scratch)),
             None => {
                 self.stats.general += 1;
                 self.scratch.clear();
@@ -248,9 +257,46 @@ impl FrameParser {
         if buf.len() > MAX_FRAME_LEN {
             return None;
         }
-        self.scratch.clear();
-        let fields = fast::scan(buf, &mut self.scratch)?;
+        let fields = self.scan_fast(buf)?;
         Some(fields.into_frame(buf, &self.scratch))
+    }
+
+    /// The fast path: learned shapes first, then the generic scan (which
+    /// learns the shape of what it accepts).
+    #[inline]
+    fn scan_fast(&mut self, buf: &[u8]) -> Option<fast::Fields> {
+        self.tick += 1;
+        self.scratch.clear();
+        for t in self.templates.iter_mut() {
+            if let Some(fields) = t.scan(buf, &mut self.scratch) {
+                t.last_used = self.tick;
+                self.stats.fast += 1;
+                self.stats.template += 1;
+                return Some(fields);
+            }
+            self.scratch.clear();
+        }
+        self.recorded.clear();
+        let fields = fast::scan(buf, &mut self.scratch, Some(&mut self.recorded))?;
+        self.stats.fast += 1;
+        self.learn(buf, &fields);
+        Some(fields)
+    }
+
+    /// Remembers the shape the generic scan just read, replacing the least
+    /// recently used one when full (reusing its buffers).
+    fn learn(&mut self, buf: &[u8], fields: &fast::Fields) {
+        let slot = if self.templates.len() < MAX_TEMPLATES {
+            self.templates.push(fast::Template::default());
+            self.templates.len() - 1
+        } else {
+            (0..self.templates.len())
+                .min_by_key(|&i| self.templates[i].last_used)
+                .unwrap_or(0)
+        };
+        let t = &mut self.templates[slot];
+        t.learn(buf, &self.recorded, fields);
+        t.last_used = self.tick;
     }
 
     /// Parses with simd-json only (the oracle of the fast path).

@@ -432,6 +432,7 @@ fn parser_reuses_its_buffers() {
         p.stats(),
         ParserStats {
             fast: 3,
+            template: 2,
             general: 3
         }
     );
