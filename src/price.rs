@@ -208,6 +208,21 @@ impl Decimal {
         }
     }
 
+    /// The magnitude as an exact integer, ignoring the sign; `None` if it has a
+    /// fraction or overflows `u64`.
+    ///
+    /// ```
+    /// use wirebook::Decimal;
+    /// assert_eq!(Decimal::parse(b"-12").unwrap().magnitude_u64(), Some(12));
+    /// ```
+    pub fn magnitude_u64(self) -> Option<u64> {
+        Decimal {
+            negative: false,
+            ..self
+        }
+        .to_u64()
+    }
+
     /// The decimal as an exact unsigned integer (for sequence numbers and
     /// timestamps); `None` if it has a fraction, a sign, or overflows `u64`.
     ///
@@ -287,6 +302,12 @@ impl Price {
         } else {
             Ok(Price(units as u32))
         }
+    }
+
+    /// A price from units already known to be in range (published by the store).
+    #[inline(always)]
+    pub(crate) const fn from_raw(units: u32) -> Price {
+        Price(units)
     }
 
     /// Parses a price from JSON number text.

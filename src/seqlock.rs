@@ -247,6 +247,20 @@ impl WordReader<'_> {
         self.words.get(i).map_or(0, |w| w.load(Ordering::Relaxed))
     }
 
+    /// `count` consecutive pairs of words from `start` (fewer at the end of the lock).
+    #[inline(always)]
+    pub fn pairs(
+        &self,
+        start: usize,
+        count: usize,
+    ) -> impl ExactSizeIterator<Item = (u64, u64)> + '_ {
+        let words = self.words.get(start..).unwrap_or(&[]);
+        words
+            .chunks_exact(2)
+            .take(count)
+            .map(|w| (w[0].load(Ordering::Relaxed), w[1].load(Ordering::Relaxed)))
+    }
+
     /// Copies the first `out.len()` words into `out`.
     #[inline]
     pub fn copy_to(&self, out: &mut [u64]) {

@@ -101,6 +101,8 @@ impl BookState {
 pub(crate) struct Meta {
     pub(crate) state: BookState,
     pub(crate) server_stale: bool,
+    /// Set by [`crate::BookStore::poll`] when no frame came within `stale_after_ms`.
+    pub(crate) local_stale: bool,
     pub(crate) feed_state: Option<FeedState>,
     pub(crate) seq: u64,
     pub(crate) updated_ns: u64,
@@ -176,6 +178,7 @@ impl Publisher {
                 W_STATE,
                 meta.state.to_word()
                     | u64::from(meta.server_stale) << 8
+                    | u64::from(meta.local_stale) << 9
                     | feed_word(meta.feed_state) << 16,
             );
             w.set(W_SEQ, meta.seq);
@@ -325,15 +328,26 @@ impl BookReader {
 
     /// Copies the top `depth` levels and the state into `out`, consistently.
     ///
-    /// Staleness is judged against [`crate::clock::now_ns`].
+    /// Reads no clock: a book reads `Stale` when the server said so or when
+    /// [`BookStore::poll`](crate::BookStore::poll) found it quiet for longer than
+    /// its `stale_after_ms` (the network client polls every 100 ms). Use
+    /// [`read_into_at`](Self::read_into_at) to also judge it against a time of your own.
     #[inline]
     pub fn read_into(&self, depth: usize, out: &mut BookSnapshot) {
-        self.read_into_at(depth, out, crate::clock::now_ns());
+        let header = self.read_words(depth, out);
+        out.state = state_of_header(&header, None);
     }
 
-    /// [`read_into`](Self::read_into) judging staleness at `now_ns`.
+    /// [`read_into`](Self::read_into), also reading `Stale` if the last frame is
+    /// older than `stale_after_ms` at `now_ns` ([`crate::clock::now_ns`]).
     #[inline]
     pub fn read_into_at(&self, depth: usize, out: &mut BookSnapshot, now_ns: u64) {
+        let header = self.read_words(depth, out);
+        out.state = state_of_header(&header, Some(now_ns));
+    }
+
+    #[inline(always)]
+    fn read_words(&self, depth: usize, out: &mut BookSnapshot) -> [u64; HEADER] {
         let depth = depth.min(self.depth);
         let ask_base = HEADER + 2 * self.depth;
         let mut header = [0u64; HEADER];
@@ -346,25 +360,13 @@ impl BookReader {
             read_side(r, ask_base, asks, &mut out.asks);
         });
         let opt = |w: u64| (w != NONE).then_some(w);
-        let word = header[W_STATE];
-        let mut state = BookState::from_word(word);
-        let stale_after = opt(header[W_STALE_AFTER]);
-        if state == BookState::Fresh {
-            let server_stale = word >> 8 & 1 == 1;
-            let quiet = stale_after.is_some_and(|ms| {
-                now_ns.saturating_sub(header[W_UPDATED]) > ms.saturating_mul(1_000_000)
-            });
-            if server_stale || quiet {
-                state = BookState::Stale;
-            }
-        }
-        out.state = state;
         out.seq = header[W_SEQ];
         out.version = version;
         out.updated_ns = header[W_UPDATED];
         out.exchange_ts_ms = opt(header[W_EXCHANGE_TS]);
         out.ingest_ts_ms = opt(header[W_INGEST_TS]);
-        out.feed_state = feed_from_word(word >> 16 & 0xff);
+        out.feed_state = feed_from_word(header[W_STATE] >> 16 & 0xff);
+        header
     }
 
     /// The current publication version; pass it to [`wait_for_change`](Self::wait_for_change).
@@ -397,16 +399,34 @@ impl BookReader {
     }
 }
 
+/// The reader's state from the published header, judging time-based staleness at `now_ns` if given.
+#[inline(always)]
+fn state_of_header(header: &[u64; HEADER], now_ns: Option<u64>) -> BookState {
+    let word = header[W_STATE];
+    let state = BookState::from_word(word);
+    if state != BookState::Fresh {
+        return state;
+    }
+    let flagged = word >> 8 & 0b11 != 0; // server said stale, or poll found it quiet
+    let quiet = match (now_ns, header[W_STALE_AFTER]) {
+        (Some(now), ms) if ms != NONE => {
+            now.saturating_sub(header[W_UPDATED]) > ms.saturating_mul(1_000_000)
+        }
+        _ => false,
+    };
+    if flagged || quiet {
+        BookState::Stale
+    } else {
+        BookState::Fresh
+    }
+}
+
 #[inline(always)]
 fn read_side(r: &WordReader<'_>, base: usize, count: usize, out: &mut Vec<Level>) {
     out.clear();
-    for d in 0..count {
-        let price = r.get(base + 2 * d) as u32;
-        let size = r.get(base + 2 * d + 1);
-        // A torn read may show a zero price; it is discarded by the retry anyway.
-        out.push(Level {
-            price: Price::from_units(u64::from(price)).unwrap_or(Price::ONE),
-            size: Size::from_units(size),
-        });
-    }
+    // A torn copy may hold nonsense (even a zero price); the seqlock retry discards it.
+    out.extend(r.pairs(base, count).map(|(price, size)| Level {
+        price: Price::from_raw(price as u32),
+        size: Size::from_units(size),
+    }));
 }

@@ -447,6 +447,7 @@ impl BookStore {
             meta: Meta {
                 state: BookState::AwaitingSnapshot,
                 server_stale: false,
+                local_stale: false,
                 feed_state: None,
                 seq: 0,
                 updated_ns: 0,
@@ -547,6 +548,7 @@ impl BookStore {
         s.attempt = 0;
         s.meta.seq = f.server_seq;
         s.meta.updated_ns = now_ns;
+        s.meta.local_stale = false;
         s.meta.server_stale = f.book_state == Some(WireBookState::Stale);
         s.meta.feed_state = f.feed_state.or(s.meta.feed_state);
         s.meta.exchange_ts_ms = f.exchange_ts_ms;
@@ -639,6 +641,7 @@ impl BookStore {
                 s.seq = d.server_seq;
                 s.meta.seq = d.server_seq;
                 s.meta.updated_ns = now_ns;
+                s.meta.local_stale = false;
                 if let Some(st) = d.book_state {
                     s.meta.server_stale = st == WireBookState::Stale;
                 }
@@ -699,6 +702,7 @@ impl BookStore {
                 s.seq = seq;
                 s.meta.seq = seq;
                 s.meta.updated_ns = now_ns;
+                s.meta.local_stale = false;
                 self.publish(i, Dirty::default());
                 Applied::Sequenced
             }
@@ -819,7 +823,18 @@ impl BookStore {
     /// ```
     pub fn poll(&mut self, now_ns: u64) {
         let timeout = u64::try_from(self.config.resync_timeout.as_nanos()).unwrap_or(u64::MAX);
-        for (i, s) in self.slots.iter_mut().enumerate() {
+        for i in 0..self.slots.len() {
+            let s = &mut self.slots[i];
+            // Rule A4.8: a quiet book reads Stale (published, so readers need no clock).
+            let quiet = s.phase == Phase::Live
+                && s.meta.stale_after_ms.is_some_and(|ms| {
+                    now_ns.saturating_sub(s.meta.updated_ns) > ms.saturating_mul(1_000_000)
+                });
+            if quiet != s.meta.local_stale {
+                s.meta.local_stale = quiet;
+                self.publish(i, Dirty::default());
+            }
+            let s = &mut self.slots[i];
             let Some(sent) = s.sent_ns else { continue };
             if s.resync_outstanding && !s.queued && now_ns.saturating_sub(sent) >= timeout {
                 s.sent_ns = None;

@@ -341,6 +341,24 @@ fn stale_book_reads_stale_without_resync() {
 }
 
 #[test]
+fn poll_publishes_staleness_so_readers_need_no_clock() {
+    let mut h = Harness::new();
+    h.seeded();
+    let reader = h.store.reader(ID, "yes").unwrap();
+    let mut s = BookSnapshot::with_depth(5);
+    h.store.poll(h.now + SEC);
+    reader.read_into(5, &mut s);
+    assert_eq!(s.state, BookState::Fresh);
+    h.now += 6 * SEC;
+    h.store.poll(h.now);
+    reader.read_into(5, &mut s);
+    assert_eq!(s.state, BookState::Stale);
+    h.delta(11, &[]);
+    reader.read_into(5, &mut s);
+    assert_eq!(s.state, BookState::Fresh, "a frame makes it fresh again");
+}
+
+#[test]
 fn server_stale_state_reads_stale() {
     let mut h = Harness::new();
     h.send(&format!(
