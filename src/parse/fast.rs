@@ -62,7 +62,7 @@ const SEEN_DATA: u32 = 1 << 22;
 
 impl Fields {
     /// Builds the frame; only called after `scan` accepted `buf`.
-    pub(crate) fn into_frame<'a>(self, buf: &'a [u8], scratch: &'a Scratch) -> Frame<'a> {
+    pub(crate) fn to_frame<'a>(&self, buf: &'a [u8], scratch: &'a Scratch) -> Frame<'a> {
         let text = match self.proof {
             Some(proof) => text::as_str(buf, proof),
             None => std::str::from_utf8(buf).unwrap_or(""),
@@ -216,10 +216,11 @@ pub(crate) struct ValueSpan {
 pub(crate) fn scan(
     buf: &[u8],
     scratch: &mut Scratch,
+    f: &mut Fields,
     mut record: Option<&mut Vec<ValueSpan>>,
-) -> Option<Fields> {
+) -> Option<()> {
     let mut c = Cursor { buf, pos: 0 };
-    let mut f = Fields::default();
+    *f = Fields::default();
     c.ws();
     c.eat(b'{')?;
     c.ws();
@@ -241,7 +242,7 @@ pub(crate) fn scan(
             });
             f.mark(Field::Type)?;
         } else {
-            value(&mut c, field, &mut f, scratch)?;
+            value(&mut c, field, f, scratch)?;
             if let Some(r) = record.as_deref_mut() {
                 r.push(ValueSpan {
                     start: u32::try_from(start).ok()?,
@@ -281,7 +282,7 @@ impl Fields {
 
     /// Checks the frame has what its type requires and attaches the UTF-8 proof.
     #[inline(always)]
-    fn finish(mut self, buf: &[u8]) -> Option<Fields> {
+    fn finish(&mut self, buf: &[u8]) -> Option<()> {
         let complete = match self.kind? {
             Kind::Book => {
                 self.parsec_id.is_some()
@@ -299,7 +300,7 @@ impl Fields {
             return None;
         }
         self.proof = Some(Validated::new_after_full_scan(buf));
-        Some(self)
+        Some(())
     }
 }
 
@@ -309,38 +310,25 @@ impl Fields {
 fn value(c: &mut Cursor<'_>, field: Field, f: &mut Fields, scratch: &mut Scratch) -> Option<()> {
     match field {
         Field::Type => return None, // only as part of a template's literal
-        Field::ParsecId => f.parsec_id = Some(c.string()?),
-        Field::Outcome => f.outcome = Some(c.string()?),
-        Field::Exchange => f.exchange = c.opt_string()?,
-        Field::MarketId => f.market_id = c.opt_string()?,
-        Field::TokenId => f.token_id = c.opt_string()?,
-        Field::Title => f.title = c.opt_string()?,
+        Field::ParsecId | Field::Outcome | Field::SportKey => {
+            let span = c.string()?;
+            apply_string(c, field, span, f)?;
+        }
+        Field::Exchange
+        | Field::MarketId
+        | Field::TokenId
+        | Field::Title
+        | Field::BookState
+        | Field::FeedState => {
+            if !c.null()? {
+                let span = c.string()?;
+                apply_string(c, field, span, f)?;
+            }
+        }
         Field::ServerSeq => f.server_seq = Some(c.u64()?),
         Field::StaleAfterMs => f.stale_after_ms = c.opt_u64()?,
         Field::ExchangeTsMs => f.exchange_ts_ms = c.opt_u64()?,
         Field::IngestTsMs => f.ingest_ts_ms = c.opt_u64()?,
-        Field::BookState => {
-            f.book_state = match c.opt_string()? {
-                None => None,
-                Some(s) => match c.slice(s) {
-                    b"fresh" => Some(WireBookState::Fresh),
-                    b"stale" => Some(WireBookState::Stale),
-                    b"needs_refresh" => Some(WireBookState::NeedsRefresh),
-                    _ => None,
-                },
-            }
-        }
-        Field::FeedState => {
-            f.feed_state = match c.opt_string()? {
-                None => None,
-                Some(s) => match c.slice(s) {
-                    b"healthy" => Some(FeedState::Healthy),
-                    b"degraded" => Some(FeedState::Degraded),
-                    b"disconnected" => Some(FeedState::Disconnected),
-                    _ => None,
-                },
-            }
-        }
         Field::TickSize => {
             f.tick_size = if c.null()? {
                 None
@@ -358,7 +346,6 @@ fn value(c: &mut Cursor<'_>, field: Field, f: &mut Fields, scratch: &mut Scratch
         Field::Bids => c.detached(|c| c.levels(&mut scratch.bids))?,
         Field::Asks => c.detached(|c| c.levels(&mut scratch.asks))?,
         Field::Changes => c.detached(|c| c.changes(&mut scratch.changes))?,
-        Field::SportKey => f.sport_key = Some(c.string()?),
         Field::Timestamp => {
             f.timestamp_ms = if c.null()? {
                 None
@@ -380,6 +367,54 @@ fn value(c: &mut Cursor<'_>, field: Field, f: &mut Fields, scratch: &mut Scratch
     f.mark(field)
 }
 
+/// Stores a string value of a string-typed field (`None` for other fields).
+/// Used for freshly scanned strings and for memo hits alike.
+#[inline(always)]
+fn apply_string(c: &Cursor<'_>, field: Field, span: Span, f: &mut Fields) -> Option<()> {
+    match field {
+        Field::ParsecId => f.parsec_id = Some(span),
+        Field::Outcome => f.outcome = Some(span),
+        Field::SportKey => f.sport_key = Some(span),
+        Field::Exchange => f.exchange = Some(span),
+        Field::MarketId => f.market_id = Some(span),
+        Field::TokenId => f.token_id = Some(span),
+        Field::Title => f.title = Some(span),
+        Field::BookState => {
+            f.book_state = match c.slice(span) {
+                b"fresh" => Some(WireBookState::Fresh),
+                b"stale" => Some(WireBookState::Stale),
+                b"needs_refresh" => Some(WireBookState::NeedsRefresh),
+                _ => None,
+            }
+        }
+        Field::FeedState => {
+            f.feed_state = match c.slice(span) {
+                b"healthy" => Some(FeedState::Healthy),
+                b"degraded" => Some(FeedState::Degraded),
+                b"disconnected" => Some(FeedState::Disconnected),
+                _ => None,
+            }
+        }
+        // A string where nobody reads the field: nothing to store.
+        Field::Unknown => {}
+        _ => return None,
+    }
+    Some(())
+}
+
+/// Longest string value a template remembers per slot.
+const MAX_MEMO: usize = 128;
+
+/// One value of a template.
+#[derive(Debug, Clone)]
+struct Slot {
+    /// Where the literal before this value ends in `Template::bytes`.
+    lit_end: u32,
+    field: Field,
+    /// The last string seen here (empty if none): already validated bytes.
+    memo: Vec<u8>,
+}
+
 /// A frame shape learned from a frame the generic scan accepted: the literal
 /// bytes between values (keys, punctuation, whitespace and the `type` value)
 /// and which field each value is. A frame of the same shape is then read by
@@ -389,8 +424,8 @@ pub(crate) struct Template {
     kind: Option<Kind>,
     /// Every literal, concatenated.
     bytes: Vec<u8>,
-    /// Per value: where its preceding literal ends in `bytes`, and its field.
-    slots: Vec<(u32, Field)>,
+    /// One per value, in frame order.
+    slots: Vec<Slot>,
     /// For least-recently-used replacement.
     pub(crate) last_used: u64,
 }
@@ -400,32 +435,64 @@ impl Template {
     pub(crate) fn learn(&mut self, buf: &[u8], values: &[ValueSpan], fields: &Fields) {
         self.kind = fields.kind;
         self.bytes.clear();
-        self.slots.clear();
+        let mut n = 0;
         let mut from = 0usize;
         for v in values {
             let (start, end) = (v.start as usize, v.end as usize);
             self.bytes
                 .extend_from_slice(buf.get(from..start).unwrap_or(&[]));
-            self.slots.push((self.bytes.len() as u32, v.field));
+            let lit_end = self.bytes.len() as u32;
+            // Reuse the slots' memo buffers (no allocation once warmed up).
+            match self.slots.get_mut(n) {
+                Some(slot) => {
+                    slot.lit_end = lit_end;
+                    slot.field = v.field;
+                    slot.memo.clear();
+                }
+                None => self.slots.push(Slot {
+                    lit_end,
+                    field: v.field,
+                    memo: Vec::new(),
+                }),
+            }
+            n += 1;
             from = end;
         }
+        self.slots.truncate(n);
         self.bytes.extend_from_slice(buf.get(from..).unwrap_or(&[]));
     }
 
     /// Reads a frame of this shape; `None` if the frame has another shape or a bad value.
     #[inline]
-    pub(crate) fn scan(&self, buf: &[u8], scratch: &mut Scratch) -> Option<Fields> {
+    pub(crate) fn scan(&mut self, buf: &[u8], scratch: &mut Scratch, f: &mut Fields) -> Option<()> {
         let mut c = Cursor { buf, pos: 0 };
-        let mut f = Fields {
+        *f = Fields {
             kind: self.kind,
             ..Fields::default()
         };
         f.mark(Field::Type)?;
         let mut lit = 0usize;
-        for &(lit_end, field) in &self.slots {
-            c.literal_bytes(self.bytes.get(lit..lit_end as usize)?)?;
-            value(&mut c, field, &mut f, scratch)?;
-            lit = lit_end as usize;
+        for slot in self.slots.iter_mut() {
+            let field = slot.field;
+            c.literal_bytes(self.bytes.get(lit..slot.lit_end as usize)?)?;
+            lit = slot.lit_end as usize;
+            let memo = &mut slot.memo;
+            if !memo.is_empty() {
+                if let Some(span) = c.memo_string(memo) {
+                    apply_string(&c, field, span, f)?;
+                    f.mark(field)?;
+                    continue;
+                }
+            }
+            let start = c.pos;
+            value(&mut c, field, f, scratch)?;
+            // Remember a string value for the next frame of this shape.
+            if buf.get(start) == Some(&b'"') && c.pos - start <= MAX_MEMO + 2 {
+                if let Some(text) = buf.get(start + 1..c.pos - 1) {
+                    memo.clear();
+                    memo.extend_from_slice(text);
+                }
+            }
         }
         c.literal_bytes(self.bytes.get(lit..)?)?;
         if c.pos != buf.len() {
@@ -449,6 +516,32 @@ fn special_bytes(w: u64) -> u64 {
     let has_backslash = backslash.wrapping_sub(LO) & !backslash;
     let control = w.wrapping_sub(LO * 0x20) & !w;
     (has_quote | has_backslash | control | w) & HI
+}
+
+/// Whether two slices are equal, compared a word at a time (no `memcmp` call).
+#[inline(always)]
+fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n >= 8 {
+        let mut diff = 0u64;
+        let mut i = 0;
+        while i + 8 < n {
+            diff |= load(a, i).unwrap_or(0) ^ load(b, i).unwrap_or(0);
+            i += 8;
+        }
+        // The last (possibly overlapping) word covers the remainder.
+        diff |= load(a, n - 8).unwrap_or(0) ^ load(b, n - 8).unwrap_or(1);
+        diff == 0
+    } else {
+        let mut diff = 0u8;
+        for i in 0..n {
+            diff |= a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(1);
+        }
+        diff == 0
+    }
 }
 
 #[inline(always)]
@@ -569,23 +662,31 @@ impl<'b> Cursor<'b> {
     fn literal_bytes(&mut self, lit: &[u8]) -> Option<()> {
         let n = lit.len();
         let here = self.buf.get(self.pos..self.pos + n)?;
-        let same = if n >= 8 {
-            let mut i = 0;
-            let mut same = true;
-            while i + 8 <= n {
-                same &= load(here, i) == load(lit, i);
-                i += 8;
-            }
-            same && (i == n || load(here, n - 8) == load(lit, n - 8))
-        } else {
-            here.iter().zip(lit).all(|(a, b)| a == b)
-        };
-        if same {
+        if bytes_equal(here, lit) {
             self.pos += n;
             Some(())
         } else {
             None
         }
+    }
+
+    /// A string equal to `memo` (bytes validated when the memo was taken):
+    /// `"` + memo + `"` at the cursor. Returns its span and advances.
+    #[inline(always)]
+    fn memo_string(&mut self, memo: &[u8]) -> Option<Span> {
+        let start = self.pos + 1;
+        let end = start + memo.len();
+        if self.buf.get(self.pos) != Some(&b'"') || self.buf.get(end) != Some(&b'"') {
+            return None;
+        }
+        if !bytes_equal(self.buf.get(start..end)?, memo) {
+            return None;
+        }
+        self.pos = end + 1;
+        Some(Span {
+            start: u32::try_from(start).ok()?,
+            len: u32::try_from(memo.len()).ok()?,
+        })
     }
 
     #[inline(always)]

@@ -179,6 +179,8 @@ pub struct FrameParser {
     templates: Vec<fast::Template>,
     /// Where the values lay in the frame the generic scan just read.
     recorded: Vec<fast::ValueSpan>,
+    /// What the fast path found in the current frame.
+    fields: fast::Fields,
     tick: u64,
 }
 
@@ -218,6 +220,7 @@ impl FrameParser {
             stats: ParserStats::default(),
             templates: Vec::with_capacity(MAX_TEMPLATES),
             recorded: Vec::with_capacity(32),
+            fields: fast::Fields::default(),
             tick: 0,
         }
     }
@@ -237,7 +240,7 @@ impl FrameParser {
             return Err(ParseError::TooLarge { len: buf.len() });
         }
         match self.scan_fast(buf) {
-            Some(fields) => Ok(fields.into_frame(buf, &self.scratch)),
+            Some(()) => Ok(self.fields.to_frame(buf, &self.scratch)),
             None => {
                 self.stats.general += 1;
                 self.scratch.clear();
@@ -257,35 +260,40 @@ impl FrameParser {
         if buf.len() > MAX_FRAME_LEN {
             return None;
         }
-        let fields = self.scan_fast(buf)?;
-        Some(fields.into_frame(buf, &self.scratch))
+        self.scan_fast(buf)?;
+        Some(self.fields.to_frame(buf, &self.scratch))
     }
 
     /// The fast path: learned shapes first, then the generic scan (which
     /// learns the shape of what it accepts).
     #[inline]
-    fn scan_fast(&mut self, buf: &[u8]) -> Option<fast::Fields> {
+    fn scan_fast(&mut self, buf: &[u8]) -> Option<()> {
         self.tick += 1;
         self.scratch.clear();
         for t in self.templates.iter_mut() {
-            if let Some(fields) = t.scan(buf, &mut self.scratch) {
+            if t.scan(buf, &mut self.scratch, &mut self.fields).is_some() {
                 t.last_used = self.tick;
                 self.stats.fast += 1;
                 self.stats.template += 1;
-                return Some(fields);
+                return Some(());
             }
             self.scratch.clear();
         }
         self.recorded.clear();
-        let fields = fast::scan(buf, &mut self.scratch, Some(&mut self.recorded))?;
+        fast::scan(
+            buf,
+            &mut self.scratch,
+            &mut self.fields,
+            Some(&mut self.recorded),
+        )?;
         self.stats.fast += 1;
-        self.learn(buf, &fields);
-        Some(fields)
+        self.learn(buf);
+        Some(())
     }
 
     /// Remembers the shape the generic scan just read, replacing the least
     /// recently used one when full (reusing its buffers).
-    fn learn(&mut self, buf: &[u8], fields: &fast::Fields) {
+    fn learn(&mut self, buf: &[u8]) {
         let slot = if self.templates.len() < MAX_TEMPLATES {
             self.templates.push(fast::Template::default());
             self.templates.len() - 1
@@ -295,7 +303,7 @@ impl FrameParser {
                 .unwrap_or(0)
         };
         let t = &mut self.templates[slot];
-        t.learn(buf, &self.recorded, fields);
+        t.learn(buf, &self.recorded, &self.fields);
         t.last_used = self.tick;
     }
 
