@@ -29,6 +29,9 @@ pub enum BookError {
 #[derive(Debug, Clone)]
 pub struct Ladder {
     side: Side,
+    /// XOR mask that turns a price into the sort key: 0 for bids (higher is
+    /// better), all ones for asks (lower is better). Branch-free comparisons.
+    flip: u32,
     levels: Vec<Level>,
 }
 
@@ -42,6 +45,10 @@ impl Ladder {
     pub fn new(side: Side, capacity: usize) -> Ladder {
         Ladder {
             side,
+            flip: match side {
+                Side::Bid => 0,
+                Side::Ask => u32::MAX,
+            },
             levels: Vec::with_capacity(capacity),
         }
     }
@@ -49,10 +56,7 @@ impl Ladder {
     /// Sort key: ascending key = worse to better.
     #[inline(always)]
     fn key(&self, price: Price) -> u32 {
-        match self.side {
-            Side::Bid => price.units(),
-            Side::Ask => u32::MAX - price.units(),
-        }
+        price.units() ^ self.flip
     }
 
     /// Number of levels.

@@ -104,8 +104,13 @@ impl BookKey {
     }
 
     /// Whether this key names the book (`parsec_id`, `outcome`).
+    #[inline]
     pub fn matches(&self, parsec_id: &str, outcome: &str) -> bool {
-        *self.parsec_id == *parsec_id && self.outcome.eq_ignore_ascii_case(outcome)
+        use crate::parse::bytes_equal;
+        // Word-wise compares: this runs for every frame (the last-hit check).
+        bytes_equal(self.parsec_id.as_bytes(), parsec_id.as_bytes())
+            && (bytes_equal(self.outcome.as_bytes(), outcome.as_bytes())
+                || self.outcome.eq_ignore_ascii_case(outcome))
     }
 }
 

@@ -520,7 +520,7 @@ fn special_bytes(w: u64) -> u64 {
 
 /// Whether two slices are equal, compared a word at a time (no `memcmp` call).
 #[inline(always)]
-fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn bytes_equal(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;

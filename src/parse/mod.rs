@@ -21,6 +21,8 @@ mod fast;
 mod general;
 mod text;
 
+pub(crate) use fast::bytes_equal;
+
 use crate::frame::{Change, Frame, Level, RawOddsRow};
 use crate::price::NumberError;
 

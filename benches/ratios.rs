@@ -1,0 +1,207 @@
+//! Interleaved ratios: wirebook against the baseline, alternating in short
+//! rounds so that the host's slow swings in speed hit both sides alike.
+//!
+//! Criterion (`benches/engine.rs`) measures each function for seconds at a
+//! time; on a shared, noisy machine the baseline and wirebook may then run at
+//! different clock speeds and their ratio drifts between runs. Here every round
+//! times a batch of wirebook then a batch of the baseline, and the table shows
+//! medians over the rounds and the median of the per-round ratios.
+//!
+//! Run: `cargo bench --bench ratios` (about 30 s).
+
+mod common;
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use common::{base_read, delta, delta_stream, snapshot, BaseFrame, BaseStore};
+use wirebook::{BookSnapshot, BookStore, FrameParser, StoreConfig};
+
+const ROUNDS: usize = 41;
+const BASE_SEQ: u64 = 1_000;
+const ID: &str = "polymarket:0x1234abcd";
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Times `iters` runs of `f` in ns per run.
+fn per_op(iters: usize, mut f: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    start.elapsed().as_nanos() as f64 / iters as f64
+}
+
+struct Row {
+    group: &'static str,
+    wirebook: f64,
+    baseline: f64,
+    ratio: f64,
+}
+
+fn interleave(
+    group: &'static str,
+    mut wirebook: impl FnMut() -> f64,
+    mut baseline: impl FnMut() -> f64,
+) -> Row {
+    let (mut w, mut b, mut r) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let tw = wirebook();
+        let tb = baseline();
+        w.push(tw);
+        b.push(tb);
+        r.push(tb / tw);
+    }
+    Row {
+        group,
+        wirebook: median(&mut w),
+        baseline: median(&mut b),
+        ratio: median(&mut r),
+    }
+}
+
+fn main() {
+    let mut rows = Vec::new();
+
+    // parse_delta
+    {
+        let mut buf = delta(1235, (45, 900), (46, 0));
+        let mut parser = FrameParser::new();
+        let copy = buf.clone();
+        rows.push(interleave(
+            "parse_delta",
+            || {
+                per_op(20_000, || {
+                    black_box(parser.parse(black_box(&mut buf)).is_ok());
+                })
+            },
+            || {
+                per_op(20_000, || {
+                    black_box(serde_json::from_slice::<BaseFrame>(black_box(&copy)).is_ok());
+                })
+            },
+        ));
+    }
+
+    // parse_snapshot
+    {
+        let mut buf = snapshot(BASE_SEQ, 50);
+        let copy = buf.clone();
+        let mut parser = FrameParser::new();
+        rows.push(interleave(
+            "parse_snapshot",
+            || {
+                per_op(2_000, || {
+                    black_box(parser.parse(black_box(&mut buf)).is_ok());
+                })
+            },
+            || {
+                per_op(2_000, || {
+                    black_box(serde_json::from_slice::<BaseFrame>(black_box(&copy)).is_ok());
+                })
+            },
+        ));
+    }
+
+    // hot_path_delta: each round applies the whole stream after a fresh snapshot.
+    {
+        let frames = delta_stream(BASE_SEQ, 4096);
+        let mut mine = frames.clone();
+        let mut store = BookStore::new(StoreConfig {
+            depth: 50,
+            ..StoreConfig::default()
+        });
+        let mut parser = FrameParser::new();
+        let mut base = BaseStore::default();
+        rows.push(interleave(
+            "hot_path_delta",
+            || {
+                store
+                    .ingest(&mut parser, &mut snapshot(BASE_SEQ, 50), 1)
+                    .unwrap();
+                let start = Instant::now();
+                for f in mine.iter_mut() {
+                    black_box(store.ingest(&mut parser, f, 1).is_ok());
+                }
+                start.elapsed().as_nanos() as f64 / frames.len() as f64
+            },
+            || {
+                base.ingest(&snapshot(BASE_SEQ, 50));
+                let start = Instant::now();
+                for f in &frames {
+                    base.ingest(black_box(f));
+                }
+                start.elapsed().as_nanos() as f64 / frames.len() as f64
+            },
+        ));
+        assert_eq!(store.counters().gaps, 0);
+        assert_eq!(base.gaps, 0);
+    }
+
+    // hot_path_snapshot
+    {
+        let mut buf = snapshot(BASE_SEQ, 50);
+        let copy = buf.clone();
+        let mut store = BookStore::new(StoreConfig {
+            depth: 50,
+            ..StoreConfig::default()
+        });
+        let mut parser = FrameParser::new();
+        let mut base = BaseStore::default();
+        rows.push(interleave(
+            "hot_path_snapshot",
+            || {
+                per_op(2_000, || {
+                    black_box(store.ingest(&mut parser, &mut buf, 1).is_ok());
+                })
+            },
+            || per_op(2_000, || base.ingest(black_box(&copy))),
+        ));
+    }
+
+    // read_depth10_uncontended
+    {
+        let mut store = BookStore::new(StoreConfig {
+            depth: 50,
+            ..StoreConfig::default()
+        });
+        let mut parser = FrameParser::new();
+        store
+            .ingest(&mut parser, &mut snapshot(BASE_SEQ, 50), 1)
+            .unwrap();
+        let reader = store.reader(ID, "yes").unwrap();
+        let mut snap = BookSnapshot::with_depth(10);
+        let mut base = BaseStore::default();
+        base.ingest(&snapshot(BASE_SEQ, 50));
+        let book = base.book(ID, "yes");
+        let mut out = Vec::with_capacity(20);
+        rows.push(interleave(
+            "read_depth10_uncontended",
+            || {
+                per_op(100_000, || {
+                    reader.read_into(10, &mut snap);
+                    black_box(snap.seq);
+                })
+            },
+            || {
+                per_op(100_000, || {
+                    black_box(base_read(&book, 10, &mut out));
+                })
+            },
+        ));
+    }
+
+    println!(
+        "{:<26} {:>12} {:>12} {:>8}",
+        "group", "wirebook ns", "baseline ns", "ratio"
+    );
+    for r in &rows {
+        println!(
+            "{:<26} {:>12.1} {:>12.1} {:>7.1}x",
+            r.group, r.wirebook, r.baseline, r.ratio
+        );
+    }
+}
