@@ -2,8 +2,9 @@
 //!
 //! Groups (each with `wirebook` and `baseline`): `parse_delta`,
 //! `parse_snapshot`, `hot_path_delta`, `hot_path_snapshot`, `read_depth10`
-//! (a writer thread updating the same book), plus `read_depth10_uncontended`
-//! and `read_depth` (cost against the depth asked for).
+//! (a writer thread updating the same book), plus `read_depth10_uncontended`,
+//! `read_depth` (cost against the depth asked for) and `book_update` (the
+//! level container alone, against `BTreeMap`).
 //!
 //! Run: `cargo bench --bench engine`.
 
@@ -245,6 +246,77 @@ fn read_depth(c: &mut Criterion) {
     g.finish();
 }
 
+/// The level container alone: the delta stream's changes, already parsed,
+/// applied to wirebook's sorted arrays and to a pair of `BTreeMap`s.
+fn book_update(c: &mut Criterion) {
+    use std::collections::BTreeMap;
+    use wirebook::{Book, Change, Frame, Level, Side};
+
+    let mut parser = FrameParser::new();
+    let mut changes: Vec<Change> = Vec::new();
+    for mut f in delta_stream(BASE_SEQ, CHUNK) {
+        if let Ok(Frame::Delta(d)) = parser.parse(&mut f) {
+            changes.extend_from_slice(d.changes);
+        }
+    }
+    let mut snap = snapshot(BASE_SEQ, 50);
+    let (bids, asks): (Vec<Level>, Vec<Level>) = match parser.parse(&mut snap) {
+        Ok(Frame::Book(b)) => (b.bids.to_vec(), b.asks.to_vec()),
+        _ => unreachable!("the bench snapshot parses"),
+    };
+    let mut g = c.benchmark_group("book_update");
+    g.bench_function("wirebook", |b| {
+        let mut book = Book::new(64);
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut done = 0u64;
+            while done < iters {
+                book.replace(&bids, &asks).unwrap();
+                let n = (iters - done).min(changes.len() as u64) as usize;
+                let start = Instant::now();
+                for pair in changes[..n].chunks(2) {
+                    black_box(book.apply_changes(pair).is_ok());
+                }
+                total += start.elapsed();
+                done += n as u64;
+            }
+            total
+        })
+    });
+    g.bench_function("baseline", |b| {
+        let mut sides: [BTreeMap<u32, u64>; 2] = [BTreeMap::new(), BTreeMap::new()];
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut done = 0u64;
+            while done < iters {
+                sides[0] = bids
+                    .iter()
+                    .map(|l| (l.price.units(), l.size.units()))
+                    .collect();
+                sides[1] = asks
+                    .iter()
+                    .map(|l| (l.price.units(), l.size.units()))
+                    .collect();
+                let n = (iters - done).min(changes.len() as u64) as usize;
+                let start = Instant::now();
+                for ch in &changes[..n] {
+                    let side = &mut sides[usize::from(ch.side == Side::Ask)];
+                    if ch.size.is_zero() {
+                        side.remove(&ch.price.units());
+                    } else {
+                        side.insert(ch.price.units(), ch.size.units());
+                    }
+                }
+                black_box(&sides);
+                total += start.elapsed();
+                done += n as u64;
+            }
+            total
+        })
+    });
+    g.finish();
+}
+
 fn config_criterion() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_millis(500))
@@ -256,6 +328,6 @@ criterion_group! {
     name = engine;
     config = config_criterion();
     targets = parse_delta, parse_snapshot, hot_path_delta, hot_path_snapshot,
-        read_depth10, read_depth10_uncontended, read_depth
+        read_depth10, read_depth10_uncontended, read_depth, book_update
 }
 criterion_main!(engine);

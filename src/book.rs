@@ -154,8 +154,7 @@ impl Ladder {
     ) -> Result<Option<std::ops::Range<usize>>, BookError> {
         let key = self.key(price);
         let n = self.levels.len();
-        // Search from the top: most updates touch the best few levels.
-        let found = self.levels.binary_search_by(|l| self.key_of(l).cmp(&key));
+        let found = self.find(key);
         match (found, size.is_zero()) {
             (Ok(i), true) => {
                 self.levels.remove(i);
@@ -181,6 +180,27 @@ impl Ladder {
     #[inline(always)]
     fn key_of(&self, l: &Level) -> u32 {
         self.key(l.price)
+    }
+
+    /// Where `key` is (`Ok`) or would go (`Err`), like `binary_search`.
+    /// Most updates touch the best few levels, which are at the end: look at
+    /// those first, then bisect the rest.
+    #[inline(always)]
+    fn find(&self, key: u32) -> Result<usize, usize> {
+        const LINEAR: usize = 4;
+        let n = self.levels.len();
+        let mut i = n;
+        while i > 0 && n - i < LINEAR {
+            let k = self.key_of(&self.levels[i - 1]);
+            if k == key {
+                return Ok(i - 1);
+            }
+            if k < key {
+                return Err(i);
+            }
+            i -= 1;
+        }
+        self.levels[..i].binary_search_by(|l| self.key_of(l).cmp(&key))
     }
 
     /// Replaces the side with `levels` (any order; zero sizes dropped; for a
@@ -516,6 +536,19 @@ mod tests {
             .map(|l| (l.price.units(), l.size.units()))
             .collect();
         assert_eq!(got, vec![(50, 2), (40, 3)]);
+    }
+
+    #[test]
+    fn search_agrees_with_binary_search_at_every_depth() {
+        let mut l = Ladder::new(Side::Ask, 16);
+        for u in (10..=100).step_by(10) {
+            l.set(p(u), Size::from_units(1)).unwrap();
+        }
+        for key_units in 5..=105 {
+            let key = l.key(p(key_units));
+            let want = l.levels.binary_search_by(|x| l.key_of(x).cmp(&key));
+            assert_eq!(l.find(key), want, "price {key_units}");
+        }
     }
 
     #[test]

@@ -37,20 +37,57 @@ pub fn snapshot(seq: u64, levels: usize) -> Vec<u8> {
     .into_bytes()
 }
 
-/// `count` deltas continuing a snapshot at `base`: moves around the top of a
-/// 0.01-grid book, inserting, updating and removing levels.
+/// `count` deltas continuing a snapshot at `base` (from [`snapshot`]): each
+/// sets one bid and one ask level at a depth below the top drawn from a
+/// geometric distribution (mean about 2.3 ticks), as real books update mostly
+/// at the top; one ask in three is a removal. The snapshot's grid (0.001).
 pub fn delta_stream(base: u64, count: usize) -> Vec<Vec<u8>> {
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut depth = move |r: u64| {
+        // Geometric: P(k) = 0.3 * 0.7^k, capped at 49.
+        let mut k = 0u32;
+        let mut v = r;
+        while k < 49 && v % 10 >= 3 {
+            k += 1;
+            v /= 10;
+            if v == 0 {
+                v = next();
+            }
+        }
+        k
+    };
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
     (0..count)
         .map(|i| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            let bid = (40 + (x % 10) as u32, (x >> 8) as u32 % 500);
-            let ask = (51 + ((x >> 16) % 10) as u32, (x >> 24) as u32 % 3 * 100);
-            delta(base + 1 + i as u64, bid, ask)
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let bid_price = 499 - depth(rng);
+            let ask_price = 501 + depth(rng.rotate_left(17));
+            let bid_size = (rng >> 8) % 500 + 1;
+            let ask_size = (rng >> 24) % 3 * 100;
+            delta3(
+                base + 1 + i as u64,
+                (bid_price, bid_size),
+                (ask_price, ask_size),
+            )
         })
         .collect()
+}
+
+/// A delta like [`delta`] on a 0.001 grid.
+fn delta3(seq: u64, bid: (u32, u64), ask: (u32, u64)) -> Vec<u8> {
+    format!(
+        r#"{{"type":"orderbook_delta","parsec_id":"polymarket:0x1234abcd","exchange":"polymarket","outcome":"Yes","token_id":"2174263314346390629056905015582624153306727273","market_id":"0x1234abcd","changes":[{{"side":"bid","price":0.{:03},"size":{}.5}},{{"side":"ask","price":0.{:03},"size":{}.0}}],"server_seq":{seq},"book_state":"fresh","feed_state":"healthy","stale_after_ms":5000,"exchange_ts_ms":1707044096100,"ingest_ts_ms":1707044096105}}"#,
+        bid.0, bid.1, ask.0, ask.1
+    )
+    .into_bytes()
 }
 
 // ---------------------------------------------------------------- baseline

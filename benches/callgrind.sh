@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Instructions per operation of the hot paths, wirebook beside the baseline,
+# counted by callgrind (repeatable on a noisy machine; setup is included but
+# is under 1% of each workload). Needs valgrind (apt-get install valgrind).
+#
+#   bash benches/callgrind.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo bench --bench instructions --no-run 2>/dev/null
+bin=$(ls -t target/release/deps/instructions-* | grep -v '\.d$' | head -1)
+count() {
+    valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" 2>&1 \
+        | awk '/refs:/ { gsub(",", "", $4); print $4 }'
+}
+printf '%-10s %14s %14s %8s\n' workload wirebook baseline ratio
+for pair in "delta 102400" "snapshot 2000" "read 200000"; do
+    set -- $pair
+    w=$(count "$1"); b=$(count "$1-baseline")
+    awk -v n="$1" -v ops="$2" -v w="$w" -v b="$b" \
+        'BEGIN { printf "%-10s %14.0f %14.0f %7.1fx\n", n, w / ops, b / ops, b / w }'
+done
+echo "(instructions per operation: a 2-change delta, a 50-level snapshot, a depth-10 read)"

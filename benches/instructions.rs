@@ -1,0 +1,100 @@
+//! Fixed workloads for instruction counting (`benches/callgrind.sh` runs each
+//! under `valgrind --tool=callgrind`). Counts are repeatable on a noisy
+//! machine, so they show regressions that times hide.
+//!
+//! `cargo bench --bench instructions -- WORKLOAD` runs one workload once:
+//! `delta`, `delta-baseline`, `snapshot`, `snapshot-baseline`, `read`, `read-baseline`.
+//! Without an argument it lists them (and does nothing, so `cargo bench` stays quick).
+
+mod common;
+
+use std::hint::black_box;
+
+use common::{base_read, delta_stream, snapshot, BaseStore};
+use wirebook::{BookSnapshot, BookStore, FrameParser, StoreConfig};
+
+const BASE_SEQ: u64 = 1_000;
+const ID: &str = "polymarket:0x1234abcd";
+/// Operations per workload (the script divides by these).
+const DELTAS: usize = 4096 * 25;
+const SNAPSHOTS: usize = 2_000;
+const READS: usize = 200_000;
+
+fn store() -> BookStore {
+    BookStore::new(StoreConfig {
+        depth: 50,
+        ..StoreConfig::default()
+    })
+}
+
+fn main() {
+    let workload = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .unwrap_or_default();
+    match workload.as_str() {
+        "delta" => {
+            let mut store = store();
+            let mut parser = FrameParser::new();
+            let mut frames = delta_stream(BASE_SEQ, 4096);
+            for _ in 0..DELTAS / 4096 {
+                store
+                    .ingest(&mut parser, &mut snapshot(BASE_SEQ, 50), 1)
+                    .unwrap();
+                for f in &mut frames {
+                    black_box(store.ingest(&mut parser, f, 1).is_ok());
+                }
+            }
+        }
+        "delta-baseline" => {
+            let mut base = BaseStore::default();
+            let frames = delta_stream(BASE_SEQ, 4096);
+            for _ in 0..DELTAS / 4096 {
+                base.ingest(&snapshot(BASE_SEQ, 50));
+                for f in &frames {
+                    base.ingest(black_box(f));
+                }
+            }
+        }
+        "snapshot" => {
+            let mut store = store();
+            let mut parser = FrameParser::new();
+            let mut buf = snapshot(BASE_SEQ, 50);
+            for _ in 0..SNAPSHOTS {
+                black_box(store.ingest(&mut parser, &mut buf, 1).is_ok());
+            }
+        }
+        "snapshot-baseline" => {
+            let mut base = BaseStore::default();
+            let buf = snapshot(BASE_SEQ, 50);
+            for _ in 0..SNAPSHOTS {
+                base.ingest(black_box(&buf));
+            }
+        }
+        "read" => {
+            let mut store = store();
+            store
+                .ingest(&mut FrameParser::new(), &mut snapshot(BASE_SEQ, 50), 1)
+                .unwrap();
+            let reader = store.reader(ID, "yes").unwrap();
+            let mut snap = BookSnapshot::with_depth(10);
+            for _ in 0..READS {
+                reader.read_into(10, &mut snap);
+                black_box(snap.seq);
+            }
+        }
+        "read-baseline" => {
+            let mut base = BaseStore::default();
+            base.ingest(&snapshot(BASE_SEQ, 50));
+            let book = base.book(ID, "yes");
+            let mut out = Vec::with_capacity(20);
+            for _ in 0..READS {
+                black_box(base_read(&book, 10, &mut out));
+            }
+        }
+        _ => println!(
+            "workloads: delta delta-baseline snapshot snapshot-baseline read read-baseline \
+             (run benches/callgrind.sh)"
+        ),
+    }
+}
