@@ -31,6 +31,11 @@ enum MarketId<'a> {
 
 impl<'a> MarketSelector<'a> {
     /// A market by `parsec_id` (`exchange:market_id`).
+    ///
+    /// ```
+    /// use wirebook::MarketSelector;
+    /// assert_eq!(MarketSelector::parsec_id("kalshi:X").to_string(), r#"{"parsec_id":"kalshi:X"}"#);
+    /// ```
     pub fn parsec_id(parsec_id: &'a str) -> Self {
         MarketSelector {
             id: MarketId::Parsec(parsec_id),
@@ -58,12 +63,23 @@ impl<'a> MarketSelector<'a> {
     }
 
     /// The outcome (optional for Yes/No markets, required for categorical ones).
+    ///
+    /// ```
+    /// use wirebook::MarketSelector;
+    /// let m = MarketSelector::parsec_id("polymarket:0x1").outcome("No");
+    /// assert!(m.to_string().contains(r#""outcome":"No""#));
+    /// ```
     pub fn outcome(mut self, outcome: &'a str) -> Self {
         self.outcome = Some(outcome);
         self
     }
 
     /// Levels per side (the server clamps to the tier's maximum).
+    ///
+    /// ```
+    /// use wirebook::MarketSelector;
+    /// assert!(MarketSelector::parsec_id("a:b").depth(10).to_string().ends_with(r#""depth":10}"#));
+    /// ```
     pub fn depth(mut self, depth: u32) -> Self {
         self.depth = Some(depth);
         self
@@ -157,6 +173,11 @@ impl fmt::Debug for FrameWriter {
 
 impl FrameWriter {
     /// A writer with an empty buffer.
+    ///
+    /// ```
+    /// let mut w = wirebook::FrameWriter::new();
+    /// assert_eq!(w.odds_unsubscribe(), r#"{"type":"unsubscribe"}"#);
+    /// ```
     pub fn new() -> FrameWriter {
         FrameWriter {
             buf: String::with_capacity(256),
@@ -172,6 +193,11 @@ impl FrameWriter {
     }
 
     /// `{"type":"auth","api_key":KEY}`.
+    ///
+    /// ```
+    /// let mut w = wirebook::FrameWriter::new();
+    /// assert_eq!(w.auth("pk_x"), r#"{"type":"auth","api_key":"pk_x"}"#);
+    /// ```
     pub fn auth(&mut self, api_key: &str) -> &str {
         let b = self.start("auth");
         b.push_str(",\"api_key\":");
@@ -256,6 +282,11 @@ impl FrameWriter {
     }
 
     /// A `resync` request for one book.
+    ///
+    /// ```
+    /// let mut w = wirebook::FrameWriter::new();
+    /// assert_eq!(w.resync("a:b", None), r#"{"type":"resync","parsec_id":"a:b"}"#);
+    /// ```
     pub fn resync(&mut self, parsec_id: &str, outcome: Option<&str>) -> &str {
         let b = self.start("resync");
         b.push_str(",\"parsec_id\":");

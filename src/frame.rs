@@ -389,16 +389,40 @@ pub struct OddsRows<'a> {
 
 impl<'a> OddsRows<'a> {
     /// Number of valid rows.
+    ///
+    /// ```
+    /// use wirebook::{Frame, FrameParser};
+    /// let mut p = FrameParser::new();
+    /// let mut msg = br#"{"type":"odds_update","data":[{"event_id":"e","bookmaker":"b","price_american":-110}]}"#.to_vec();
+    /// let Ok(Frame::OddsUpdate(u)) = p.parse(&mut msg) else { panic!() };
+    /// assert_eq!(u.rows.len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.rows.len()
     }
 
     /// Whether there are no valid rows.
+    ///
+    /// ```
+    /// use wirebook::{Frame, FrameParser};
+    /// let mut p = FrameParser::new();
+    /// let mut msg = br#"{"type":"odds_update","data":[{"event_id":"e","bookmaker":"b","price_american":-110}]}"#.to_vec();
+    /// let Ok(Frame::OddsUpdate(u)) = p.parse(&mut msg) else { panic!() };
+    /// assert!(!u.rows.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
     }
 
     /// The rows in frame order.
+    ///
+    /// ```
+    /// use wirebook::{Frame, FrameParser};
+    /// let mut p = FrameParser::new();
+    /// let mut msg = br#"{"type":"odds_update","data":[{"event_id":"e","bookmaker":"b","price_american":-110}]}"#.to_vec();
+    /// let Ok(Frame::OddsUpdate(u)) = p.parse(&mut msg) else { panic!() };
+    /// assert_eq!(u.rows.iter().next().unwrap().price_american, Some(-110));
+    /// ```
     pub fn iter(&self) -> impl ExactSizeIterator<Item = OddsRow<'a>> + 'a {
         let buf = self.buf;
         self.rows.iter().map(move |raw| resolve_row(buf, raw))

@@ -204,6 +204,12 @@ impl SeqLockWriter {
 
 impl WordWriter<'_> {
     /// Stores word `i` (ignored if out of range).
+    ///
+    /// ```
+    /// let (lock, mut w) = wirebook::SeqLock::new(2);
+    /// w.write(|w| w.set(1, 9));
+    /// lock.read(|r| assert_eq!(r.get(1), 9));
+    /// ```
     #[inline(always)]
     pub fn set(&self, i: usize, value: u64) {
         if let Some(w) = self.words.get(i) {
@@ -212,6 +218,12 @@ impl WordWriter<'_> {
     }
 
     /// Stores consecutive pairs of words from `start` (stops at the end of the lock).
+    ///
+    /// ```
+    /// let (lock, mut w) = wirebook::SeqLock::new(4);
+    /// w.write(|w| w.set_pairs(0, [(1, 2), (3, 4)].into_iter()));
+    /// lock.read(|r| assert_eq!(r.pairs(0, 2).collect::<Vec<_>>(), vec![(1, 2), (3, 4)]));
+    /// ```
     #[inline(always)]
     pub fn set_pairs(&self, start: usize, pairs: impl Iterator<Item = (u64, u64)>) {
         let Some(words) = self.words.get(start..) else {
@@ -224,17 +236,35 @@ impl WordWriter<'_> {
     }
 
     /// The word's current value (the writer's own last store).
+    ///
+    /// ```
+    /// let (_lock, mut w) = wirebook::SeqLock::new(1);
+    /// w.write(|w| {
+    ///     w.set(0, 3);
+    ///     assert_eq!(w.get(0), 3);
+    /// });
+    /// ```
     #[inline(always)]
     pub fn get(&self, i: usize) -> u64 {
         self.words.get(i).map_or(0, |w| w.load(Ordering::Relaxed))
     }
 
     /// Number of words.
+    ///
+    /// ```
+    /// let (_lock, mut w) = wirebook::SeqLock::new(3);
+    /// w.write(|w| assert_eq!(w.len(), 3));
+    /// ```
     pub fn len(&self) -> usize {
         self.words.len()
     }
 
     /// Whether there are no words.
+    ///
+    /// ```
+    /// let (_lock, mut w) = wirebook::SeqLock::new(1);
+    /// w.write(|w| assert!(!w.is_empty()));
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.words.is_empty()
     }
@@ -242,12 +272,24 @@ impl WordWriter<'_> {
 
 impl WordReader<'_> {
     /// Loads word `i` (0 if out of range). May be torn until the read is validated.
+    ///
+    /// ```
+    /// let (lock, mut w) = wirebook::SeqLock::new(1);
+    /// w.write(|w| w.set(0, 5));
+    /// lock.read(|r| assert_eq!(r.get(0), 5));
+    /// ```
     #[inline(always)]
     pub fn get(&self, i: usize) -> u64 {
         self.words.get(i).map_or(0, |w| w.load(Ordering::Relaxed))
     }
 
     /// `count` consecutive pairs of words from `start` (fewer at the end of the lock).
+    ///
+    /// ```
+    /// let (lock, mut w) = wirebook::SeqLock::new(2);
+    /// w.write(|w| w.set_pairs(0, std::iter::once((7, 8))));
+    /// lock.read(|r| assert_eq!(r.pairs(0, 1).next(), Some((7, 8))));
+    /// ```
     #[inline(always)]
     pub fn pairs(
         &self,
@@ -262,6 +304,13 @@ impl WordReader<'_> {
     }
 
     /// Copies the first `out.len()` words into `out`.
+    ///
+    /// ```
+    /// let (lock, _w) = wirebook::SeqLock::new(2);
+    /// let mut out = [1u64; 2];
+    /// lock.read(|r| r.copy_to(&mut out));
+    /// assert_eq!(out, [0, 0]);
+    /// ```
     #[inline]
     pub fn copy_to(&self, out: &mut [u64]) {
         for (o, w) in out.iter_mut().zip(self.words.iter()) {
@@ -270,11 +319,21 @@ impl WordReader<'_> {
     }
 
     /// Number of words.
+    ///
+    /// ```
+    /// let (lock, _w) = wirebook::SeqLock::new(2);
+    /// lock.read(|r| assert_eq!(r.len(), 2));
+    /// ```
     pub fn len(&self) -> usize {
         self.words.len()
     }
 
     /// Whether there are no words.
+    ///
+    /// ```
+    /// let (lock, _w) = wirebook::SeqLock::new(2);
+    /// lock.read(|r| assert!(!r.is_empty()));
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.words.is_empty()
     }

@@ -305,21 +305,45 @@ pub struct BookReader {
 
 impl BookReader {
     /// The book's `parsec_id`.
+    ///
+    /// ```
+    /// let mut store = wirebook::BookStore::default();
+    /// let reader = store.track("kalshi:X", "Yes").unwrap();
+    /// assert_eq!(reader.parsec_id(), "kalshi:X");
+    /// ```
     pub fn parsec_id(&self) -> &str {
         &self.parsec_id
     }
 
     /// The book's outcome, as first seen.
+    ///
+    /// ```
+    /// let mut store = wirebook::BookStore::default();
+    /// let reader = store.track("kalshi:X", "Yes").unwrap();
+    /// assert_eq!(reader.outcome(), "Yes");
+    /// ```
     pub fn outcome(&self) -> &str {
         &self.outcome
     }
 
     /// The deepest read this book publishes.
+    ///
+    /// ```
+    /// let mut store = wirebook::BookStore::default();
+    /// let reader = store.track("kalshi:X", "Yes").unwrap();
+    /// assert_eq!(reader.depth(), 50);
+    /// ```
     pub fn depth(&self) -> usize {
         self.depth
     }
 
     /// A new snapshot of the top `depth` levels (allocates; see [`read_into`](Self::read_into)).
+    ///
+    /// ```
+    /// let mut store = wirebook::BookStore::default();
+    /// let reader = store.track("kalshi:X", "Yes").unwrap();
+    /// assert!(reader.snapshot(10).bids.is_empty());
+    /// ```
     pub fn snapshot(&self, depth: usize) -> BookSnapshot {
         let mut s = BookSnapshot::with_depth(depth.min(self.depth));
         self.read_into(depth, &mut s);
@@ -332,6 +356,14 @@ impl BookReader {
     /// [`BookStore::poll`](crate::BookStore::poll) found it quiet for longer than
     /// its `stale_after_ms` (the network client polls every 100 ms). Use
     /// [`read_into_at`](Self::read_into_at) to also judge it against a time of your own.
+    ///
+    /// ```
+    /// let mut store = wirebook::BookStore::default();
+    /// let reader = store.track("kalshi:X", "Yes").unwrap();
+    /// let mut snap = wirebook::BookSnapshot::with_depth(10);
+    /// reader.read_into(10, &mut snap); // no allocation: reuse `snap` for every read
+    /// assert_eq!(snap.state, wirebook::BookState::AwaitingSnapshot);
+    /// ```
     #[inline]
     pub fn read_into(&self, depth: usize, out: &mut BookSnapshot) {
         let header = self.read_words(depth, out);
@@ -340,6 +372,14 @@ impl BookReader {
 
     /// [`read_into`](Self::read_into), also reading `Stale` if the last frame is
     /// older than `stale_after_ms` at `now_ns` ([`crate::clock::now_ns`]).
+    ///
+    /// ```
+    /// let mut store = wirebook::BookStore::default();
+    /// let reader = store.track("kalshi:X", "Yes").unwrap();
+    /// let mut snap = wirebook::BookSnapshot::with_depth(10);
+    /// reader.read_into_at(10, &mut snap, wirebook::clock::now_ns());
+    /// assert_eq!(snap.seq, 0);
+    /// ```
     #[inline]
     pub fn read_into_at(&self, depth: usize, out: &mut BookSnapshot, now_ns: u64) {
         let header = self.read_words(depth, out);
@@ -370,6 +410,12 @@ impl BookReader {
     }
 
     /// The current publication version; pass it to [`wait_for_change`](Self::wait_for_change).
+    ///
+    /// ```
+    /// let mut store = wirebook::BookStore::default();
+    /// let reader = store.track("kalshi:X", "Yes").unwrap();
+    /// assert_eq!(reader.version() % 2, 0);
+    /// ```
     pub fn version(&self) -> u64 {
         self.lock.version()
     }
@@ -377,6 +423,13 @@ impl BookReader {
     /// Blocks until the book is published again after `version`, or `timeout` passes.
     /// Returns whether it changed. The writer is never slowed by waiters beyond a
     /// check of a counter.
+    ///
+    /// ```
+    /// let mut store = wirebook::BookStore::default();
+    /// let reader = store.track("kalshi:X", "Yes").unwrap();
+    /// let changed = reader.wait_for_change(reader.version(), std::time::Duration::from_millis(1));
+    /// assert!(!changed, "nothing was published");
+    /// ```
     pub fn wait_for_change(&self, version: u64, timeout: Duration) -> bool {
         let deadline = std::time::Instant::now() + timeout;
         self.notify.waiters.fetch_add(1, Ordering::SeqCst);

@@ -96,6 +96,11 @@ pub struct BookKey {
 
 impl BookKey {
     /// A key.
+    ///
+    /// ```
+    /// let k = wirebook::BookKey::new("kalshi:X", "yes");
+    /// assert_eq!(&*k.parsec_id, "kalshi:X");
+    /// ```
     pub fn new(parsec_id: &str, outcome: &str) -> BookKey {
         BookKey {
             parsec_id: parsec_id.into(),
@@ -104,6 +109,11 @@ impl BookKey {
     }
 
     /// Whether this key names the book (`parsec_id`, `outcome`).
+    ///
+    /// ```
+    /// let k = wirebook::BookKey::new("kalshi:X", "Yes");
+    /// assert!(k.matches("kalshi:X", "yes") && !k.matches("kalshi:Y", "yes"));
+    /// ```
     #[inline]
     pub fn matches(&self, parsec_id: &str, outcome: &str) -> bool {
         use crate::parse::bytes_equal;
@@ -292,26 +302,51 @@ impl BookStore {
     }
 
     /// The configuration.
+    ///
+    /// ```
+    /// assert_eq!(wirebook::BookStore::default().config().depth, 50);
+    /// ```
     pub fn config(&self) -> &StoreConfig {
         &self.config
     }
 
     /// Number of books (tracked or once tracked).
+    ///
+    /// ```
+    /// let mut store = wirebook::BookStore::default();
+    /// store.track("a:b", "yes").unwrap();
+    /// assert_eq!(store.len(), 1);
+    /// ```
     pub fn len(&self) -> usize {
         self.slots.len()
     }
 
     /// Whether the store has no books.
+    ///
+    /// ```
+    /// assert!(wirebook::BookStore::default().is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.slots.is_empty()
     }
 
     /// Counters of every outcome so far.
+    ///
+    /// ```
+    /// assert_eq!(wirebook::BookStore::default().counters().gaps, 0);
+    /// ```
     pub fn counters(&self) -> Counters {
         self.counters
     }
 
     /// Counts a frame that did not parse (for callers that parse themselves).
+    ///
+    /// ```
+    /// let mut store = wirebook::BookStore::default();
+    /// let err = wirebook::FrameParser::new().parse(&mut b"oops".to_vec()).unwrap_err();
+    /// store.record_parse_error(&err);
+    /// assert_eq!(store.counters().parse_errors, 1);
+    /// ```
     pub fn record_parse_error(&mut self, error: &ParseError) {
         if error.is_ignorable() {
             self.counters.ignored += 1;
@@ -412,6 +447,12 @@ impl BookStore {
     }
 
     /// Every book's key and reader.
+    ///
+    /// ```
+    /// let mut store = wirebook::BookStore::default();
+    /// store.track("a:b", "yes").unwrap();
+    /// assert_eq!(store.readers().count(), 1);
+    /// ```
     pub fn readers(&self) -> impl Iterator<Item = &BookReader> + '_ {
         self.slots.iter().filter(|s| s.active).map(|s| &s.reader)
     }
@@ -472,6 +513,15 @@ impl BookStore {
     /// Parses one message and applies it: the hot path (frame in, book
     /// updated, snapshot published). Parse errors are counted and returned;
     /// nothing else is lost.
+    ///
+    /// ```
+    /// use wirebook::{Applied, BookStore, FrameParser};
+    /// let mut store = BookStore::default();
+    /// let mut parser = FrameParser::new();
+    /// let mut msg = br#"{"type":"orderbook_delta","parsec_id":"a:b","changes":[],"server_seq":1}"#.to_vec();
+    /// let (_frame, applied) = store.ingest(&mut parser, &mut msg, 0).unwrap();
+    /// assert_eq!(applied, Applied::Untracked);
+    /// ```
     pub fn ingest<'a>(
         &mut self,
         parser: &'a mut FrameParser,
@@ -491,6 +541,12 @@ impl BookStore {
     }
 
     /// Applies one parsed frame by the rules of PROTOCOL.md A4.
+    ///
+    /// ```
+    /// use wirebook::{Applied, BookStore, Frame};
+    /// let mut store = BookStore::default();
+    /// assert_eq!(store.apply(&Frame::Heartbeat { ts_ms: None }, 0), Applied::NotBookState);
+    /// ```
     pub fn apply(&mut self, frame: &Frame<'_>, now_ns: u64) -> Applied {
         match frame {
             Frame::Book(b) => self.apply_snapshot(b, now_ns),
@@ -815,6 +871,10 @@ impl BookStore {
     }
 
     /// Resync requests waiting to be sent.
+    ///
+    /// ```
+    /// assert_eq!(wirebook::BookStore::default().queued_resyncs(), 0);
+    /// ```
     pub fn queued_resyncs(&self) -> usize {
         self.queue.len()
     }
@@ -877,6 +937,10 @@ impl BookStore {
     }
 
     /// Keys of the books currently resyncing.
+    ///
+    /// ```
+    /// assert_eq!(wirebook::BookStore::default().resyncing().count(), 0);
+    /// ```
     pub fn resyncing(&self) -> impl Iterator<Item = &BookKey> + '_ {
         self.slots
             .iter()
