@@ -552,6 +552,26 @@ mod tests {
     }
 
     #[test]
+    fn inserts_and_removals_at_every_depth_keep_the_order() {
+        for at in 0..20u64 {
+            let mut l = Ladder::new(Side::Bid, 4);
+            for u in (10..=200).step_by(10) {
+                l.set(p(u), Size::from_units(1)).unwrap();
+            }
+            let price = 205 - at * 10; // between two levels, `at` from the top
+            let sorted = |l: &Ladder| l.iter().zip(l.iter().skip(1)).all(|(a, b)| a.price > b.price);
+            l.set(p(price), Size::from_units(2)).unwrap();
+            assert!(sorted(&l));
+            assert_eq!(l.len(), 21);
+            l.set(p(price), Size::ZERO).unwrap();
+            l.set(p(200 - at * 10), Size::ZERO).unwrap();
+            assert!(sorted(&l));
+            assert_eq!(l.len(), 19);
+            assert!(l.iter().all(|x| x.price != p(200 - at * 10)));
+        }
+    }
+
+    #[test]
     fn crossed_book_is_detected() {
         let mut b = Book::new(8);
         let lv = |u| Level::new(p(u), Size::from_units(1));

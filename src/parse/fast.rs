@@ -1387,3 +1387,22 @@ impl<'b> Cursor<'b> {
         Some(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_equal_sees_every_difference_at_every_length() {
+        for n in 0..40usize {
+            let a: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(7).wrapping_add(1)).collect();
+            assert!(bytes_equal(&a, &a.clone()), "n={n}");
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!bytes_equal(&a, &b), "n={n} difference at {at}");
+            }
+            assert!(!bytes_equal(&a, &[a.as_slice(), b"x"].concat()), "lengths differ");
+        }
+    }
+}
