@@ -32,9 +32,11 @@ fn config() -> StoreConfig {
     }
 }
 
-fn parse_delta(c: &mut Criterion) {
-    let mut g = c.benchmark_group("parse_delta");
-    let mut buf = delta(1235, (45, 900), (46, 0));
+/// A parse group: wirebook, the serde_json baseline, and simd-json alone
+/// (the general path, for the README's choice of a specialised fast path).
+fn parse_group(c: &mut Criterion, name: &str, frame: Vec<u8>) {
+    let mut g = c.benchmark_group(name);
+    let mut buf = frame;
     let mut parser = FrameParser::new();
     g.bench_function("wirebook", |b| {
         b.iter(|| {
@@ -44,7 +46,6 @@ fn parse_delta(c: &mut Criterion) {
     g.bench_function("baseline", |b| {
         b.iter(|| black_box(serde_json::from_slice::<BaseFrame>(black_box(&buf)).is_ok()))
     });
-    // The general path alone (simd-json's tape, then fields), for the README's choice.
     let mut general = FrameParser::new();
     let mut copy = Vec::with_capacity(buf.len());
     g.bench_function("simd_json", |b| {
@@ -58,29 +59,12 @@ fn parse_delta(c: &mut Criterion) {
     g.finish();
 }
 
+fn parse_delta(c: &mut Criterion) {
+    parse_group(c, "parse_delta", delta(1235, (45, 900), (46, 0)));
+}
+
 fn parse_snapshot(c: &mut Criterion) {
-    let mut g = c.benchmark_group("parse_snapshot");
-    let mut buf = snapshot(BASE_SEQ, 50);
-    let mut parser = FrameParser::new();
-    g.bench_function("wirebook", |b| {
-        b.iter(|| {
-            black_box(parser.parse(black_box(&mut buf)).is_ok());
-        })
-    });
-    g.bench_function("baseline", |b| {
-        b.iter(|| black_box(serde_json::from_slice::<BaseFrame>(black_box(&buf)).is_ok()))
-    });
-    let mut general = FrameParser::new();
-    let mut copy = Vec::with_capacity(buf.len());
-    g.bench_function("simd_json", |b| {
-        b.iter(|| {
-            // simd-json unescapes in place: parse a fresh copy (no allocation).
-            copy.clear();
-            copy.extend_from_slice(&buf);
-            black_box(general.parse_general(black_box(&mut copy)).is_ok());
-        })
-    });
-    g.finish();
+    parse_group(c, "parse_snapshot", snapshot(BASE_SEQ, 50));
 }
 
 /// Times `iters` frames of the delta stream, resetting the book with an

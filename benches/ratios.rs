@@ -63,48 +63,35 @@ fn interleave(
     }
 }
 
+/// wirebook's parser against serde_json on one frame, `iters` parses a round.
+fn parse_row(group: &'static str, frame: Vec<u8>, iters: usize) -> Row {
+    let mut buf = frame;
+    let copy = buf.clone();
+    let mut parser = FrameParser::new();
+    interleave(
+        group,
+        || {
+            per_op(iters, || {
+                black_box(parser.parse(black_box(&mut buf)).is_ok());
+            })
+        },
+        || {
+            per_op(iters, || {
+                black_box(serde_json::from_slice::<BaseFrame>(black_box(&copy)).is_ok());
+            })
+        },
+    )
+}
+
 fn main() {
     let mut rows = Vec::new();
 
-    // parse_delta
-    {
-        let mut buf = delta(1235, (45, 900), (46, 0));
-        let mut parser = FrameParser::new();
-        let copy = buf.clone();
-        rows.push(interleave(
-            "parse_delta",
-            || {
-                per_op(20_000, || {
-                    black_box(parser.parse(black_box(&mut buf)).is_ok());
-                })
-            },
-            || {
-                per_op(20_000, || {
-                    black_box(serde_json::from_slice::<BaseFrame>(black_box(&copy)).is_ok());
-                })
-            },
-        ));
-    }
-
-    // parse_snapshot
-    {
-        let mut buf = snapshot(BASE_SEQ, 50);
-        let copy = buf.clone();
-        let mut parser = FrameParser::new();
-        rows.push(interleave(
-            "parse_snapshot",
-            || {
-                per_op(2_000, || {
-                    black_box(parser.parse(black_box(&mut buf)).is_ok());
-                })
-            },
-            || {
-                per_op(2_000, || {
-                    black_box(serde_json::from_slice::<BaseFrame>(black_box(&copy)).is_ok());
-                })
-            },
-        ));
-    }
+    rows.push(parse_row(
+        "parse_delta",
+        delta(1235, (45, 900), (46, 0)),
+        20_000,
+    ));
+    rows.push(parse_row("parse_snapshot", snapshot(BASE_SEQ, 50), 2_000));
 
     // hot_path_delta: each round applies the whole stream after a fresh snapshot.
     {

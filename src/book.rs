@@ -559,7 +559,11 @@ mod tests {
                 l.set(p(u), Size::from_units(1)).unwrap();
             }
             let price = 205 - at * 10; // between two levels, `at` from the top
-            let sorted = |l: &Ladder| l.iter().zip(l.iter().skip(1)).all(|(a, b)| a.price > b.price);
+            let sorted = |l: &Ladder| {
+                l.iter()
+                    .zip(l.iter().skip(1))
+                    .all(|(a, b)| a.price > b.price)
+            };
             l.set(p(price), Size::from_units(2)).unwrap();
             assert!(sorted(&l));
             assert_eq!(l.len(), 21);

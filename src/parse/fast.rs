@@ -37,6 +37,8 @@ pub(crate) struct Fields {
     market_id: Option<Span>,
     token_id: Option<Span>,
     title: Option<Span>,
+    /// An escaped title, decoded into `Scratch::text` (start, length).
+    title_text: Option<(u32, u32)>,
     server_seq: Option<u64>,
     stale_after_ms: Option<u64>,
     exchange_ts_ms: Option<u64>,
@@ -103,7 +105,13 @@ impl Fields {
                         stale_after_ms: self.stale_after_ms,
                         tick_size: self.tick_size,
                         min_order_size: self.min_order_size,
-                        title: s(self.title),
+                        title: match self.title_text {
+                            Some((start, len)) => scratch
+                                .text
+                                .get(start as usize..(start + len) as usize)
+                                .and_then(|t| std::str::from_utf8(t).ok()),
+                            None => s(self.title),
+                        },
                         exchange_ts_ms: self.exchange_ts_ms,
                         ingest_ts_ms: self.ingest_ts_ms,
                     })
@@ -314,6 +322,19 @@ fn value(c: &mut Cursor<'_>, field: Field, f: &mut Fields, scratch: &mut Scratch
             let span = c.string()?;
             apply_string(c, field, span, f)?;
         }
+        Field::Title if c.peek()? == b'"' => {
+            // Titles are free text and often escaped (quotes, \u2019 from
+            // ASCII-only serialisers): decode them here rather than leave the
+            // whole snapshot to the slow path.
+            let start = c.pos;
+            match c.string() {
+                Some(span) => f.title = Some(span),
+                None => {
+                    c.pos = start;
+                    f.title_text = Some(c.detached(|c| c.escaped_string(&mut scratch.text))?);
+                }
+            }
+        }
         Field::Exchange
         | Field::MarketId
         | Field::TokenId
@@ -486,11 +507,14 @@ impl Template {
             }
             let start = c.pos;
             value(&mut c, field, f, scratch)?;
-            // Remember a string value for the next frame of this shape.
+            // Remember a string value for the next frame of this shape (only
+            // one without escapes: a memo hit stands for the raw bytes as the value).
             if buf.get(start) == Some(&b'"') && c.pos - start <= MAX_MEMO + 2 {
                 if let Some(text) = buf.get(start + 1..c.pos - 1) {
                     memo.clear();
-                    memo.extend_from_slice(text);
+                    if !text.contains(&b'\\') {
+                        memo.extend_from_slice(text);
+                    }
                 }
             }
         }
@@ -607,52 +631,49 @@ fn level_compact(b: &[u8], i: usize) -> Option<(Level, usize)> {
 // more than this byte loop for the 1-to-6-digit numbers of real frames, twice.
 fn plain_units(b: &[u8], i: usize) -> Option<(u64, usize)> {
     let first = *b.get(i)?;
-    let mut int = u64::from(first.wrapping_sub(b'0'));
-    if int > 9 {
+    if first.wrapping_sub(b'0') > 9 {
         return None;
     }
-    let mut j = i + 1;
-    while let Some(&c) = b.get(j) {
-        let d = c.wrapping_sub(b'0');
-        if d > 9 {
-            break;
-        }
-        // At most 12 digits reach here (the bound below): no overflow.
-        int = int * 10 + u64::from(d);
-        j += 1;
-        // Bounding the count inside the loop measured faster than after it.
-        if j - i > 11 {
-            return None;
-        }
-    }
+    let (int, mut j) = digit_run(b, i, 11)?;
     if first == b'0' && j - i > 1 {
         return None; // leading zero
     }
+    // At most 11 integer digits: no overflow here nor below.
     let mut units = int * UNITS_PER_ONE;
     if b.get(j) == Some(&b'.') {
-        let start = j + 1;
-        let mut frac = 0u64;
-        j = start;
-        while let Some(&c) = b.get(j) {
-            let d = c.wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
-            frac = frac * 10 + u64::from(d);
-            j += 1;
-            if j - start > 8 {
-                return None;
-            }
-        }
-        if j == start {
+        let (frac, end) = digit_run(b, j + 1, 8)?;
+        if end == j + 1 {
             return None;
         }
-        units += frac * POW10[j - start];
+        units += frac * POW10[end - j - 1];
+        j = end;
     }
     if let Some(b'e' | b'E') = b.get(j) {
         return None;
     }
     Some((units, j))
+}
+
+/// The digits at `b[i..]`: their value and where they end; `None` beyond `max`
+/// digits (at most 19). Bounding the count inside the loop measured faster
+/// than after it.
+#[inline(always)]
+fn digit_run(b: &[u8], i: usize, max: usize) -> Option<(u64, usize)> {
+    let mut v = 0u64;
+    let mut j = i;
+    while let Some(&c) = b.get(j) {
+        let d = c.wrapping_sub(b'0');
+        if d > 9 {
+            break;
+        }
+        // Wrapping: a digit past `max` may overflow, and is rejected just below.
+        v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+        j += 1;
+        if j - i > max {
+            return None;
+        }
+    }
+    Some((v, j))
 }
 
 /// The exact route for numbers the fast digit loop does not take (signs,
@@ -932,27 +953,10 @@ impl<'b> Cursor<'b> {
     fn u64(&mut self) -> Option<u64> {
         let b = self.buf;
         let i = self.pos;
-        let first = *b.get(i)?;
-        let mut v = u64::from(first.wrapping_sub(b'0'));
-        if v > 9 {
-            return None;
-        }
-        let mut j = i + 1;
-        while let Some(&c) = b.get(j) {
-            let d = c.wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
-            // Wrapping: a 20th digit may overflow, and is rejected just below.
-            v = v.wrapping_mul(10).wrapping_add(u64::from(d));
-            j += 1;
-            // Up to 19 digits always fit; longer ones are left to the general path.
-            if j - i > 19 {
-                return None;
-            }
-        }
-        if first == b'0' && j - i > 1 {
-            return None; // leading zero
+        // Up to 19 digits always fit; longer ones are left to the general path.
+        let (v, j) = digit_run(b, i, 19)?;
+        if j == i || (j - i > 1 && b.get(i) == Some(&b'0')) {
+            return None; // no digits, or a leading zero
         }
         if let Some(b'.' | b'e' | b'E') = b.get(j) {
             return None;
@@ -1351,6 +1355,74 @@ impl<'b> Cursor<'b> {
         }
     }
 
+    /// A string with escapes, decoded into `out`: its (start, length) there.
+    /// `None` on a bad escape, a lone surrogate, a control character or bad UTF-8.
+    #[inline(never)]
+    fn escaped_string(&mut self, out: &mut Vec<u8>) -> Option<(u32, u32)> {
+        self.eat(b'"')?;
+        let start = out.len();
+        loop {
+            let rest = self.buf.get(self.pos..)?;
+            let (len, ascii) = plain_run(rest);
+            let run = rest.get(..len)?;
+            if !ascii {
+                std::str::from_utf8(run).ok()?;
+            }
+            out.extend_from_slice(run);
+            self.pos += len;
+            match self.next()? {
+                b'"' => break,
+                b'\\' => {
+                    let byte = match self.next()? {
+                        b'"' => b'"',
+                        b'\\' => b'\\',
+                        b'/' => b'/',
+                        b'b' => 0x08,
+                        b'f' => 0x0c,
+                        b'n' => b'\n',
+                        b'r' => b'\r',
+                        b't' => b'\t',
+                        b'u' => {
+                            let mut code = self.hex4()?;
+                            if (0xD800..0xDC00).contains(&code) {
+                                // A high surrogate must be followed by a low one.
+                                self.literal(b"\\u")?;
+                                let low = self.hex4()?;
+                                if !(0xDC00..0xE000).contains(&low) {
+                                    return None;
+                                }
+                                code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+                            }
+                            let c = char::from_u32(code)?; // rejects lone low surrogates
+                            let mut utf8 = [0u8; 4];
+                            out.extend_from_slice(c.encode_utf8(&mut utf8).as_bytes());
+                            continue;
+                        }
+                        _ => return None,
+                    };
+                    out.push(byte);
+                }
+                _ => return None, // a control character
+            }
+        }
+        Some((
+            u32::try_from(start).ok()?,
+            u32::try_from(out.len() - start).ok()?,
+        ))
+    }
+
+    /// Four hex digits of a `\u` escape.
+    #[inline(always)]
+    fn hex4(&mut self) -> Option<u32> {
+        let hex = self.buf.get(self.pos..self.pos + 4)?;
+        let mut v = 0u32;
+        for &h in hex {
+            v = v * 16 + char::from(h).to_digit(16)?;
+        }
+        self.pos += 4;
+        Some(v)
+    }
+
     /// Skips a string, escapes included (validated, not decoded).
     fn skip_string(&mut self) -> Option<()> {
         self.eat(b'"')?;
@@ -1395,14 +1467,19 @@ mod tests {
     #[test]
     fn bytes_equal_sees_every_difference_at_every_length() {
         for n in 0..40usize {
-            let a: Vec<u8> = (0..n as u8).map(|i| i.wrapping_mul(7).wrapping_add(1)).collect();
+            let a: Vec<u8> = (0..n as u8)
+                .map(|i| i.wrapping_mul(7).wrapping_add(1))
+                .collect();
             assert!(bytes_equal(&a, &a.clone()), "n={n}");
             for at in 0..n {
                 let mut b = a.clone();
                 b[at] ^= 0x20;
                 assert!(!bytes_equal(&a, &b), "n={n} difference at {at}");
             }
-            assert!(!bytes_equal(&a, &[a.as_slice(), b"x"].concat()), "lengths differ");
+            assert!(
+                !bytes_equal(&a, &[a.as_slice(), b"x"].concat()),
+                "lengths differ"
+            );
         }
     }
 }

@@ -129,16 +129,51 @@ fn every_number_form_parses_to_the_same_exact_values() {
 }
 
 #[test]
-fn escaped_title_goes_to_simd_json_and_is_unescaped() {
-    let mut buf = fixture("parsec/orderbook_snapshot_escaped_title.json");
+fn escaped_title_is_decoded_on_the_fast_path() {
+    let buf = fixture("parsec/orderbook_snapshot_escaped_title.json");
+    let (fast, _) = parse_both(&buf);
+    assert!(fast, "the fast path decodes escaped titles");
     let mut p = FrameParser::new();
-    assert!(p.parse_fast(&buf.clone()).is_none());
-    let Ok(Frame::Book(b)) = p.parse(&mut buf) else {
+    let Some(Frame::Book(b)) = p.parse_fast(&buf) else {
         panic!()
     };
     assert_eq!(b.title, Some("Will \"X\" win \u{e9}lection?"));
     assert_eq!(b.bids.len(), 1);
-    assert_eq!(p.stats().general, 1);
+}
+
+#[test]
+fn titles_decode_like_simd_json_does() {
+    let frame = |title: &str| {
+        format!(
+            r#"{{"type":"orderbook","parsec_id":"a:b","outcome":"yes","title":"{title}","bids":[],"asks":[],"server_seq":1}}"#
+        )
+        .into_bytes()
+    };
+    for (title, want) in [
+        (
+            r#"Trump\u2019s \"big\" day"#,
+            Some("Trump\u{2019}s \"big\" day"),
+        ),
+        (r#"emoji \ud83d\ude00 ok"#, Some("emoji \u{1f600} ok")),
+        (r#"tab\there\/slash\\"#, Some("tab\there/slash\\")),
+        (r#"lone \ud83d high"#, None),
+        (r#"lone \ude00 low"#, None),
+        (r#"bad \x escape"#, None),
+    ] {
+        let buf = frame(title);
+        let (fast, _) = parse_both(&buf);
+        match want {
+            Some(want) => {
+                assert!(fast, "{title}");
+                let mut p = FrameParser::new();
+                let Some(Frame::Book(b)) = p.parse_fast(&buf) else {
+                    panic!("{title}")
+                };
+                assert_eq!(b.title, Some(want));
+            }
+            None => assert!(!fast, "{title}: left to simd-json"),
+        }
+    }
 }
 
 #[test]

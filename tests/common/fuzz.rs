@@ -49,6 +49,7 @@ const SHAPES: &[&[u8]] = &[
     include_bytes!("../data/parsec/orderbook_delta_minimal.json"),
     include_bytes!("../data/parsec/orderbook_snapshot.json"),
     include_bytes!("../data/parsec/orderbook_snapshot_kalshi_nulls.json"),
+    include_bytes!("../data/parsec/orderbook_snapshot_escaped_title.json"),
     include_bytes!("../data/parlay/odds_update.json"),
 ];
 
