@@ -316,6 +316,19 @@ impl Fields {
 /// generic scan and for templates, so both accept exactly the same values).
 #[inline(always)]
 fn value(c: &mut Cursor<'_>, field: Field, f: &mut Fields, scratch: &mut Scratch) -> Option<()> {
+    value_unmarked(c, field, f, scratch)?;
+    f.mark(field)
+}
+
+/// [`value`] without noting the field as seen (a template's fields are
+/// distinct by construction; it sets all their bits at once).
+#[inline(always)]
+fn value_unmarked(
+    c: &mut Cursor<'_>,
+    field: Field,
+    f: &mut Fields,
+    scratch: &mut Scratch,
+) -> Option<()> {
     match field {
         Field::Type => return None, // only as part of a template's literal
         Field::ParsecId | Field::Outcome | Field::SportKey => {
@@ -385,7 +398,7 @@ fn value(c: &mut Cursor<'_>, field: Field, f: &mut Fields, scratch: &mut Scratch
         }
         Field::Unknown => c.detached(|c| c.skip(0))?,
     }
-    f.mark(field)
+    Some(())
 }
 
 /// Stores a string value of a string-typed field (`None` for other fields).
@@ -447,6 +460,8 @@ pub(crate) struct Template {
     bytes: Vec<u8>,
     /// One per value, in frame order.
     slots: Vec<Slot>,
+    /// `Fields::seen` of every frame of this shape (its fields are distinct).
+    seen: u32,
     /// For least-recently-used replacement.
     pub(crate) last_used: u64,
 }
@@ -455,6 +470,7 @@ impl Template {
     /// Learns the shape of `buf`, which `scan` just accepted with `values` recorded.
     pub(crate) fn learn(&mut self, buf: &[u8], values: &[ValueSpan], fields: &Fields) {
         self.kind = fields.kind;
+        self.seen = fields.seen;
         self.bytes.clear();
         let mut n = 0;
         let mut from = 0usize;
@@ -489,9 +505,9 @@ impl Template {
         let mut c = Cursor { buf, pos: 0 };
         *f = Fields {
             kind: self.kind,
+            seen: self.seen,
             ..Fields::default()
         };
-        f.mark(Field::Type)?;
         let mut lit = 0usize;
         for slot in self.slots.iter_mut() {
             let field = slot.field;
@@ -501,12 +517,11 @@ impl Template {
             if !memo.is_empty() {
                 if let Some(span) = c.memo_string(memo) {
                     apply_string(&c, field, span, f)?;
-                    f.mark(field)?;
                     continue;
                 }
             }
             let start = c.pos;
-            value(&mut c, field, f, scratch)?;
+            value_unmarked(&mut c, field, f, scratch)?;
             // Remember a string value for the next frame of this shape (only
             // one without escapes: a memo hit stands for the raw bytes as the value).
             if buf.get(start) == Some(&b'"') && c.pos - start <= MAX_MEMO + 2 {
