@@ -261,10 +261,26 @@ fn pow10(n: u32) -> Option<u64> {
     10u64.checked_pow(n)
 }
 
-/// Fixed-point units of a finite `f64`, via its shortest round-trip decimal.
+/// Fixed-point units of a finite `f64`: the units of its shortest round-trip
+/// decimal, rounded half up.
+///
+/// Fast route: with `x = value * 1e8` below 2^50, `x` is within 0.25 of the
+/// decimal times 1e8 (both roundings are under ulp(x) <= 1/4); if `x` is also
+/// within 0.25 of an integer, the decimal is within 0.5 of that integer, which
+/// is then its correct rounding. Otherwise (near a tie, or huge) the shortest
+/// decimal is written out and read back.
 pub(crate) fn f64_to_units(value: f64) -> Result<u64, NumberError> {
     if !value.is_finite() {
         return Err(NumberError::NotANumber);
+    }
+    if value > 0.0 {
+        let x = value * UNITS_PER_ONE as f64;
+        if x < (1u64 << 50) as f64 {
+            let r = x.round();
+            if (x - r).abs() < 0.25 {
+                return Ok(r as u64);
+            }
+        }
     }
     let mut buf = ryu::Buffer::new();
     let text = buf.format_finite(value);
@@ -557,6 +573,29 @@ mod tests {
         assert_eq!(Size::parse(b"-1"), Err(NumberError::Negative));
         assert_eq!(Size::parse(b"1e400"), Err(NumberError::OutOfRange));
         assert_eq!(Size::from_f64(f64::INFINITY), Err(NumberError::NotANumber));
+    }
+
+    #[test]
+    fn float_fast_route_agrees_with_the_decimal_route() {
+        // Every value with up to 8 decimals on a coarse sweep, ties at the 9th
+        // decimal, and magnitudes around the fast route's bound.
+        let mut x: u64 = 1;
+        while x < 4_000_000_000_000_000 {
+            for units in [x, x + 1, x * 3 + 7] {
+                let text = format!("{}.{:08}", units / UNITS_PER_ONE, units % UNITS_PER_ONE);
+                let f: f64 = text.parse().unwrap();
+                let via_text = Decimal::parse(text.as_bytes()).unwrap().to_units();
+                assert_eq!(f64_to_units(f), via_text, "{text}");
+                let tie = format!("{text}5");
+                let f: f64 = tie.parse().unwrap();
+                let mut b = ryu::Buffer::new();
+                let shortest = Decimal::parse(b.format_finite(f).as_bytes())
+                    .unwrap()
+                    .to_units();
+                assert_eq!(f64_to_units(f), shortest, "{tie}");
+            }
+            x = x * 7 / 3 + 1;
+        }
     }
 
     #[test]

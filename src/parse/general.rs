@@ -11,7 +11,7 @@ use crate::frame::{
     FeedState, Frame, Level, Line, MarketRef, OddsFrame, OddsRows, RawOddsRow, RowAction, Side,
     Span, StreamStatusFrame, TradeSide, WalletActivityFrame, WireBookState,
 };
-use crate::price::{Decimal, NumberError, Price, Size};
+use crate::price::{f64_to_units, Decimal, NumberError, Price, Size};
 
 /// Deepest nesting accepted (simdjson's default).
 const MAX_DEPTH: usize = 1024;
@@ -127,12 +127,20 @@ fn number_err(field: &'static str) -> impl Fn(NumberError) -> ParseError {
     move |error| ParseError::BadNumber { field, error }
 }
 
+/// A price or size in fixed-point units (floats by the exact fast route when it applies).
+fn units(v: &Value<'_, '_>, key: &'static str) -> R<u64> {
+    if v.value_type() == ValueType::F64 {
+        return f64_to_units(v.as_f64().unwrap_or(f64::NAN)).map_err(number_err(key));
+    }
+    decimal(v, key)?.to_units().map_err(number_err(key))
+}
+
 fn price(v: &Value<'_, '_>, key: &'static str) -> R<Price> {
-    Price::from_decimal(decimal(v, key)?).map_err(number_err(key))
+    Price::from_units(units(v, key)?).map_err(number_err(key))
 }
 
 fn size(v: &Value<'_, '_>, key: &'static str) -> R<Size> {
-    Size::from_decimal(decimal(v, key)?).map_err(number_err(key))
+    Ok(Size::from_units(units(v, key)?))
 }
 
 fn opt_price(obj: &Object<'_, '_>, key: &'static str) -> R<Option<Price>> {
