@@ -18,19 +18,12 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use wirebook::{BookSnapshot, BookStore, FrameParser, StoreConfig};
 
-use common::{base_read, delta, delta_stream, snapshot, BaseFrame, BaseStore};
+use common::{base_read, delta, delta_stream, snapshot, wirebook_store, BaseFrame, BaseStore};
 
 const ID: &str = "polymarket:0x1234abcd";
 const BASE_SEQ: u64 = 1_000;
 const CHUNK: usize = 4096;
 const NOW: u64 = 1_000_000_000;
-
-fn config() -> StoreConfig {
-    StoreConfig {
-        depth: 50,
-        ..StoreConfig::default()
-    }
-}
 
 /// A parse group: wirebook, the serde_json baseline, and simd-json alone
 /// (the general path, for the README's choice of a specialised fast path).
@@ -74,7 +67,7 @@ fn hot_path_delta(c: &mut Criterion) {
     let frames = delta_stream(BASE_SEQ, CHUNK);
     g.bench_function("wirebook", |b| {
         b.iter_custom(|iters| {
-            let mut store = BookStore::new(config());
+            let mut store = wirebook_store();
             let mut parser = FrameParser::new();
             let mut frames = frames.clone();
             let mut total = Duration::ZERO;
@@ -119,7 +112,7 @@ fn hot_path_delta(c: &mut Criterion) {
 fn hot_path_snapshot(c: &mut Criterion) {
     let mut g = c.benchmark_group("hot_path_snapshot");
     let mut buf = snapshot(BASE_SEQ, 50);
-    let mut store = BookStore::new(config());
+    let mut store = wirebook_store();
     let mut parser = FrameParser::new();
     g.bench_function("wirebook", |b| {
         b.iter(|| black_box(store.ingest(&mut parser, black_box(&mut buf), NOW).is_ok()))
@@ -131,7 +124,7 @@ fn hot_path_snapshot(c: &mut Criterion) {
 
 /// A writer thread applying the delta stream to the book forever (until stopped).
 fn wirebook_writer(stop: Arc<AtomicBool>) -> (wirebook::BookReader, std::thread::JoinHandle<u64>) {
-    let mut store = BookStore::new(config());
+    let mut store = wirebook_store();
     let mut parser = FrameParser::new();
     let mut snap = snapshot(BASE_SEQ, 50);
     store.ingest(&mut parser, &mut snap, NOW).unwrap();
@@ -204,7 +197,7 @@ fn read_depth10(c: &mut Criterion) {
 
 fn read_depth10_uncontended(c: &mut Criterion) {
     let mut g = c.benchmark_group("read_depth10_uncontended");
-    let mut store = BookStore::new(config());
+    let mut store = wirebook_store();
     let mut parser = FrameParser::new();
     store
         .ingest(&mut parser, &mut snapshot(BASE_SEQ, 50), NOW)

@@ -10,8 +10,8 @@ mod common;
 
 use std::hint::black_box;
 
-use common::{base_read, delta_stream, snapshot, BaseStore};
-use wirebook::{BookSnapshot, BookStore, FrameParser, StoreConfig};
+use common::{base_read, delta_stream, snapshot, wirebook_store, BaseStore};
+use wirebook::{BookSnapshot, FrameParser};
 
 const BASE_SEQ: u64 = 1_000;
 const ID: &str = "polymarket:0x1234abcd";
@@ -20,13 +20,6 @@ const DELTAS: usize = 4096 * 25;
 const SNAPSHOTS: usize = 2_000;
 const READS: usize = 200_000;
 
-fn store() -> BookStore {
-    BookStore::new(StoreConfig {
-        depth: 50,
-        ..StoreConfig::default()
-    })
-}
-
 fn main() {
     let workload = std::env::args()
         .skip(1)
@@ -34,7 +27,7 @@ fn main() {
         .unwrap_or_default();
     match workload.as_str() {
         "delta" => {
-            let mut store = store();
+            let mut store = wirebook_store();
             let mut parser = FrameParser::new();
             let mut frames = delta_stream(BASE_SEQ, 4096);
             for _ in 0..DELTAS / 4096 {
@@ -57,7 +50,7 @@ fn main() {
             }
         }
         "snapshot" => {
-            let mut store = store();
+            let mut store = wirebook_store();
             let mut parser = FrameParser::new();
             let mut buf = snapshot(BASE_SEQ, 50);
             for _ in 0..SNAPSHOTS {
@@ -72,7 +65,7 @@ fn main() {
             }
         }
         "read" => {
-            let mut store = store();
+            let mut store = wirebook_store();
             store
                 .ingest(&mut FrameParser::new(), &mut snapshot(BASE_SEQ, 50), 1)
                 .unwrap();

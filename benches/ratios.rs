@@ -14,8 +14,8 @@ mod common;
 use std::hint::black_box;
 use std::time::Instant;
 
-use common::{base_read, delta, delta_stream, snapshot, BaseFrame, BaseStore};
-use wirebook::{BookSnapshot, BookStore, FrameParser, StoreConfig};
+use common::{base_read, delta, delta_stream, snapshot, wirebook_store, BaseFrame, BaseStore};
+use wirebook::{BookSnapshot, FrameParser};
 
 const ROUNDS: usize = 41;
 const BASE_SEQ: u64 = 1_000;
@@ -97,10 +97,7 @@ fn main() {
     {
         let frames = delta_stream(BASE_SEQ, 4096);
         let mut mine = frames.clone();
-        let mut store = BookStore::new(StoreConfig {
-            depth: 50,
-            ..StoreConfig::default()
-        });
+        let mut store = wirebook_store();
         let mut parser = FrameParser::new();
         let mut base = BaseStore::default();
         rows.push(interleave(
@@ -132,10 +129,7 @@ fn main() {
     {
         let mut buf = snapshot(BASE_SEQ, 50);
         let copy = buf.clone();
-        let mut store = BookStore::new(StoreConfig {
-            depth: 50,
-            ..StoreConfig::default()
-        });
+        let mut store = wirebook_store();
         let mut parser = FrameParser::new();
         let mut base = BaseStore::default();
         rows.push(interleave(
@@ -151,10 +145,7 @@ fn main() {
 
     // read_depth10_uncontended
     {
-        let mut store = BookStore::new(StoreConfig {
-            depth: 50,
-            ..StoreConfig::default()
-        });
+        let mut store = wirebook_store();
         let mut parser = FrameParser::new();
         store
             .ingest(&mut parser, &mut snapshot(BASE_SEQ, 50), 1)

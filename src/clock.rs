@@ -1,8 +1,8 @@
 //! The engine's clock: monotonic nanoseconds since the first call in this process.
 //!
 //! Books record the local time of their last applied frame with it, and
-//! readers judge staleness (PROTOCOL.md A4.8) against it, so both sides must
-//! use this one clock.
+//! staleness (PROTOCOL.md A4.8) is judged against it, by `BookStore::poll` or
+//! by a reader's `read_into_at`, so every side must use this one clock.
 
 use std::sync::OnceLock;
 use std::time::Instant;

@@ -21,7 +21,7 @@ pub use frame::{
     FeedState, Frame, Level, Line, MarketRef, OddsFrame, OddsRow, OddsRows, RowAction, Side,
     StreamStatusFrame, TradeSide, WalletActivityFrame, WireBookState,
 };
-pub use parse::{FrameParser, ParseError, ParsePath, ParserStats, MAX_FRAME_LEN};
+pub use parse::{FrameParser, ParseError, ParserStats, MAX_FRAME_LEN};
 pub use price::{Decimal, NumberError, Price, Size, UNITS_PER_ONE};
 pub use seqlock::{SeqLock, SeqLockWriter};
 pub use snapshot::{BookReader, BookSnapshot, BookState, MAX_DEPTH};

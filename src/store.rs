@@ -10,7 +10,7 @@
 //! | A4.5 activity shares the counter only when configured | [`StoreConfig::activity_shares_seq`] |
 //! | A4.6 outcomes match case-insensitively | [`BookKey`] lookup |
 //! | A4.7 an unanswered resync is sent again | [`BookStore::poll`] |
-//! | A4.8 staleness is shown to readers, never resyncs | [`crate::BookReader::read_into`] |
+//! | A4.8 staleness is shown to readers, never resyncs | [`BookStore::poll`] publishes it; [`crate::BookReader::read_into_at`] also judges it |
 //! | A4.9 a crossed book is corruption | `settle` |
 //!
 //! The store does no I/O: resync requests queue up and the network layer takes

@@ -12,6 +12,14 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use serde::Deserialize;
 
+/// The store every bench uses: 50 levels a side published (the protocol's default depth).
+pub fn wirebook_store() -> wirebook::BookStore {
+    wirebook::BookStore::new(wirebook::StoreConfig {
+        depth: 50,
+        ..wirebook::StoreConfig::default()
+    })
+}
+
 /// A Polymarket-shaped delta like PROTOCOL.md's example: two changes, every field.
 pub fn delta(seq: u64, bid: (u32, u32), ask: (u32, u32)) -> Vec<u8> {
     format!(

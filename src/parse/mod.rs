@@ -143,15 +143,6 @@ impl Scratch {
     }
 }
 
-/// Which parser produced a frame.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ParsePath {
-    /// The specialised scanner.
-    Fast,
-    /// simd-json.
-    General,
-}
-
 /// Counts of frames by parser, for tuning and for the README's justification.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ParserStats {
