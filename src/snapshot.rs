@@ -111,6 +111,16 @@ pub(crate) struct Meta {
     pub(crate) stale_after_ms: Option<u64>,
 }
 
+impl Meta {
+    /// A frame at `seq` was applied at `now_ns`: the book is current again.
+    #[inline]
+    pub(crate) fn advance(&mut self, seq: u64, now_ns: u64) {
+        self.seq = seq;
+        self.updated_ns = now_ns;
+        self.local_stale = false;
+    }
+}
+
 fn feed_word(f: Option<FeedState>) -> u64 {
     match f {
         None => 0,
@@ -146,15 +156,14 @@ pub(crate) struct Publisher {
 }
 
 impl Publisher {
-    pub(crate) fn new(depth: usize) -> (Publisher, Arc<SeqLock>) {
+    pub(crate) fn new(depth: usize) -> Publisher {
         let depth = depth.clamp(1, MAX_DEPTH);
-        let (lock, writer) = SeqLock::new(HEADER + 4 * depth);
-        let p = Publisher {
+        let (_lock, writer) = SeqLock::new(HEADER + 4 * depth);
+        Publisher {
             writer,
             notify: Arc::new(Notify::default()),
             depth,
-        };
-        (p, lock)
+        }
     }
 
     pub(crate) fn reader(&self, parsec_id: Arc<str>, outcome: Arc<str>) -> BookReader {

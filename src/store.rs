@@ -222,7 +222,6 @@ struct Slot {
     book: Book,
     phase: Phase,
     disconnected: bool,
-    seq: u64,
     /// Sequence number of the last frame that left the book corrupt (crossed,
     /// `needs_refresh`, too deep): a buffered copy of it is never replayed.
     corrupt_seq: u64,
@@ -471,7 +470,7 @@ impl BookStore {
         }
         let depth = self.config.depth.clamp(1, MAX_DEPTH);
         let key = BookKey::new(parsec_id, outcome);
-        let (publisher, _lock) = Publisher::new(depth);
+        let publisher = Publisher::new(depth);
         let reader = publisher.reader(key.parsec_id.clone(), key.outcome.clone());
         let hash = self.hash(parsec_id, outcome);
         let i = self.slots.len() as u32;
@@ -482,7 +481,6 @@ impl BookStore {
             book: Book::new(depth.max(64)),
             phase: Phase::AwaitingSnapshot,
             disconnected: false,
-            seq: 0,
             corrupt_seq: 0,
             resync_outstanding: false,
             queued: false,
@@ -553,12 +551,12 @@ impl BookStore {
             Frame::Delta(d) => self.apply_delta(d, now_ns),
             Frame::ResyncRequired(m) => {
                 self.counters.resync_required += 1;
-                self.gap_for(m, now_ns)
+                self.gap_for(m)
             }
             Frame::SlowReader(m) => {
                 // Updates may have been lost: the safe reading is a gap.
                 self.counters.slow_reader += 1;
-                self.gap_for(m, now_ns)
+                self.gap_for(m)
             }
             Frame::Activity(a) if self.config.activity_shares_seq => match a.server_seq {
                 Some(seq) => self.apply_sequenced(&a.market, seq, now_ns),
@@ -601,15 +599,12 @@ impl BookStore {
         self.counters.snapshots += 1;
         let s = &mut self.slots[i];
         let replaced = s.book.replace(f.bids, f.asks);
-        s.seq = f.server_seq;
         s.phase = Phase::Live;
         s.disconnected = false;
         s.resync_outstanding = false;
         s.sent_ns = None;
         s.attempt = 0;
-        s.meta.seq = f.server_seq;
-        s.meta.updated_ns = now_ns;
-        s.meta.local_stale = false;
+        s.meta.advance(f.server_seq, now_ns);
         s.meta.server_stale = f.book_state == Some(WireBookState::Stale);
         s.meta.feed_state = f.feed_state.or(s.meta.feed_state);
         s.meta.exchange_ts_ms = f.exchange_ts_ms;
@@ -623,20 +618,20 @@ impl BookStore {
             corrupt = true;
         }
         if !corrupt {
-            corrupt = self.replay(i, now_ns);
+            corrupt = self.replay(i);
         }
-        self.settle(i, corrupt, Dirty::ALL, now_ns);
+        self.settle(i, corrupt, Dirty::ALL);
         Applied::Snapshot
     }
 
     /// Applies buffered deltas that continue the snapshot; drops the rest.
     /// Returns whether the book became corrupt on the way.
-    fn replay(&mut self, i: usize, _now_ns: u64) -> bool {
+    fn replay(&mut self, i: usize) -> bool {
         let s = &mut self.slots[i];
         let mut corrupt = false;
         let mut replayed = 0;
         loop {
-            let next = s.seq.wrapping_add(1);
+            let next = s.meta.seq.wrapping_add(1);
             if next <= s.corrupt_seq {
                 // The frame at this seq corrupted the book once: do not trust a copy.
                 break;
@@ -645,7 +640,6 @@ impl BookStore {
                 break;
             };
             let p = s.pending[k];
-            s.seq = next;
             s.meta.seq = next;
             replayed += 1;
             if p.needs_refresh {
@@ -690,19 +684,16 @@ impl BookStore {
                 Applied::Buffered
             }
             Phase::Live => {
-                if d.server_seq <= s.seq {
+                if d.server_seq <= s.meta.seq {
                     self.counters.duplicates += 1;
                     return Applied::Duplicate;
                 }
-                if d.server_seq != s.seq + 1 {
-                    self.gap(i, now_ns);
+                if d.server_seq != s.meta.seq + 1 {
+                    self.gap(i);
                     self.buffer(i, d.server_seq, d.changes, needs_refresh);
                     return Applied::Gap;
                 }
-                s.seq = d.server_seq;
-                s.meta.seq = d.server_seq;
-                s.meta.updated_ns = now_ns;
-                s.meta.local_stale = false;
+                s.meta.advance(d.server_seq, now_ns);
                 if let Some(st) = d.book_state {
                     s.meta.server_stale = st == WireBookState::Stale;
                 }
@@ -720,8 +711,8 @@ impl BookStore {
                 }
                 if needs_refresh {
                     self.counters.needs_refresh += 1;
-                    s.corrupt_seq = s.corrupt_seq.max(s.seq);
-                    self.gap(i, now_ns);
+                    s.corrupt_seq = s.corrupt_seq.max(s.meta.seq);
+                    self.gap(i);
                     return Applied::Gap;
                 }
                 self.counters.deltas += 1;
@@ -729,7 +720,7 @@ impl BookStore {
                     Ok(dirty) => (dirty, false),
                     Err(_) => (Dirty::ALL, true),
                 };
-                if self.settle(i, corrupt, dirty, now_ns) {
+                if self.settle(i, corrupt, dirty) {
                     Applied::Delta
                 } else {
                     Applied::Gap
@@ -750,20 +741,17 @@ impl BookStore {
                 self.buffer(i, seq, &[], false);
                 Applied::Buffered
             }
-            Phase::Live if seq <= s.seq => {
+            Phase::Live if seq <= s.meta.seq => {
                 self.counters.duplicates += 1;
                 Applied::Duplicate
             }
-            Phase::Live if seq != s.seq + 1 => {
-                self.gap(i, now_ns);
+            Phase::Live if seq != s.meta.seq + 1 => {
+                self.gap(i);
                 self.buffer(i, seq, &[], false);
                 Applied::Gap
             }
             Phase::Live => {
-                s.seq = seq;
-                s.meta.seq = seq;
-                s.meta.updated_ns = now_ns;
-                s.meta.local_stale = false;
+                s.meta.advance(seq, now_ns);
                 self.publish(i, Dirty::default());
                 Applied::Sequenced
             }
@@ -790,15 +778,15 @@ impl BookStore {
     /// After a frame changed the book: a crossed or corrupt book is a gap;
     /// otherwise publish. Returns whether the book is healthy.
     #[inline]
-    fn settle(&mut self, i: usize, corrupt: bool, dirty: Dirty, now_ns: u64) -> bool {
+    fn settle(&mut self, i: usize, corrupt: bool, dirty: Dirty) -> bool {
         let crossed = !corrupt && self.slots[i].book.is_crossed();
         if crossed {
             self.counters.crossed += 1;
         }
         if corrupt || crossed {
             let s = &mut self.slots[i];
-            s.corrupt_seq = s.corrupt_seq.max(s.seq);
-            self.gap(i, now_ns);
+            s.corrupt_seq = s.corrupt_seq.max(s.meta.seq);
+            self.gap(i);
             false
         } else {
             self.publish(i, dirty);
@@ -806,10 +794,10 @@ impl BookStore {
         }
     }
 
-    fn gap_for(&mut self, m: &MarketRef<'_>, now_ns: u64) -> Applied {
+    fn gap_for(&mut self, m: &MarketRef<'_>) -> Applied {
         match self.active_slot(m) {
             Some(i) => {
-                self.gap(i, now_ns);
+                self.gap(i);
                 Applied::Gap
             }
             None => Applied::Untracked,
@@ -817,7 +805,7 @@ impl BookStore {
     }
 
     /// Marks the book resyncing and queues one resync unless one is outstanding.
-    fn gap(&mut self, i: usize, _now_ns: u64) {
+    fn gap(&mut self, i: usize) {
         self.counters.gaps += 1;
         let s = &mut self.slots[i];
         if s.phase == Phase::Live {

@@ -20,11 +20,28 @@ pub fn wirebook_store() -> wirebook::BookStore {
     })
 }
 
-/// A Polymarket-shaped delta like PROTOCOL.md's example: two changes, every field.
+/// A Polymarket-shaped delta like PROTOCOL.md's example: two changes, every
+/// field; prices are hundredths (`bid.0 = 45` is 0.45).
 pub fn delta(seq: u64, bid: (u32, u32), ask: (u32, u32)) -> Vec<u8> {
+    delta_frame(
+        seq,
+        &format!("0.{:02}", bid.0),
+        u64::from(bid.1),
+        &format!("0.{:02}", ask.0),
+        u64::from(ask.1),
+    )
+}
+
+/// The delta of [`delta`] and [`delta_stream`], with prices as written.
+fn delta_frame(
+    seq: u64,
+    bid_price: &str,
+    bid_size: u64,
+    ask_price: &str,
+    ask_size: u64,
+) -> Vec<u8> {
     format!(
-        r#"{{"type":"orderbook_delta","parsec_id":"polymarket:0x1234abcd","exchange":"polymarket","outcome":"Yes","token_id":"2174263314346390629056905015582624153306727273","market_id":"0x1234abcd","changes":[{{"side":"bid","price":0.{:02},"size":{}.5}},{{"side":"ask","price":0.{:02},"size":{}.0}}],"server_seq":{seq},"book_state":"fresh","feed_state":"healthy","stale_after_ms":5000,"exchange_ts_ms":1707044096100,"ingest_ts_ms":1707044096105}}"#,
-        bid.0, bid.1, ask.0, ask.1
+        r#"{{"type":"orderbook_delta","parsec_id":"polymarket:0x1234abcd","exchange":"polymarket","outcome":"Yes","token_id":"2174263314346390629056905015582624153306727273","market_id":"0x1234abcd","changes":[{{"side":"bid","price":{bid_price},"size":{bid_size}.5}},{{"side":"ask","price":{ask_price},"size":{ask_size}.0}}],"server_seq":{seq},"book_state":"fresh","feed_state":"healthy","stale_after_ms":5000,"exchange_ts_ms":1707044096100,"ingest_ts_ms":1707044096105}}"#
     )
     .into_bytes()
 }
@@ -80,22 +97,15 @@ pub fn delta_stream(base: u64, count: usize) -> Vec<Vec<u8>> {
             let ask_price = 501 + depth(rng.rotate_left(17));
             let bid_size = (rng >> 8) % 500 + 1;
             let ask_size = (rng >> 24) % 3 * 100;
-            delta3(
+            delta_frame(
                 base + 1 + i as u64,
-                (bid_price, bid_size),
-                (ask_price, ask_size),
+                &format!("0.{bid_price:03}"),
+                bid_size,
+                &format!("0.{ask_price:03}"),
+                ask_size,
             )
         })
         .collect()
-}
-
-/// A delta like [`delta`] on a 0.001 grid.
-fn delta3(seq: u64, bid: (u32, u64), ask: (u32, u64)) -> Vec<u8> {
-    format!(
-        r#"{{"type":"orderbook_delta","parsec_id":"polymarket:0x1234abcd","exchange":"polymarket","outcome":"Yes","token_id":"2174263314346390629056905015582624153306727273","market_id":"0x1234abcd","changes":[{{"side":"bid","price":0.{:03},"size":{}.5}},{{"side":"ask","price":0.{:03},"size":{}.0}}],"server_seq":{seq},"book_state":"fresh","feed_state":"healthy","stale_after_ms":5000,"exchange_ts_ms":1707044096100,"ingest_ts_ms":1707044096105}}"#,
-        bid.0, bid.1, ask.0, ask.1
-    )
-    .into_bytes()
 }
 
 // ---------------------------------------------------------------- baseline

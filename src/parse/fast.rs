@@ -890,6 +890,9 @@ impl<'b> Cursor<'b> {
         }
     }
 
+    // `opt_string` and `opt_u64` spell out what `opt(Cursor::string)` does:
+    // measured (callgrind), the generic form costs ~130 instructions more per
+    // delta, as it inlines worse on the hot path.
     #[inline(always)]
     fn opt_string(&mut self) -> Option<Option<Span>> {
         if self.null()? {

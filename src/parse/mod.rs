@@ -236,8 +236,7 @@ impl FrameParser {
             Some(()) => Ok(self.fields.to_frame(buf, &self.scratch)),
             None => {
                 self.stats.general += 1;
-                self.scratch.clear();
-                self.general.parse(buf, &mut self.scratch)
+                self.parse_general(buf)
             }
         }
     }
