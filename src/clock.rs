@@ -21,3 +21,14 @@ pub fn now_ns() -> u64 {
     let epoch = EPOCH.get_or_init(Instant::now);
     u64::try_from(epoch.elapsed().as_nanos()).unwrap_or(u64::MAX)
 }
+
+/// Wall-clock milliseconds since the Unix epoch (the protocols' `ts_ms`).
+///
+/// ```
+/// assert!(wirebook::clock::epoch_ms() > 1_700_000_000_000);
+/// ```
+pub fn epoch_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

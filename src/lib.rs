@@ -5,12 +5,16 @@
 #![warn(rust_2018_idioms)]
 
 pub mod book;
+#[cfg(feature = "client")]
+pub mod client;
 pub mod clock;
 pub mod encode;
 pub mod frame;
 pub mod parse;
 pub mod price;
 pub mod seqlock;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod snapshot;
 pub mod store;
 

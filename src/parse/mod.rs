@@ -241,6 +241,37 @@ impl FrameParser {
         }
     }
 
+    /// Parses a message that cannot be written to (a WebSocket library's
+    /// shared buffer): the fast path reads it where it lies; only a frame it
+    /// declines is copied into `spare` (reused) for simd-json, which parses in place.
+    ///
+    /// ```
+    /// use wirebook::{Frame, FrameParser};
+    /// let mut parser = FrameParser::new();
+    /// let mut spare = Vec::new();
+    /// let msg = br#"{"type":"heartbeat","ts_ms":5}"#;
+    /// assert!(matches!(parser.parse_shared(msg, &mut spare), Ok(Frame::Heartbeat { ts_ms: Some(5) })));
+    /// ```
+    pub fn parse_shared<'a>(
+        &'a mut self,
+        buf: &'a [u8],
+        spare: &'a mut Vec<u8>,
+    ) -> Result<Frame<'a>, ParseError> {
+        if buf.len() > MAX_FRAME_LEN {
+            return Err(ParseError::TooLarge { len: buf.len() });
+        }
+        match self.scan_fast(buf) {
+            Some(()) => Ok(self.fields.to_frame(buf, &self.scratch)),
+            None => {
+                self.stats.general += 1;
+                spare.clear();
+                spare.extend_from_slice(buf);
+                self.scratch.clear();
+                self.general.parse(spare, &mut self.scratch)
+            }
+        }
+    }
+
     /// Parses with the fast path only; `None` where it declines (it never errors).
     ///
     /// ```

@@ -1,0 +1,628 @@
+//! The client thread: connections, the session, the receive path.
+
+use std::sync::mpsc::SyncSender;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+
+use super::error::redact;
+use super::event::{Activity, ErrorCode, Event};
+use super::pacer::Pacer;
+use super::{
+    new_histogram, ClientConfig, ClientError, Command, ConnectionState, Credentials, Shared,
+    Subscription, Wallet,
+};
+use crate::clock;
+use crate::encode::FrameWriter;
+use crate::frame::{ActivityKind, Frame};
+use crate::parse::{FrameParser, MAX_FRAME_LEN};
+use crate::snapshot::BookReader;
+use crate::store::{Applied, BookKey, BookStore};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// How a connection ended.
+enum End {
+    Shutdown,
+    Fatal(ClientError),
+    Lost {
+        reason: String,
+        authenticated: bool,
+        first_error: Option<ClientError>,
+    },
+}
+
+/// Most markets in one `subscribe` frame.
+const BATCH: usize = 500;
+/// Housekeeping period: store poll, liveness, pings, counters.
+const TICK: Duration = Duration::from_millis(50);
+
+pub(super) struct Driver {
+    config: ClientConfig,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    shared: Arc<Shared>,
+    started: Option<SyncSender<Result<(), ClientError>>>,
+    store: BookStore,
+    parser: FrameParser,
+    spare: Vec<u8>,
+    writer: FrameWriter,
+    pacer: Pacer,
+    subs: Vec<Subscription>,
+    wallets: Vec<Wallet>,
+    pending_subscribe: Vec<Subscription>,
+    pending_unsubscribe: Vec<Subscription>,
+    pending_wallets: Vec<Wallet>,
+    authenticated: bool,
+    /// Whether any event stream exists (checked each tick, not each frame).
+    listening: bool,
+    counters: super::ClientCounters,
+    latency: hdrhistogram::Histogram<u64>,
+    rng: fastrand::Rng,
+}
+
+impl Driver {
+    pub(super) fn new(
+        config: ClientConfig,
+        tls: Option<Arc<rustls::ClientConfig>>,
+        shared: Arc<Shared>,
+        started: Option<SyncSender<Result<(), ClientError>>>,
+    ) -> Driver {
+        Driver {
+            store: BookStore::new(config.store.clone()),
+            pacer: Pacer::new(config.control_rate),
+            wallets: config.wallets.clone(),
+            config,
+            tls,
+            shared,
+            started,
+            parser: FrameParser::new(),
+            spare: Vec::new(),
+            writer: FrameWriter::new(),
+            subs: Vec::new(),
+            pending_subscribe: Vec::new(),
+            pending_unsubscribe: Vec::new(),
+            pending_wallets: Vec::new(),
+            authenticated: false,
+            listening: true,
+            counters: super::ClientCounters::default(),
+            latency: new_histogram(),
+            rng: fastrand::Rng::new(),
+        }
+    }
+
+    pub(super) fn initial_subscriptions(&self) -> Vec<Subscription> {
+        self.config.subscriptions.clone()
+    }
+
+    /// Adds a book to the store and the handle's registry (idempotent).
+    pub(super) fn track(&mut self, s: &Subscription) -> Result<BookReader, ClientError> {
+        let reader = self.store.track(&s.parsec_id, &s.outcome)?;
+        self.shared
+            .books
+            .write()
+            .insert((s.parsec_id.clone(), s.outcome.clone()), reader.clone());
+        match self.subs.iter_mut().find(|x| x.same_book(s)) {
+            Some(x) => *x = s.clone(),
+            None => self.subs.push(s.clone()),
+        }
+        Ok(reader)
+    }
+
+    fn untrack(&mut self, s: &Subscription) {
+        self.store.untrack(&s.parsec_id, &s.outcome);
+        self.shared
+            .books
+            .write()
+            .remove(&(s.parsec_id.clone(), s.outcome.clone()));
+        self.subs.retain(|x| !x.same_book(s));
+    }
+
+    fn publish(&self, event: Event) {
+        if self.listening {
+            self.shared.hub.publish(event);
+        }
+    }
+
+    fn set_state(&mut self, state: ConnectionState) {
+        self.counters.state = state;
+        self.flush_status();
+    }
+
+    fn flush_status(&mut self) {
+        self.counters.store = self.store.counters();
+        let mut status = self.shared.status.lock();
+        status.counters = self.counters;
+        let _ = status.latency.add(&self.latency);
+        drop(status);
+        self.latency.reset();
+    }
+
+    pub(super) async fn run(mut self, mut commands: UnboundedReceiver<Command>) {
+        let mut attempt: u32 = 0;
+        let error = loop {
+            self.set_state(ConnectionState::Connecting);
+            let end = match self.open().await {
+                Ok(ws) => {
+                    self.counters.connections += 1;
+                    self.publish(Event::Connected {
+                        connection: self.counters.connections,
+                    });
+                    self.session(ws, &mut commands).await
+                }
+                Err(e) => End::Lost {
+                    reason: e.to_string(),
+                    authenticated: false,
+                    first_error: Some(e),
+                },
+            };
+            self.authenticated = false;
+            match end {
+                End::Shutdown => break None,
+                End::Fatal(e) => {
+                    if let Some(tx) = self.started.take() {
+                        let _ = tx.send(Err(e.clone()));
+                    }
+                    break Some(e);
+                }
+                End::Lost {
+                    reason,
+                    authenticated,
+                    first_error,
+                } => {
+                    if let Some(tx) = self.started.take() {
+                        // `connect` reports the first failure instead of retrying.
+                        let e = first_error.unwrap_or(ClientError::Connect {
+                            url: redact(&self.config.url),
+                            reason,
+                        });
+                        let _ = tx.send(Err(e.clone()));
+                        break Some(e);
+                    }
+                    if authenticated {
+                        attempt = 0;
+                    }
+                    self.store.mark_disconnected();
+                    self.publish(Event::Disconnected { reason });
+                    let delay = self.config.backoff.delay(attempt, self.rng.f64());
+                    self.publish(Event::Reconnecting { attempt, delay });
+                    attempt = attempt.saturating_add(1);
+                    self.counters.reconnects += 1;
+                    self.set_state(ConnectionState::Reconnecting);
+                    let wake = Instant::now() + delay;
+                    loop {
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(wake) => break,
+                            cmd = commands.recv() => {
+                                if let Some(End::Shutdown) = self.command(cmd) {
+                                    self.finish(None);
+                                    return;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        self.finish(error);
+    }
+
+    fn finish(&mut self, error: Option<ClientError>) {
+        self.store.mark_disconnected();
+        self.set_state(ConnectionState::Stopped);
+        self.shared.status.lock().error = error.clone();
+        self.shared.hub.publish(Event::Stopped { error });
+        self.shared.hub.close();
+    }
+
+    async fn open(&self) -> Result<Ws, ClientError> {
+        let url = redact(&self.config.url);
+        let fail = |reason: String| ClientError::Connect {
+            url: url.clone(),
+            reason,
+        };
+        let request = self
+            .config
+            .url
+            .as_str()
+            .into_client_request()
+            .map_err(|e| ClientError::BadUrl {
+                url: url.clone(),
+                reason: e.to_string(),
+            })?;
+        let ws_config = WebSocketConfig::default()
+            .max_message_size(Some(MAX_FRAME_LEN))
+            .max_frame_size(Some(MAX_FRAME_LEN));
+        let connector = match &self.tls {
+            Some(tls) => Connector::Rustls(tls.clone()),
+            None => Connector::Plain,
+        };
+        let connecting = tokio_tungstenite::connect_async_tls_with_config(
+            request,
+            Some(ws_config),
+            true,
+            Some(connector),
+        );
+        match tokio::time::timeout(self.config.connect_timeout, connecting).await {
+            Ok(Ok((ws, _response))) => Ok(ws),
+            Ok(Err(e)) => Err(fail(e.to_string())),
+            Err(_) => Err(fail(format!(
+                "no connection within {:?}",
+                self.config.connect_timeout
+            ))),
+        }
+    }
+
+    /// Handles a user command; `Some(End::Shutdown)` when asked to stop.
+    fn command(&mut self, cmd: Option<Command>) -> Option<End> {
+        match cmd {
+            None | Some(Command::Shutdown) => return Some(End::Shutdown),
+            Some(Command::Subscribe(subs, reply)) => {
+                let mut readers = Vec::with_capacity(subs.len());
+                let mut result = Ok(());
+                for s in &subs {
+                    match self.track(s) {
+                        Ok(r) => {
+                            readers.push(r);
+                            if self.authenticated {
+                                self.pending_subscribe.retain(|p| !p.same_book(s));
+                                self.pending_subscribe.push(s.clone());
+                            }
+                        }
+                        Err(e) => {
+                            result = Err(e);
+                            break;
+                        }
+                    }
+                }
+                let _ = reply.send(result.map(|()| readers));
+            }
+            Some(Command::Unsubscribe(subs)) => {
+                for s in subs {
+                    self.untrack(&s);
+                    self.pending_subscribe.retain(|p| !p.same_book(&s));
+                    if self.authenticated {
+                        self.pending_unsubscribe.push(s);
+                    }
+                }
+            }
+            Some(Command::Wallets { add: true, wallets }) => {
+                for w in wallets {
+                    if !self.wallets.contains(&w) {
+                        self.wallets.push(w.clone());
+                        if self.authenticated {
+                            self.pending_wallets.push(w);
+                        }
+                    }
+                }
+            }
+            Some(Command::Wallets {
+                add: false,
+                wallets,
+            }) => {
+                self.wallets.retain(|w| !wallets.contains(w));
+            }
+        }
+        None
+    }
+
+    /// One connection: auth, (re)subscribe, then frames until it ends.
+    async fn session(&mut self, mut ws: Ws, commands: &mut UnboundedReceiver<Command>) -> End {
+        self.set_state(ConnectionState::Authenticating);
+        let auth = match &self.config.credentials {
+            Credentials::ApiKey(k) => self.writer.auth(k.expose()),
+            Credentials::TerminalToken(t) => self.writer.auth_terminal(t.expose()),
+        };
+        if let Err(e) = ws.send(Message::text(auth.to_owned())).await {
+            return self.lost(format!("sending auth: {e}"));
+        }
+        // Auth window (A1.1).
+        let deadline = Instant::now() + self.config.auth_timeout;
+        loop {
+            let msg = tokio::select! {
+                m = ws.next() => m,
+                _ = tokio::time::sleep_until(deadline) => {
+                    let e = ClientError::AuthTimeout(self.config.auth_timeout);
+                    return End::Lost { reason: e.to_string(), authenticated: false, first_error: Some(e) };
+                }
+                cmd = commands.recv() => {
+                    if let Some(end) = self.command(cmd) {
+                        let _ = ws.close(None).await;
+                        return end;
+                    }
+                    continue;
+                }
+            };
+            let bytes = match msg {
+                Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
+                Some(Ok(Message::Binary(b))) => b.to_vec(),
+                Some(Ok(Message::Close(c))) => {
+                    return self.lost(format!("closed during auth: {c:?}"))
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return self.lost(e.to_string()),
+                None => return self.lost("connection closed during auth".into()),
+            };
+            let mut buf = bytes;
+            match self.parser.parse(&mut buf) {
+                Ok(Frame::AuthOk { customer_id }) => {
+                    let customer_id = customer_id.map(str::to_owned);
+                    self.publish(Event::Authenticated { customer_id });
+                    break;
+                }
+                Ok(Frame::AuthError { code, message }) => {
+                    return End::Fatal(ClientError::Auth {
+                        code,
+                        message: message.to_owned(),
+                    });
+                }
+                Ok(Frame::Error(e)) => {
+                    let (code, message) = (ErrorCode::from_code(e.code), e.message.to_owned());
+                    self.counters.server_errors += 1;
+                    self.publish(Event::ServerError {
+                        code,
+                        message,
+                        parsec_id: None,
+                    });
+                }
+                _ => {}
+            }
+        }
+        self.authenticated = true;
+        if let Some(tx) = self.started.take() {
+            let _ = tx.send(Ok(()));
+        }
+        // Rule A1.3: re-subscribe everything, batched.
+        self.pending_subscribe = self.subs.clone();
+        self.pending_unsubscribe.clear();
+        self.pending_wallets = self.wallets.clone();
+        self.set_state(ConnectionState::Live);
+
+        let mut last_rx = Instant::now();
+        let mut last_ping = Instant::now();
+        let mut tick = tokio::time::interval(TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let now = Instant::now();
+            let paced = if self.has_control() {
+                self.pacer.ready_at(now.into_std())
+            } else {
+                None
+            };
+            let wake = paced.map(Instant::from_std);
+            tokio::select! {
+                msg = ws.next() => {
+                    let recv_ns = clock::now_ns();
+                    last_rx = Instant::now();
+                    match msg {
+                        Some(Ok(Message::Text(t))) => {
+                            if let Some(end) = self.on_frame(t.as_bytes(), recv_ns) {
+                                return end;
+                            }
+                        }
+                        Some(Ok(Message::Binary(b))) => {
+                            if let Some(end) = self.on_frame(&b, recv_ns) {
+                                return end;
+                            }
+                        }
+                        Some(Ok(Message::Close(c))) => {
+                            let why = c.map_or_else(|| "no close frame".to_owned(), |c| format!("code {} {}", u16::from(c.code), c.reason));
+                            return self.lost(format!("closed by server: {why}"));
+                        }
+                        Some(Ok(_)) => {}
+                        Some(Err(e)) => return self.lost(e.to_string()),
+                        None => return self.lost("connection closed".into()),
+                    }
+                }
+                cmd = commands.recv() => {
+                    if let Some(end) = self.command(cmd) {
+                        let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
+                        return end;
+                    }
+                }
+                _ = tick.tick() => {
+                    let now = Instant::now();
+                    if now.duration_since(last_rx) >= self.config.dead_after {
+                        return self.lost(format!("no frame for {:?}", self.config.dead_after));
+                    }
+                    if now.duration_since(last_ping) >= self.config.ping_interval {
+                        last_ping = now;
+                        if let Err(e) = ws.send(Message::Ping(Default::default())).await {
+                            return self.lost(e.to_string());
+                        }
+                    }
+                    self.store.poll(clock::now_ns());
+                    self.listening = self.shared.hub.has_subscribers();
+                    self.flush_status();
+                }
+                _ = tokio::time::sleep_until(wake.unwrap_or(now)), if wake.is_some() => {}
+            }
+            if let Err(e) = self.send_control(&mut ws).await {
+                return self.lost(e);
+            }
+        }
+    }
+
+    fn lost(&mut self, reason: String) -> End {
+        End::Lost {
+            reason,
+            authenticated: self.authenticated,
+            first_error: None,
+        }
+    }
+
+    fn has_control(&self) -> bool {
+        !self.pending_subscribe.is_empty()
+            || !self.pending_unsubscribe.is_empty()
+            || !self.pending_wallets.is_empty()
+            || self.store.queued_resyncs() > 0
+    }
+
+    /// Sends what control frames the pacer allows: subscriptions first
+    /// (batched), then unsubscriptions, then the store's resyncs.
+    async fn send_control(&mut self, ws: &mut Ws) -> Result<(), String> {
+        while self.has_control() && self.pacer.try_take(std::time::Instant::now()) {
+            let text = if !self.pending_subscribe.is_empty() || !self.pending_wallets.is_empty() {
+                let n = self.pending_subscribe.len().min(BATCH);
+                let batch: Vec<Subscription> = self.pending_subscribe.drain(..n).collect();
+                let selectors: Vec<_> = batch.iter().map(Subscription::selector).collect();
+                let wallets: Vec<Wallet> = std::mem::take(&mut self.pending_wallets);
+                let addresses: Vec<(&str, &str)> = wallets
+                    .iter()
+                    .map(|w| (w.exchange.as_str(), w.address.as_str()))
+                    .collect();
+                self.writer.subscribe(&selectors, &addresses).to_owned()
+            } else if !self.pending_unsubscribe.is_empty() {
+                let n = self.pending_unsubscribe.len().min(BATCH);
+                let batch: Vec<Subscription> = self.pending_unsubscribe.drain(..n).collect();
+                let selectors: Vec<_> = batch.iter().map(Subscription::selector).collect();
+                self.writer.unsubscribe(&selectors, &[]).to_owned()
+            } else if let Some(req) = self.store.next_resync(clock::now_ns()) {
+                self.counters.resyncs_sent += 1;
+                let text = self
+                    .writer
+                    .resync(&req.key.parsec_id, Some(&req.key.outcome))
+                    .to_owned();
+                self.publish(Event::ResyncSent {
+                    key: req.key,
+                    attempt: req.attempt,
+                });
+                text
+            } else {
+                return Ok(());
+            };
+            self.counters.control_frames += 1;
+            ws.send(Message::text(text))
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// The receive path: parse (from the message's own buffer on the fast
+    /// path), apply, publish; events for what is not book state.
+    fn on_frame(&mut self, bytes: &[u8], recv_ns: u64) -> Option<End> {
+        self.counters.frames += 1;
+        self.counters.bytes += bytes.len() as u64;
+        let frame = match self.parser.parse_shared(bytes, &mut self.spare) {
+            Ok(frame) => frame,
+            Err(e) => {
+                self.store.record_parse_error(&e);
+                if !e.is_ignorable() && self.listening {
+                    self.shared.hub.publish(Event::Malformed { error: e });
+                }
+                return None;
+            }
+        };
+        let applied = self.store.apply(&frame, recv_ns);
+        self.latency
+            .saturating_record(clock::now_ns().saturating_sub(recv_ns).max(1));
+        let hub = &self.shared.hub;
+        match frame {
+            Frame::Error(e) => {
+                let code = ErrorCode::from_code(e.code);
+                let message = e.message.to_owned();
+                let parsec_id = e.parsec_id.map(str::to_owned);
+                self.counters.server_errors += 1;
+                self.on_error(code, message, parsec_id);
+            }
+            Frame::AuthError { code, message } => {
+                return Some(End::Fatal(ClientError::Auth {
+                    code,
+                    message: message.to_owned(),
+                }));
+            }
+            // Events are built only for someone to read them.
+            _ if !self.listening => {}
+            Frame::Delta(d) if applied == Applied::Gap => hub.publish(Event::Gap {
+                key: BookKey::new(d.market.parsec_id, d.market.outcome),
+            }),
+            Frame::ResyncRequired(m) | Frame::SlowReader(m) if applied == Applied::Gap => hub
+                .publish(Event::Gap {
+                    key: BookKey::new(m.parsec_id, m.outcome),
+                }),
+            Frame::Book(b) if matches!(applied, Applied::Snapshot | Applied::Gap) => {
+                let key = BookKey::new(b.market.parsec_id, b.market.outcome);
+                hub.publish(match applied {
+                    Applied::Snapshot => Event::Synced {
+                        key,
+                        seq: b.server_seq,
+                    },
+                    _ => Event::Gap { key },
+                });
+            }
+            Frame::Activity(a) => {
+                let key = BookKey::new(a.market.parsec_id, a.market.outcome);
+                if applied == Applied::Gap {
+                    hub.publish(Event::Gap { key: key.clone() });
+                }
+                let activity = Activity {
+                    key,
+                    kind: a.kind,
+                    price: a.price,
+                    size: a.size,
+                    side: a.side,
+                    id: a.trade_id.or(a.fill_id).map(str::to_owned),
+                    server_seq: a.server_seq,
+                    exchange_ts_ms: a.exchange_ts_ms,
+                };
+                hub.publish(match a.kind {
+                    ActivityKind::Trade => Event::Trade(activity),
+                    ActivityKind::Fill => Event::Fill(activity),
+                });
+            }
+            Frame::WalletActivity(w) => hub.publish(Event::Wallet {
+                exchange: w.exchange.to_owned(),
+                address: w.address.to_owned(),
+                data: w.data.to_owned(),
+            }),
+            _ => {}
+        }
+        None
+    }
+
+    /// PROTOCOL.md A5: what each error code does to the client.
+    fn on_error(&mut self, code: ErrorCode, message: String, parsec_id: Option<String>) {
+        match code {
+            ErrorCode::RateLimited => {
+                self.counters.rate_limited += 1;
+                self.pacer.back_off(std::time::Instant::now());
+            }
+            c if c.drops_subscription() => {
+                if let Some(id) = &parsec_id {
+                    // The error names the market, not the outcome: drop the
+                    // subscriptions of that market that never got a snapshot.
+                    let gone: Vec<Subscription> = self
+                        .subs
+                        .iter()
+                        .filter(|s| &s.parsec_id == id)
+                        .filter(|s| {
+                            self.shared
+                                .books
+                                .read()
+                                .get(&(s.parsec_id.clone(), s.outcome.clone()))
+                                .is_some_and(|r| r.snapshot(0).seq == 0)
+                        })
+                        .cloned()
+                        .collect();
+                    for s in &gone {
+                        self.untrack(s);
+                    }
+                }
+            }
+            _ => {}
+        }
+        self.publish(Event::ServerError {
+            code,
+            message,
+            parsec_id,
+        });
+    }
+}

@@ -1,0 +1,118 @@
+//! Errors of the network layer.
+
+use std::time::Duration;
+
+use crate::store::StoreError;
+
+/// Why the client could not start, or why it stopped.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The URL cannot be used. Fix the configuration.
+    #[error("invalid URL {url:?}: {reason}")]
+    BadUrl {
+        /// The URL, without its query string.
+        url: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Plain `ws://` to a host that is not loopback. Use `wss://`, or opt in
+    /// with `ClientConfig::allow_insecure`.
+    #[error("refusing plain ws:// to non-loopback host {host:?}: use wss:// or allow_insecure")]
+    Insecure {
+        /// The host.
+        host: String,
+    },
+    /// The first connection failed (DNS, TCP, TLS or the WebSocket
+    /// handshake). Check the URL and the network; later drops reconnect by themselves.
+    #[error("cannot connect to {url}: {reason}")]
+    Connect {
+        /// The URL, without its query string.
+        url: String,
+        /// What failed.
+        reason: String,
+    },
+    /// The TLS configuration could not be built (a bad extra root certificate).
+    #[error("TLS setup failed: {reason}")]
+    Tls {
+        /// What failed.
+        reason: String,
+    },
+    /// The server rejected the key or token (`auth_error`, PROTOCOL.md A1).
+    /// Fatal: the client stops and does not reconnect.
+    #[error("authentication rejected (code {code}): {message}")]
+    Auth {
+        /// The error code (1002).
+        code: u32,
+        /// The server's message.
+        message: String,
+    },
+    /// No `auth_ok` arrived in time on the first connection.
+    #[error("no auth_ok within {0:?}")]
+    AuthTimeout(Duration),
+    /// The client thread has stopped (after `shutdown` or a fatal error).
+    #[error("the client has stopped")]
+    Stopped,
+    /// A book could not be tracked (the store's bound).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl ClientError {
+    /// Whether retrying cannot help (a configuration or credential problem).
+    ///
+    /// ```
+    /// use wirebook::client::ClientError;
+    /// assert!(ClientError::Auth { code: 1002, message: "invalid api key".into() }.is_fatal());
+    /// assert!(!ClientError::AuthTimeout(std::time::Duration::from_secs(15)).is_fatal());
+    /// ```
+    pub fn is_fatal(&self) -> bool {
+        matches!(
+            self,
+            ClientError::BadUrl { .. }
+                | ClientError::Insecure { .. }
+                | ClientError::Tls { .. }
+                | ClientError::Auth { .. }
+                | ClientError::Stopped
+                | ClientError::Store(_)
+        )
+    }
+}
+
+/// The URL without query string or fragment (keys may travel in a query string).
+pub(crate) fn redact(url: &str) -> String {
+    let end = url.find(['?', '#']).unwrap_or(url.len());
+    url[..end].to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_strings_are_pinned() {
+        let cases = [
+            (
+                ClientError::Auth { code: 1002, message: "invalid api key".into() },
+                "authentication rejected (code 1002): invalid api key",
+            ),
+            (
+                ClientError::Insecure { host: "example.com".into() },
+                "refusing plain ws:// to non-loopback host \"example.com\": use wss:// or allow_insecure",
+            ),
+            (
+                ClientError::Connect { url: "ws://127.0.0.1:1/ws".into(), reason: "connection refused".into() },
+                "cannot connect to ws://127.0.0.1:1/ws: connection refused",
+            ),
+        ];
+        for (e, want) in cases {
+            assert_eq!(e.to_string(), want);
+        }
+    }
+
+    #[test]
+    fn query_strings_never_reach_an_error() {
+        assert_eq!(redact("wss://h/ws?apiKey=pk_secret#x"), "wss://h/ws");
+        assert_eq!(redact("wss://h/ws"), "wss://h/ws");
+    }
+}

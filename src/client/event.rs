@@ -1,0 +1,381 @@
+//! What the client tells its user besides books: trades, fills, wallet
+//! activity, server errors, connection and book state changes.
+//!
+//! Every [`Events`] stream has a bounded queue of its own. A consumer that
+//! falls behind loses the oldest events and is told how many with
+//! [`Event::Lagged`]; books never travel here (they are read through
+//! [`BookReader`](crate::BookReader)s, which always hold the latest state).
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::frame::{ActivityKind, TradeSide};
+use crate::price::{Price, Size};
+use crate::store::BookKey;
+use crate::ParseError;
+
+/// An `error` code of PROTOCOL.md A5.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// 1001: not authenticated yet, or already authenticated (a client bug).
+    NotAuthenticated,
+    /// 1002: invalid key or token.
+    InvalidKey,
+    /// 2001: malformed message or invalid market id.
+    Malformed,
+    /// 2002: market not found; the subscription is dropped.
+    MarketNotFound,
+    /// 2003: exchange unavailable; that exchange's books are not fresh.
+    ExchangeUnavailable,
+    /// 2005: invalid outcome; the subscription is dropped.
+    InvalidOutcome,
+    /// 3001: control frames over 3/s; the pacer backs off.
+    RateLimited,
+    /// 3002: subscription limit of the tier; the subscription is not active.
+    SubscriptionLimit,
+    /// A code this crate does not know.
+    Other(u32),
+}
+
+impl ErrorCode {
+    /// The code for a number.
+    ///
+    /// ```
+    /// use wirebook::client::ErrorCode;
+    /// assert_eq!(ErrorCode::from_code(2002), ErrorCode::MarketNotFound);
+    /// assert_eq!(ErrorCode::from_code(9), ErrorCode::Other(9));
+    /// ```
+    pub fn from_code(code: u32) -> ErrorCode {
+        match code {
+            1001 => ErrorCode::NotAuthenticated,
+            1002 => ErrorCode::InvalidKey,
+            2001 => ErrorCode::Malformed,
+            2002 => ErrorCode::MarketNotFound,
+            2003 => ErrorCode::ExchangeUnavailable,
+            2005 => ErrorCode::InvalidOutcome,
+            3001 => ErrorCode::RateLimited,
+            3002 => ErrorCode::SubscriptionLimit,
+            other => ErrorCode::Other(other),
+        }
+    }
+
+    /// The number on the wire.
+    ///
+    /// ```
+    /// assert_eq!(wirebook::client::ErrorCode::RateLimited.code(), 3001);
+    /// ```
+    pub fn code(self) -> u32 {
+        match self {
+            ErrorCode::NotAuthenticated => 1001,
+            ErrorCode::InvalidKey => 1002,
+            ErrorCode::Malformed => 2001,
+            ErrorCode::MarketNotFound => 2002,
+            ErrorCode::ExchangeUnavailable => 2003,
+            ErrorCode::InvalidOutcome => 2005,
+            ErrorCode::RateLimited => 3001,
+            ErrorCode::SubscriptionLimit => 3002,
+            ErrorCode::Other(c) => c,
+        }
+    }
+
+    /// Whether the subscription the error names is gone (2002, 2005, 3002).
+    ///
+    /// ```
+    /// assert!(wirebook::client::ErrorCode::InvalidOutcome.drops_subscription());
+    /// ```
+    pub fn drops_subscription(self) -> bool {
+        matches!(
+            self,
+            ErrorCode::MarketNotFound | ErrorCode::InvalidOutcome | ErrorCode::SubscriptionLimit
+        )
+    }
+}
+
+/// A public trade or an own fill (`activity`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    /// The book.
+    pub key: BookKey,
+    /// Trade or fill.
+    pub kind: ActivityKind,
+    /// Price.
+    pub price: Price,
+    /// Size.
+    pub size: Size,
+    /// Buy or sell, where given.
+    pub side: Option<TradeSide>,
+    /// `trade_id` or `fill_id`, where given.
+    pub id: Option<String>,
+    /// `server_seq`, where given.
+    pub server_seq: Option<u64>,
+    /// Venue time, epoch ms.
+    pub exchange_ts_ms: Option<u64>,
+}
+
+/// Something that happened on the connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Event {
+    /// A connection is open (TLS and WebSocket handshakes done).
+    Connected {
+        /// Connections opened so far, this one included.
+        connection: u64,
+    },
+    /// `auth_ok`: subscriptions follow.
+    Authenticated {
+        /// The account.
+        customer_id: Option<String>,
+    },
+    /// The connection ended; books read `Disconnected` until their next snapshot.
+    Disconnected {
+        /// Why.
+        reason: String,
+    },
+    /// The next connection attempt is due after `delay`.
+    Reconnecting {
+        /// 0-based attempt since the last good session.
+        attempt: u32,
+        /// The wait.
+        delay: Duration,
+    },
+    /// A public trade.
+    Trade(Activity),
+    /// An own fill.
+    Fill(Activity),
+    /// A watched wallet's snapshot.
+    Wallet {
+        /// Venue.
+        exchange: String,
+        /// Address.
+        address: String,
+        /// The venue-specific `data` object, as raw JSON.
+        data: String,
+    },
+    /// An `error` frame, for the market it names where it names one.
+    ServerError {
+        /// The code.
+        code: ErrorCode,
+        /// The server's message.
+        message: String,
+        /// The market, where named.
+        parsec_id: Option<String>,
+    },
+    /// A book found a gap (or corruption) and is resyncing.
+    Gap {
+        /// The book.
+        key: BookKey,
+    },
+    /// A `resync` went out.
+    ResyncSent {
+        /// The book.
+        key: BookKey,
+        /// 0 for the first request, more for retries after the timeout.
+        attempt: u32,
+    },
+    /// A snapshot landed: the book is live at `seq`.
+    Synced {
+        /// The book.
+        key: BookKey,
+        /// Its sequence number.
+        seq: u64,
+    },
+    /// A frame could not be parsed; it was counted and skipped.
+    Malformed {
+        /// Why.
+        error: ParseError,
+    },
+    /// This stream fell behind and lost its `missed` oldest events.
+    Lagged {
+        /// How many.
+        missed: u64,
+    },
+    /// The client stopped: `error` is the fatal error, `None` after `shutdown`.
+    Stopped {
+        /// Why, if not asked to.
+        error: Option<super::ClientError>,
+    },
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    events: VecDeque<Event>,
+    missed: u64,
+    closed: bool,
+}
+
+#[derive(Debug)]
+struct Subscriber {
+    queue: Mutex<Queue>,
+    ready: Condvar,
+    notify: tokio::sync::Notify,
+    capacity: usize,
+}
+
+/// Fans events out to every live [`Events`] stream.
+#[derive(Debug)]
+pub(crate) struct Hub {
+    subscribers: Mutex<Vec<Weak<Subscriber>>>,
+    capacity: usize,
+}
+
+impl Hub {
+    pub(crate) fn new(capacity: usize) -> Hub {
+        Hub {
+            subscribers: Mutex::new(Vec::new()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    pub(crate) fn subscribe(&self) -> Events {
+        let sub = Arc::new(Subscriber {
+            queue: Mutex::new(Queue::default()),
+            ready: Condvar::new(),
+            notify: tokio::sync::Notify::new(),
+            capacity: self.capacity,
+        });
+        self.subscribers.lock().push(Arc::downgrade(&sub));
+        Events { sub }
+    }
+
+    /// Whether anyone listens (events are not even built otherwise).
+    pub(crate) fn has_subscribers(&self) -> bool {
+        let mut subs = self.subscribers.lock();
+        subs.retain(|s| s.strong_count() > 0);
+        !subs.is_empty()
+    }
+
+    pub(crate) fn publish(&self, event: Event) {
+        let mut subs = self.subscribers.lock();
+        subs.retain(|s| s.strong_count() > 0);
+        for s in subs.iter().filter_map(Weak::upgrade) {
+            let mut q = s.queue.lock();
+            if q.events.len() >= s.capacity {
+                q.events.pop_front();
+                q.missed += 1;
+            }
+            q.events.push_back(event.clone());
+            drop(q);
+            s.ready.notify_one();
+            s.notify.notify_one();
+        }
+    }
+
+    /// No more events will come: streams end after what they hold.
+    pub(crate) fn close(&self) {
+        for s in self.subscribers.lock().iter().filter_map(Weak::upgrade) {
+            s.queue.lock().closed = true;
+            s.ready.notify_all();
+            s.notify.notify_one();
+        }
+    }
+}
+
+/// A stream of [`Event`]s (from [`ParsecClient::events`](super::ParsecClient::events)),
+/// usable blocking or async. Each stream sees every event published after it was made.
+#[derive(Debug)]
+pub struct Events {
+    sub: Arc<Subscriber>,
+}
+
+impl Events {
+    fn pop(&self, q: &mut Queue) -> Option<Event> {
+        if q.missed > 0 {
+            let missed = std::mem::take(&mut q.missed);
+            return Some(Event::Lagged { missed });
+        }
+        q.events.pop_front()
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&mut self) -> Option<Event> {
+        let mut q = self.sub.queue.lock();
+        self.pop(&mut q)
+    }
+
+    /// Waits up to `timeout` for the next event; `None` on timeout or when
+    /// the client has stopped and everything was read.
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Option<Event> {
+        let deadline = Instant::now() + timeout;
+        let mut q = self.sub.queue.lock();
+        loop {
+            if let Some(e) = self.pop(&mut q) {
+                return Some(e);
+            }
+            if q.closed || self.sub.ready.wait_until(&mut q, deadline).timed_out() {
+                return self.pop(&mut q);
+            }
+        }
+    }
+
+    /// Waits for the next event; `None` once the client has stopped and
+    /// everything was read.
+    pub fn recv(&mut self) -> Option<Event> {
+        let mut q = self.sub.queue.lock();
+        loop {
+            if let Some(e) = self.pop(&mut q) {
+                return Some(e);
+            }
+            if q.closed {
+                return None;
+            }
+            self.sub.ready.wait(&mut q);
+        }
+    }
+
+    /// The next event, for async code; `None` once the client has stopped.
+    pub async fn next(&mut self) -> Option<Event> {
+        loop {
+            let notified = self.sub.notify.notified();
+            {
+                let mut q = self.sub.queue.lock();
+                if let Some(e) = self.pop(&mut q) {
+                    return Some(e);
+                }
+                if q.closed {
+                    return None;
+                }
+            }
+            notified.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_consumer_that_falls_behind_is_told_how_much_it_missed() {
+        let hub = Hub::new(3);
+        let mut events = hub.subscribe();
+        for i in 0..5 {
+            hub.publish(Event::Connected { connection: i });
+        }
+        assert_eq!(events.try_recv(), Some(Event::Lagged { missed: 2 }));
+        assert_eq!(events.try_recv(), Some(Event::Connected { connection: 2 }));
+        assert_eq!(
+            events.recv_timeout(Duration::from_millis(1)),
+            Some(Event::Connected { connection: 3 })
+        );
+        assert_eq!(events.recv(), Some(Event::Connected { connection: 4 }));
+        assert_eq!(events.recv_timeout(Duration::from_millis(1)), None);
+        hub.close();
+        assert_eq!(events.recv(), None);
+    }
+
+    #[test]
+    fn every_stream_sees_every_event() {
+        let hub = Hub::new(8);
+        let (mut a, mut b) = (hub.subscribe(), hub.subscribe());
+        hub.publish(Event::Authenticated { customer_id: None });
+        assert_eq!(a.try_recv(), b.try_recv());
+        drop(a);
+        assert!(hub.has_subscribers());
+        drop(b);
+        assert!(!hub.has_subscribers());
+    }
+}

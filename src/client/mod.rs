@@ -1,0 +1,555 @@
+//! The Parsec network client (PROTOCOL.md part A): one WebSocket connection
+//! and a [`BookStore`](crate::BookStore), on a thread of its own.
+//!
+//! - tokio + tokio-tungstenite over rustls (ring, webpki roots); `wss://`,
+//!   or `ws://` to loopback (elsewhere only with [`ClientConfig::allow_insecure`]).
+//! - The session of A1: `auth` (or `auth_terminal`), then subscriptions
+//!   batched into as few `subscribe` frames as possible, again after every reconnect.
+//! - Control frames (subscribe, unsubscribe, resync) paced under 3 per
+//!   second by a token bucket; the store's resync requests go through it,
+//!   one outstanding per book, re-sent after the store's timeout.
+//! - Pings every 15 s; no frame for 45 s means the connection is dead.
+//!   Reconnects back off exponentially with jitter; books read
+//!   `Disconnected` until their new snapshots land. `auth_error` is fatal.
+//! - Frames are parsed straight from the WebSocket message (no copy on
+//!   the fast path), applied and published on the client thread; readers
+//!   on any thread hold [`BookReader`]s. Everything else comes as
+//!   [`Event`]s.
+//!
+//! ```no_run
+//! use wirebook::client::{ClientConfig, ParsecClient, Subscription};
+//! let key = std::env::var("PARSEC_API_KEY").unwrap();
+//! let config = ClientConfig::new("wss://api.parsecapi.com/ws", key)
+//!     .subscribe(Subscription::new("kalshi:KXBTC-26MAR10").depth(10));
+//! let client = ParsecClient::connect(config).unwrap();
+//! let book = client.book("kalshi:KXBTC-26MAR10", "yes").unwrap();
+//! let mut version = 0;
+//! loop {
+//!     book.wait_for_change(version, std::time::Duration::from_secs(1));
+//!     let snap = book.snapshot(10);
+//!     version = snap.version;
+//!     println!("{:?} bid {:?} ask {:?}", snap.state, snap.best_bid(), snap.best_ask());
+//! }
+//! ```
+
+mod backoff;
+mod driver;
+mod error;
+mod event;
+mod pacer;
+mod tls;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::{Mutex, RwLock};
+
+pub use backoff::Backoff;
+pub use error::ClientError;
+pub use event::{Activity, ErrorCode, Event, Events};
+
+use crate::snapshot::BookReader;
+use crate::store::{Counters, StoreConfig};
+
+/// An API key or token. Its `Debug` never shows it.
+///
+/// ```
+/// let s = wirebook::client::Secret::new("pk_live_123");
+/// assert_eq!(format!("{s:?}"), "Secret(***)");
+/// assert_eq!(s.expose(), "pk_live_123");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(secret: impl Into<String>) -> Secret {
+        Secret(secret.into())
+    }
+
+    /// The secret itself, to put on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// How the client authenticates (PROTOCOL.md A1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Credentials {
+    /// `{"type":"auth","api_key":...}`.
+    ApiKey(Secret),
+    /// `{"type":"auth_terminal","token":...}`.
+    TerminalToken(Secret),
+}
+
+/// One book to subscribe to: `parsec_id` (or exchange + market id), outcome, depth.
+///
+/// ```
+/// use wirebook::client::Subscription;
+/// let s = Subscription::venue("kalshi", "KXBTC-26MAR10").outcome("No").depth(10);
+/// assert_eq!((s.parsec_id(), s.outcome_name()), ("kalshi:KXBTC-26MAR10", "no"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subscription {
+    parsec_id: String,
+    venue: bool,
+    outcome: String,
+    depth: Option<u32>,
+}
+
+impl Subscription {
+    /// A book by `parsec_id` (`exchange:market_id`), outcome `yes`, server's default depth.
+    pub fn new(parsec_id: impl Into<String>) -> Subscription {
+        Subscription {
+            parsec_id: parsec_id.into(),
+            venue: false,
+            outcome: "yes".into(),
+            depth: None,
+        }
+    }
+
+    /// A book by exchange and the venue's market id.
+    pub fn venue(exchange: &str, market_id: &str) -> Subscription {
+        Subscription {
+            venue: true,
+            ..Subscription::new(format!("{exchange}:{market_id}"))
+        }
+    }
+
+    /// The outcome (matched case-insensitively, rule A4.6); required for categorical markets.
+    pub fn outcome(mut self, outcome: &str) -> Subscription {
+        self.outcome = outcome.to_ascii_lowercase();
+        self
+    }
+
+    /// Levels per side (the server clamps it to the tier's maximum).
+    pub fn depth(mut self, depth: u32) -> Subscription {
+        self.depth = Some(depth);
+        self
+    }
+
+    /// The book's `parsec_id`.
+    pub fn parsec_id(&self) -> &str {
+        &self.parsec_id
+    }
+
+    /// The outcome, lower-case.
+    pub fn outcome_name(&self) -> &str {
+        &self.outcome
+    }
+
+    fn selector(&self) -> crate::MarketSelector<'_> {
+        let sel = match self.parsec_id.split_once(':') {
+            Some((exchange, market)) if self.venue => {
+                crate::MarketSelector::venue(exchange, market)
+            }
+            _ => crate::MarketSelector::parsec_id(&self.parsec_id),
+        };
+        let sel = sel.outcome(&self.outcome);
+        match self.depth {
+            Some(d) => sel.depth(d),
+            None => sel,
+        }
+    }
+
+    fn same_book(&self, other: &Subscription) -> bool {
+        self.parsec_id == other.parsec_id && self.outcome == other.outcome
+    }
+}
+
+/// A watched wallet (`addresses` of `subscribe`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Wallet {
+    /// Venue, e.g. `polymarket`.
+    pub exchange: String,
+    /// Address on it.
+    pub address: String,
+}
+
+/// Everything the client needs. Built with [`ClientConfig::new`] and the
+/// chainable setters; the public fields hold the defaults shown.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ClientConfig {
+    /// The endpoint, `wss://api.parsecapi.com/ws` for the real service.
+    pub url: String,
+    /// The key or token.
+    pub credentials: Credentials,
+    /// Books to subscribe at start (more with [`ParsecClient::subscribe`]).
+    pub subscriptions: Vec<Subscription>,
+    /// Wallets to watch.
+    pub wallets: Vec<Wallet>,
+    /// The book store (depth published to readers, resync timeout and buffer, ...).
+    pub store: StoreConfig,
+    /// Allow `ws://` to hosts that are not loopback.
+    pub allow_insecure: bool,
+    /// Certificates (DER) to trust besides webpki's roots.
+    pub extra_roots: Vec<Vec<u8>>,
+    /// WebSocket ping interval (15 s).
+    pub ping_interval: Duration,
+    /// No frame of any kind for this long means the connection is dead (45 s).
+    pub dead_after: Duration,
+    /// Wait this long for `auth_ok` (15 s, the server's window).
+    pub auth_timeout: Duration,
+    /// TCP + TLS + WebSocket handshake timeout (10 s).
+    pub connect_timeout: Duration,
+    /// Reconnect delays (1 s doubling to 30 s, with jitter).
+    pub backoff: Backoff,
+    /// Control frames per second (2.5, under the server's 3).
+    pub control_rate: f64,
+    /// Events each [`Events`] stream holds before the oldest are dropped (and reported).
+    pub event_capacity: usize,
+}
+
+impl ClientConfig {
+    /// A configuration with an API key and the defaults.
+    ///
+    /// ```
+    /// let c = wirebook::client::ClientConfig::new("wss://api.parsecapi.com/ws", "pk_live_1");
+    /// assert!(!format!("{c:?}").contains("pk_live_1"));
+    /// ```
+    pub fn new(url: impl Into<String>, api_key: impl Into<String>) -> ClientConfig {
+        ClientConfig {
+            url: url.into(),
+            credentials: Credentials::ApiKey(Secret::new(api_key)),
+            subscriptions: Vec::new(),
+            wallets: Vec::new(),
+            store: StoreConfig {
+                auto_track: false,
+                ..StoreConfig::default()
+            },
+            allow_insecure: false,
+            extra_roots: Vec::new(),
+            ping_interval: Duration::from_secs(15),
+            dead_after: Duration::from_secs(45),
+            auth_timeout: Duration::from_secs(15),
+            connect_timeout: Duration::from_secs(10),
+            backoff: Backoff::default(),
+            control_rate: 2.5,
+            event_capacity: 4096,
+        }
+    }
+
+    /// Authenticates with `auth_terminal` and a token instead of a key.
+    pub fn terminal_token(mut self, token: impl Into<String>) -> ClientConfig {
+        self.credentials = Credentials::TerminalToken(Secret::new(token));
+        self
+    }
+
+    /// Adds a book to subscribe at start.
+    pub fn subscribe(mut self, subscription: Subscription) -> ClientConfig {
+        self.subscriptions.push(subscription);
+        self
+    }
+
+    /// Adds a wallet to watch.
+    pub fn wallet(mut self, exchange: &str, address: &str) -> ClientConfig {
+        self.wallets.push(Wallet {
+            exchange: exchange.into(),
+            address: address.into(),
+        });
+        self
+    }
+
+    /// Trusts a certificate (DER), e.g. [`Simulator::certificate_der`](crate::sim::Simulator::certificate_der).
+    pub fn trust(mut self, certificate_der: &[u8]) -> ClientConfig {
+        self.extra_roots.push(certificate_der.to_vec());
+        self
+    }
+
+    /// Sets the reconnect delays.
+    pub fn backoff(mut self, backoff: Backoff) -> ClientConfig {
+        self.backoff = backoff;
+        self
+    }
+
+    /// Sets the store's configuration (`auto_track` is forced off: books are the subscribed ones).
+    pub fn store(mut self, store: StoreConfig) -> ClientConfig {
+        self.store = store;
+        self
+    }
+}
+
+/// Where the connection is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum ConnectionState {
+    /// Opening a connection.
+    #[default]
+    Connecting,
+    /// Waiting for `auth_ok`.
+    Authenticating,
+    /// Authenticated; frames flow.
+    Live,
+    /// Waiting before the next attempt.
+    Reconnecting,
+    /// Stopped (shutdown or a fatal error).
+    Stopped,
+}
+
+/// Counters of the client, with the store's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ClientCounters {
+    /// Where the connection is.
+    pub state: ConnectionState,
+    /// Connections opened.
+    pub connections: u64,
+    /// Reconnect attempts.
+    pub reconnects: u64,
+    /// Messages received.
+    pub frames: u64,
+    /// Bytes of messages received.
+    pub bytes: u64,
+    /// Control frames sent (subscribe, unsubscribe, resync).
+    pub control_frames: u64,
+    /// `resync` frames sent.
+    pub resyncs_sent: u64,
+    /// `error` frames received.
+    pub server_errors: u64,
+    /// `error` 3001 received (should stay 0: the pacer's job).
+    pub rate_limited: u64,
+    /// The store's counters.
+    pub store: Counters,
+}
+
+/// Percentiles of receive-to-publish time: from the message out of the
+/// WebSocket to the book published to readers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LatencySummary {
+    /// Frames measured.
+    pub count: u64,
+    /// Median.
+    pub p50: Duration,
+    /// 90th percentile.
+    pub p90: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+    /// 99.9th percentile.
+    pub p999: Duration,
+    /// Largest.
+    pub max: Duration,
+}
+
+impl LatencySummary {
+    pub(crate) fn of(h: &hdrhistogram::Histogram<u64>) -> LatencySummary {
+        let q = |q: f64| Duration::from_nanos(h.value_at_quantile(q));
+        LatencySummary {
+            count: h.len(),
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            p999: q(0.999),
+            max: Duration::from_nanos(h.max()),
+        }
+    }
+}
+
+/// What the client thread shares with the handle.
+struct Shared {
+    books: RwLock<HashMap<(String, String), BookReader>>,
+    hub: event::Hub,
+    status: Mutex<Status>,
+}
+
+struct Status {
+    counters: ClientCounters,
+    latency: hdrhistogram::Histogram<u64>,
+    error: Option<ClientError>,
+}
+
+pub(crate) fn new_histogram() -> hdrhistogram::Histogram<u64> {
+    hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("static bounds are valid")
+}
+
+enum Command {
+    Subscribe(
+        Vec<Subscription>,
+        std::sync::mpsc::SyncSender<Result<Vec<BookReader>, ClientError>>,
+    ),
+    Unsubscribe(Vec<Subscription>),
+    Wallets {
+        add: bool,
+        wallets: Vec<Wallet>,
+    },
+    Shutdown,
+}
+
+/// A live connection to a Parsec server, run on a thread of its own.
+/// Dropping it shuts the connection down.
+pub struct ParsecClient {
+    shared: Arc<Shared>,
+    commands: tokio::sync::mpsc::UnboundedSender<Command>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for ParsecClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParsecClient")
+            .field("state", &self.counters().state)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ParsecClient {
+    /// Starts the client and waits for the first `auth_ok`. A bad URL, an
+    /// unreachable server, a rejected key or a missing `auth_ok` are
+    /// returned here; after that, drops reconnect by themselves.
+    pub fn connect(config: ClientConfig) -> Result<ParsecClient, ClientError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let timeout = config.connect_timeout + config.auth_timeout + Duration::from_secs(1);
+        let mut client = ParsecClient::start(config, Some(tx))?;
+        match rx.recv_timeout(timeout) {
+            Ok(Ok(())) => Ok(client),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(client.stop().unwrap_or(ClientError::Stopped)),
+        }
+    }
+
+    /// Starts the client without waiting: even the first connection is
+    /// retried with backoff. Configuration errors are still returned here.
+    pub fn spawn(config: ClientConfig) -> Result<ParsecClient, ClientError> {
+        ParsecClient::start(config, None)
+    }
+
+    fn start(
+        mut config: ClientConfig,
+        started: Option<std::sync::mpsc::SyncSender<Result<(), ClientError>>>,
+    ) -> Result<ParsecClient, ClientError> {
+        let secure = tls::check_url(&config.url, config.allow_insecure)?;
+        let tls = if secure {
+            Some(tls::client_config(&config.extra_roots)?)
+        } else {
+            None
+        };
+        config.store.auto_track = false;
+        let shared = Arc::new(Shared {
+            books: RwLock::new(HashMap::new()),
+            hub: event::Hub::new(config.event_capacity),
+            status: Mutex::new(Status {
+                counters: ClientCounters::default(),
+                latency: new_histogram(),
+                error: None,
+            }),
+        });
+        let (commands, rx) = tokio::sync::mpsc::unbounded_channel();
+        let mut driver = driver::Driver::new(config, tls, shared.clone(), started);
+        for s in driver.initial_subscriptions() {
+            driver.track(&s)?;
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| ClientError::Connect {
+                url: String::new(),
+                reason: e.to_string(),
+            })?;
+        let thread = std::thread::Builder::new()
+            .name("wirebook-client".into())
+            .spawn(move || runtime.block_on(driver.run(rx)))
+            .map_err(|e| ClientError::Connect {
+                url: String::new(),
+                reason: e.to_string(),
+            })?;
+        Ok(ParsecClient {
+            shared,
+            commands,
+            thread: Some(thread),
+        })
+    }
+
+    /// The reader of a subscribed book (outcome matched case-insensitively).
+    pub fn book(&self, parsec_id: &str, outcome: &str) -> Option<BookReader> {
+        self.shared
+            .books
+            .read()
+            .get(&(parsec_id.to_owned(), outcome.to_ascii_lowercase()))
+            .cloned()
+    }
+
+    /// Readers of every subscribed book, sorted by `parsec_id` and outcome.
+    pub fn books(&self) -> Vec<BookReader> {
+        let mut all: Vec<_> = self.shared.books.read().values().cloned().collect();
+        all.sort_by(|a, b| (a.parsec_id(), a.outcome()).cmp(&(b.parsec_id(), b.outcome())));
+        all
+    }
+
+    /// Subscribes to more books (sent as one paced frame) and returns their readers.
+    pub fn subscribe(
+        &self,
+        subscriptions: Vec<Subscription>,
+    ) -> Result<Vec<BookReader>, ClientError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.commands
+            .send(Command::Subscribe(subscriptions, tx))
+            .map_err(|_| ClientError::Stopped)?;
+        rx.recv_timeout(Duration::from_secs(10))
+            .map_err(|_| ClientError::Stopped)?
+    }
+
+    /// Unsubscribes; the books' readers read `Disconnected` from then on.
+    pub fn unsubscribe(&self, subscriptions: Vec<Subscription>) -> Result<(), ClientError> {
+        self.commands
+            .send(Command::Unsubscribe(subscriptions))
+            .map_err(|_| ClientError::Stopped)
+    }
+
+    /// Watches a wallet (its snapshots arrive as [`Event::Wallet`]).
+    pub fn watch_wallet(&self, exchange: &str, address: &str) -> Result<(), ClientError> {
+        let wallets = vec![Wallet {
+            exchange: exchange.into(),
+            address: address.into(),
+        }];
+        self.commands
+            .send(Command::Wallets { add: true, wallets })
+            .map_err(|_| ClientError::Stopped)
+    }
+
+    /// A new stream of events from now on.
+    pub fn events(&self) -> Events {
+        self.shared.hub.subscribe()
+    }
+
+    /// Counters (refreshed every 50 ms by the client thread).
+    pub fn counters(&self) -> ClientCounters {
+        self.shared.status.lock().counters
+    }
+
+    /// Receive-to-publish percentiles since start (refreshed every 50 ms).
+    pub fn latency(&self) -> LatencySummary {
+        LatencySummary::of(&self.shared.status.lock().latency)
+    }
+
+    /// The fatal error the client stopped with, if it did.
+    pub fn error(&self) -> Option<ClientError> {
+        self.shared.status.lock().error.clone()
+    }
+
+    /// Closes the connection and waits for the client thread; returns the
+    /// fatal error if the client had already stopped on one.
+    pub fn shutdown(mut self) -> Option<ClientError> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Option<ClientError> {
+        let _ = self.commands.send(Command::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.error()
+    }
+}
+
+impl Drop for ParsecClient {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

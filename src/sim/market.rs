@@ -1,0 +1,282 @@
+//! The simulator's markets: seeded random-walk books, the truth every
+//! session's deltas are computed from.
+
+use crate::frame::{Change, Level, Side, TradeSide};
+use crate::price::{Price, Size, UNITS_PER_ONE};
+
+/// Tick of every simulated book: 0.01.
+pub(crate) const TICK: u64 = UNITS_PER_ONE / 100;
+/// Ticks in (0, 1]: prices are 0.01 ..= 0.99 (1.00 is never quoted).
+const TICKS: u64 = 99;
+
+/// One outcome's true book, best first on both sides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct TrueBook {
+    pub(crate) bids: Vec<Level>,
+    pub(crate) asks: Vec<Level>,
+    depth: usize,
+}
+
+/// A trade printed by a random-walk step.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Print {
+    pub(crate) price: Price,
+    pub(crate) size: Size,
+    pub(crate) side: TradeSide,
+}
+
+fn price_at(tick: u64) -> Price {
+    Price::from_units(tick * TICK).expect("ticks 1..=99 are prices")
+}
+
+fn tick_of(p: Price) -> u64 {
+    u64::from(p.units()) / TICK
+}
+
+/// Sizes are whole or half contracts, 0.5 ..= 500.
+fn random_size(rng: &mut fastrand::Rng) -> Size {
+    Size::from_units(rng.u64(1..=1000) * (UNITS_PER_ONE / 2))
+}
+
+impl TrueBook {
+    /// A book around a random mid, `depth` levels a side (fewer near the edges).
+    pub(crate) fn new(rng: &mut fastrand::Rng, depth: usize) -> TrueBook {
+        let depth = depth.clamp(1, 48);
+        let mid = rng.u64(35..=65);
+        let mut b = TrueBook {
+            bids: Vec::with_capacity(depth),
+            asks: Vec::with_capacity(depth),
+            depth,
+        };
+        for i in 0..depth as u64 {
+            if mid > i + 1 {
+                b.bids
+                    .push(Level::new(price_at(mid - 1 - i), random_size(rng)));
+            }
+            if mid + 1 + i <= TICKS {
+                b.asks
+                    .push(Level::new(price_at(mid + 1 + i), random_size(rng)));
+            }
+        }
+        b
+    }
+
+    fn side(&mut self, side: Side) -> &mut Vec<Level> {
+        match side {
+            Side::Bid => &mut self.bids,
+            Side::Ask => &mut self.asks,
+        }
+    }
+
+    /// One random-walk step; returns what changed (absolute sizes, 0 removes)
+    /// and, sometimes, a trade.
+    pub(crate) fn step(
+        &mut self,
+        rng: &mut fastrand::Rng,
+        changes: &mut Vec<Change>,
+    ) -> Option<Print> {
+        changes.clear();
+        let side = if rng.bool() { Side::Bid } else { Side::Ask };
+        let roll = rng.u32(0..100);
+        let len = self.side(side).len();
+        if roll < 55 && len > 0 {
+            // Resize a level, most often near the top.
+            let reach = 1 + rng.usize(0..len);
+            let i = rng.usize(0..reach);
+            let size = random_size(rng);
+            let lvl = &mut self.side(side)[i];
+            lvl.size = size;
+            changes.push(Change {
+                side,
+                price: lvl.price,
+                size,
+            });
+            None
+        } else if roll < 70 && len > 1 {
+            // Pull a level.
+            let i = rng.usize(0..len);
+            let lvl = self.side(side).remove(i);
+            changes.push(Change {
+                side,
+                price: lvl.price,
+                size: Size::ZERO,
+            });
+            None
+        } else if roll < 85 {
+            // A trade lifts the best level of one side (a print).
+            let lvl = *self.side(side).first()?;
+            let traded = Size::from_units(rng.u64(1..=lvl.size.units().max(1)));
+            let left = Size::from_units(lvl.size.units() - traded.units().min(lvl.size.units()));
+            if left.units() == 0 && len > 1 {
+                self.side(side).remove(0);
+            } else if left.units() > 0 {
+                self.side(side)[0].size = left;
+            } else {
+                return None;
+            }
+            changes.push(Change {
+                side,
+                price: lvl.price,
+                size: left,
+            });
+            Some(Print {
+                price: lvl.price,
+                size: traded,
+                side: if side == Side::Bid {
+                    TradeSide::Sell
+                } else {
+                    TradeSide::Buy
+                },
+            })
+        } else {
+            // Add a level at a free tick inside the spread or behind the book.
+            let (best_bid, best_ask) = (
+                self.bids.first().map_or(0, |l| tick_of(l.price)),
+                self.asks.first().map_or(TICKS + 1, |l| tick_of(l.price)),
+            );
+            if len >= self.depth {
+                return None;
+            }
+            let tick = match side {
+                Side::Bid if best_bid + 1 < best_ask => {
+                    rng.u64(best_bid.saturating_sub(3).max(1)..best_ask)
+                }
+                Side::Ask if best_bid + 1 < best_ask => {
+                    rng.u64(best_bid + 1..=(best_ask + 3).min(TICKS))
+                }
+                _ => return None,
+            };
+            if (side == Side::Bid && tick >= best_ask) || (side == Side::Ask && tick <= best_bid) {
+                return None;
+            }
+            let price = price_at(tick);
+            let size = random_size(rng);
+            let levels = self.side(side);
+            let pos = levels.iter().position(|l| match side {
+                Side::Bid => l.price <= price,
+                Side::Ask => l.price >= price,
+            });
+            match pos {
+                Some(i) if levels[i].price == price => levels[i].size = size,
+                Some(i) => levels.insert(i, Level::new(price, size)),
+                None => levels.push(Level::new(price, size)),
+            }
+            changes.push(Change { side, price, size });
+            None
+        }
+    }
+
+    /// Changes that turn `view` (the top levels a subscriber has) into this
+    /// book's top `depth` levels, and updates `view`. Empty when nothing visible moved.
+    pub(crate) fn diff_into(&self, depth: usize, view: &mut View, out: &mut Vec<Change>) {
+        out.clear();
+        diff_side(
+            Side::Bid,
+            &view.bids,
+            &self.bids[..self.bids.len().min(depth)],
+            out,
+        );
+        diff_side(
+            Side::Ask,
+            &view.asks,
+            &self.asks[..self.asks.len().min(depth)],
+            out,
+        );
+        view.bids.clear();
+        view.bids
+            .extend_from_slice(&self.bids[..self.bids.len().min(depth)]);
+        view.asks.clear();
+        view.asks
+            .extend_from_slice(&self.asks[..self.asks.len().min(depth)]);
+    }
+}
+
+/// The levels one subscriber has been sent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct View {
+    pub(crate) bids: Vec<Level>,
+    pub(crate) asks: Vec<Level>,
+}
+
+impl View {
+    /// The view after a snapshot of `book` at `depth`.
+    pub(crate) fn of(book: &TrueBook, depth: usize) -> View {
+        View {
+            bids: book.bids[..book.bids.len().min(depth)].to_vec(),
+            asks: book.asks[..book.asks.len().min(depth)].to_vec(),
+        }
+    }
+}
+
+fn diff_side(side: Side, old: &[Level], new: &[Level], out: &mut Vec<Change>) {
+    for o in old {
+        if !new.iter().any(|n| n.price == o.price) {
+            out.push(Change {
+                side,
+                price: o.price,
+                size: Size::ZERO,
+            });
+        }
+    }
+    for n in new {
+        if !old.iter().any(|o| o == n) {
+            out.push(Change {
+                side,
+                price: n.price,
+                size: n.size,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(b: &TrueBook) {
+        assert!(
+            b.bids.windows(2).all(|w| w[0].price > w[1].price),
+            "bids sorted best first"
+        );
+        assert!(
+            b.asks.windows(2).all(|w| w[0].price < w[1].price),
+            "asks sorted best first"
+        );
+        assert!(
+            b.bids.iter().chain(&b.asks).all(|l| l.size.units() > 0),
+            "no zero levels"
+        );
+        if let (Some(bb), Some(ba)) = (b.bids.first(), b.asks.first()) {
+            assert!(bb.price < ba.price, "never crossed");
+        }
+    }
+
+    #[test]
+    fn random_walk_keeps_the_book_sorted_uncrossed_and_within_depth() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        let mut b = TrueBook::new(&mut rng, 20);
+        let mut changes = Vec::new();
+        let mut view = View::of(&b, 5);
+        let mut mirror = crate::Book::new(64);
+        mirror.replace(&b.bids, &b.asks).unwrap();
+        for _ in 0..20_000 {
+            b.step(&mut rng, &mut changes);
+            check(&b);
+            assert!(b.bids.len() <= 20 && b.asks.len() <= 20);
+            mirror.apply_changes(&changes).unwrap();
+        }
+        assert_eq!(mirror.bids().iter().collect::<Vec<_>>(), b.bids);
+        assert_eq!(mirror.asks().iter().collect::<Vec<_>>(), b.asks);
+        // A depth-5 view follows the top five levels through diffs.
+        let mut top = crate::Book::new(64);
+        top.replace(&view.bids, &view.asks).unwrap();
+        for _ in 0..5_000 {
+            b.step(&mut rng, &mut changes);
+            b.diff_into(5, &mut view, &mut changes);
+            top.apply_changes(&changes).unwrap();
+            assert_eq!(top.bids().iter().collect::<Vec<_>>(), view.bids);
+            assert_eq!(top.asks().iter().collect::<Vec<_>>(), view.asks);
+        }
+        assert_eq!(view, View::of(&b, 5));
+    }
+}

@@ -1,0 +1,710 @@
+//! An embedded server of the Parsec protocol (PROTOCOL.md part A) on
+//! loopback, for tests, examples, benches, and bots that want to run without
+//! a key.
+//!
+//! - `ws://` or `wss://` (a self-signed certificate generated at start; the
+//!   client trusts it by [`Simulator::certificate_der`], never by turning
+//!   verification off).
+//! - Markets `sim:0` to `sim:{N-1}`, outcomes `yes` and `no`, each a seeded
+//!   random-walk book (reproducible for a seed), with trades and fills.
+//! - The server rules: the auth window, keys (`pk_invalid` is rejected with
+//!   `auth_error` 1002; `pk_free_`, `pk_pro_`, `pk_scale_` pick a tier; any
+//!   other non-empty key is Scale), tier depth clamps and subscription limits
+//!   (3002), the control-frame limit (3001), `resync` answered by a fresh
+//!   snapshot, unknown markets (2002) and bad outcomes (2005).
+//! - Faults, each switchable and seeded ([`FaultRates`]) or injected once
+//!   ([`Simulator::inject`]).
+//! - The truth: [`Simulator::truth`] is every book as the server has it.
+//!
+//! ```
+//! use wirebook::sim::{SimConfig, Simulator};
+//! let sim = Simulator::start(SimConfig { markets: 2, ..SimConfig::default() }).unwrap();
+//! assert!(sim.url().starts_with("ws://127.0.0.1:"));
+//! assert_eq!(sim.markets(), vec!["sim:0".to_owned(), "sim:1".to_owned()]);
+//! let (bids, asks) = sim.truth("sim:0", "yes", 10).unwrap();
+//! assert!(bids[0].price < asks[0].price);
+//! ```
+
+mod market;
+mod session;
+mod tls;
+mod wire;
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::sync::{broadcast, Notify};
+
+use crate::frame::Level;
+use market::{Print, TrueBook};
+
+/// How the simulator behaves. `Default` is a quiet, fault-free server on an
+/// ephemeral loopback port.
+#[derive(Debug, Clone)]
+pub struct SimConfig {
+    /// Where to listen (port 0 picks a free port).
+    pub listen: SocketAddr,
+    /// Serve `wss://` with a certificate generated at start.
+    pub tls: bool,
+    /// Number of markets (`sim:0` ..).
+    pub markets: usize,
+    /// Levels per side of every true book (at most 48 on the 0.01 grid).
+    pub depth: usize,
+    /// Book updates per second, over all books.
+    pub rate_hz: f64,
+    /// Seed of the books and of every fault decision.
+    pub seed: u64,
+    /// A connection that has not authenticated by then is closed.
+    pub auth_window: Duration,
+    /// A `heartbeat` this often.
+    pub heartbeat_interval: Duration,
+    /// `stale_after_ms` the books carry.
+    pub stale_after_ms: u64,
+    /// Public trades (and now and then an own fill) on subscribed books.
+    pub trades: bool,
+    /// Activity frames take their `server_seq` from the book's counter (rule A4.5's other reading).
+    pub activity_shares_seq: bool,
+    /// Control frames allowed per second and connection before `error` 3001.
+    pub control_limit: usize,
+    /// How long the `Silence` fault keeps the connection quiet.
+    pub silence: Duration,
+    /// Fault probabilities per delta sent.
+    pub faults: FaultRates,
+    /// Keep the checksum of every book at every `server_seq` sent (the last
+    /// 100 000 per book), for [`Simulator::truth_at`]. Off by default.
+    pub record_truth: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            tls: false,
+            markets: 4,
+            depth: 20,
+            rate_hz: 100.0,
+            seed: 1,
+            auth_window: Duration::from_secs(15),
+            heartbeat_interval: Duration::from_secs(5),
+            stale_after_ms: 5_000,
+            trades: true,
+            activity_shares_seq: false,
+            control_limit: 3,
+            silence: Duration::from_secs(60),
+            faults: FaultRates::default(),
+            record_truth: false,
+        }
+    }
+}
+
+/// One kind of fault the simulator can inject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Fault {
+    /// A delta is lost: its `server_seq` is skipped.
+    Gap,
+    /// A delta is sent twice.
+    Duplicate,
+    /// A delta is held back and sent after the next one.
+    Reorder,
+    /// A delta is lost and `resync_required` sent for its book.
+    ResyncRequired,
+    /// A delta carries `book_state: needs_refresh`.
+    NeedsRefresh,
+    /// A delta is lost and `slow_reader` sent for its book.
+    SlowReader,
+    /// A malformed frame is sent before the delta.
+    Malformed,
+    /// The connection is dropped without a close frame.
+    Disconnect,
+    /// The server sends nothing (no heartbeats either) for [`SimConfig::silence`].
+    Silence,
+}
+
+impl Fault {
+    /// Every fault, in a fixed order.
+    pub const ALL: [Fault; 9] = [
+        Fault::Gap,
+        Fault::Duplicate,
+        Fault::Reorder,
+        Fault::ResyncRequired,
+        Fault::NeedsRefresh,
+        Fault::SlowReader,
+        Fault::Malformed,
+        Fault::Disconnect,
+        Fault::Silence,
+    ];
+
+    /// The fault's name on the command line (`gap`, `duplicate`, ...).
+    ///
+    /// ```
+    /// assert_eq!(wirebook::sim::Fault::ResyncRequired.name(), "resync_required");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Fault::Gap => "gap",
+            Fault::Duplicate => "duplicate",
+            Fault::Reorder => "reorder",
+            Fault::ResyncRequired => "resync_required",
+            Fault::NeedsRefresh => "needs_refresh",
+            Fault::SlowReader => "slow_reader",
+            Fault::Malformed => "malformed",
+            Fault::Disconnect => "disconnect",
+            Fault::Silence => "silence",
+        }
+    }
+
+    fn index(self) -> usize {
+        Fault::ALL.iter().position(|&f| f == self).unwrap_or(0)
+    }
+}
+
+/// Probability of each fault per delta sent (0 = never).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct FaultRates {
+    rates: [f64; 9],
+}
+
+impl FaultRates {
+    /// No faults.
+    pub fn none() -> FaultRates {
+        FaultRates::default()
+    }
+
+    /// Every fault at `rate`, disconnects and silences at a tenth of it.
+    ///
+    /// ```
+    /// use wirebook::sim::{Fault, FaultRates};
+    /// let r = FaultRates::all(0.01);
+    /// assert_eq!(r.get(Fault::Gap), 0.01);
+    /// assert_eq!(r.get(Fault::Disconnect), 0.001);
+    /// ```
+    pub fn all(rate: f64) -> FaultRates {
+        let mut r = FaultRates::default();
+        for f in Fault::ALL {
+            let scale = if matches!(f, Fault::Disconnect | Fault::Silence) {
+                0.1
+            } else {
+                1.0
+            };
+            r = r.with(f, rate * scale);
+        }
+        r
+    }
+
+    /// The same rates with `fault` at `rate` (clamped to 0..=1).
+    ///
+    /// ```
+    /// use wirebook::sim::{Fault, FaultRates};
+    /// assert_eq!(FaultRates::none().with(Fault::Gap, 2.0).get(Fault::Gap), 1.0);
+    /// ```
+    pub fn with(mut self, fault: Fault, rate: f64) -> FaultRates {
+        self.rates[fault.index()] = if rate.is_nan() {
+            0.0
+        } else {
+            rate.clamp(0.0, 1.0)
+        };
+        self
+    }
+
+    /// The rate of one fault.
+    ///
+    /// ```
+    /// use wirebook::sim::{Fault, FaultRates};
+    /// assert_eq!(FaultRates::none().get(Fault::Gap), 0.0);
+    /// ```
+    pub fn get(&self, fault: Fault) -> f64 {
+        self.rates[fault.index()]
+    }
+
+    /// Parses `gap=0.01,duplicate=0.02`, `all=0.01` or `none`.
+    ///
+    /// ```
+    /// use wirebook::sim::{Fault, FaultRates};
+    /// let r = FaultRates::parse("all=0.01,disconnect=0").unwrap();
+    /// assert_eq!((r.get(Fault::Gap), r.get(Fault::Disconnect)), (0.01, 0.0));
+    /// assert!(FaultRates::parse("gapp=1").is_err());
+    /// ```
+    pub fn parse(spec: &str) -> Result<FaultRates, String> {
+        let mut r = FaultRates::none();
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            if part == "none" {
+                continue;
+            }
+            let (name, rate) = part
+                .split_once('=')
+                .ok_or_else(|| format!("{part:?}: expected NAME=RATE"))?;
+            let rate: f64 = rate
+                .parse()
+                .map_err(|_| format!("{part:?}: {rate:?} is not a number"))?;
+            if name == "all" {
+                r = FaultRates::all(rate);
+                continue;
+            }
+            let fault = Fault::ALL
+                .into_iter()
+                .find(|f| f.name() == name)
+                .ok_or_else(|| {
+                    let names: Vec<_> = Fault::ALL.iter().map(|f| f.name()).collect();
+                    format!("unknown fault {name:?} (known: all, {})", names.join(", "))
+                })?;
+            r = r.with(fault, rate);
+        }
+        Ok(r)
+    }
+}
+
+/// What the simulator has done, for tests and the terminal view.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SimStats {
+    /// Connections accepted.
+    pub connections: u64,
+    /// Connections open now.
+    pub open_connections: u64,
+    /// Successful authentications.
+    pub auth_ok: u64,
+    /// `auth_error` answers.
+    pub auth_rejected: u64,
+    /// Connections closed for not authenticating in time.
+    pub auth_timeouts: u64,
+    /// Control frames received (subscribe, unsubscribe, resync).
+    pub control_frames: u64,
+    /// Control frames refused with `error` 3001.
+    pub rate_limited: u64,
+    /// Most control frames one connection sent within one second.
+    pub max_control_per_second: u64,
+    /// Snapshots sent (subscribe and resync).
+    pub snapshots: u64,
+    /// Deltas sent.
+    pub deltas: u64,
+    /// `resync` requests answered.
+    pub resyncs: u64,
+    /// `error` frames sent.
+    pub errors: u64,
+    /// Activity frames (trades, fills) sent.
+    pub activity: u64,
+    /// Faults injected, by [`Fault::ALL`] order.
+    pub faults: [u64; 9],
+}
+
+impl SimStats {
+    /// How many times `fault` was injected.
+    ///
+    /// ```
+    /// use wirebook::sim::{Fault, SimStats};
+    /// assert_eq!(SimStats::default().fault(Fault::Gap), 0);
+    /// ```
+    pub fn fault(&self, fault: Fault) -> u64 {
+        self.faults[fault.index()]
+    }
+}
+
+#[derive(Default)]
+struct Counters {
+    connections: AtomicU64,
+    open_connections: AtomicU64,
+    auth_ok: AtomicU64,
+    auth_rejected: AtomicU64,
+    auth_timeouts: AtomicU64,
+    control_frames: AtomicU64,
+    rate_limited: AtomicU64,
+    max_control_per_second: AtomicU64,
+    snapshots: AtomicU64,
+    deltas: AtomicU64,
+    resyncs: AtomicU64,
+    errors: AtomicU64,
+    activity: AtomicU64,
+    faults: [AtomicU64; 9],
+}
+
+fn bump(c: &AtomicU64) {
+    c.fetch_add(1, Ordering::Relaxed);
+}
+
+/// One book update, broadcast to every session.
+#[derive(Debug, Clone, Copy)]
+struct Tick {
+    market: u32,
+    outcome: u8,
+    print: Option<Print>,
+}
+
+/// What the server and its sessions share.
+struct Shared {
+    config: SimConfig,
+    faults: Mutex<FaultRates>,
+    books: Vec<Mutex<[TrueBook; 2]>>,
+    ticks: broadcast::Sender<Tick>,
+    injected: Mutex<VecDeque<Fault>>,
+    counters: Counters,
+    paused: AtomicBool,
+    /// Bumped by [`Simulator::drop_connections`]; sessions watch it.
+    kill_epoch: AtomicU64,
+    kill: Notify,
+    stop: Notify,
+    stopping: AtomicBool,
+    /// `(market, outcome) -> [(server_seq, checksum)]`, when recording.
+    truth_log: Mutex<TruthLog>,
+}
+
+/// `(server_seq, checksum)` per book, oldest first.
+type TruthLog = std::collections::HashMap<(u32, u8), VecDeque<(u64, u64)>>;
+
+/// Entries of the truth log kept per book.
+const TRUTH_LOG_LEN: usize = 100_000;
+
+/// A checksum of a book's levels (best first), to compare a client's book
+/// with [`Simulator::truth_at`].
+///
+/// ```
+/// use wirebook::{Level, Price, Size};
+/// let l = Level::new(Price::from_units(1).unwrap(), Size::from_units(2));
+/// assert_ne!(wirebook::sim::checksum(&[l], &[]), wirebook::sim::checksum(&[], &[l]));
+/// ```
+pub fn checksum(bids: &[Level], asks: &[Level]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut mix = |x: u64| {
+        h ^= x;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    };
+    for (side, levels) in [(1u64, bids), (2, asks)] {
+        mix(side);
+        for l in levels {
+            mix(u64::from(l.price.units()));
+            mix(l.size.units());
+        }
+    }
+    h
+}
+
+impl Shared {
+    /// Notes what book a client should hold after the frame with `seq`.
+    fn record(&self, key: (u32, u8), seq: u64, bids: &[Level], asks: &[Level]) {
+        if !self.config.record_truth {
+            return;
+        }
+        let mut log = self.truth_log.lock();
+        let entries = log.entry(key).or_default();
+        if entries.len() >= TRUTH_LOG_LEN {
+            entries.pop_front();
+        }
+        entries.push_back((seq, checksum(bids, asks)));
+    }
+
+    /// Takes a one-shot fault, else draws one by the configured rates.
+    fn draw_fault(&self, rng: &mut fastrand::Rng) -> Option<Fault> {
+        if let Some(f) = self.injected.lock().pop_front() {
+            return Some(f);
+        }
+        let rates = *self.faults.lock();
+        Fault::ALL
+            .into_iter()
+            .find(|&f| rates.get(f) > 0.0 && rng.f64() < rates.get(f))
+    }
+
+    fn count_fault(&self, f: Fault) {
+        bump(&self.counters.faults[f.index()]);
+    }
+}
+
+/// The outcomes of every simulated market.
+pub(crate) const OUTCOMES: [&str; 2] = ["yes", "no"];
+
+/// A running simulator; dropping it stops the server and closes its connections.
+pub struct Simulator {
+    addr: SocketAddr,
+    tls: bool,
+    certificate: Option<Vec<u8>>,
+    shared: Arc<Shared>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Simulator")
+            .field("url", &self.url())
+            .field("markets", &self.shared.config.markets)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Simulator {
+    /// Binds the listener and starts the server on a thread of its own (with
+    /// its own single-threaded runtime, so any caller can use it).
+    ///
+    /// ```
+    /// let sim = wirebook::sim::Simulator::start(Default::default()).unwrap();
+    /// assert_ne!(sim.addr().port(), 0);
+    /// ```
+    pub fn start(config: SimConfig) -> std::io::Result<Simulator> {
+        let std_listener = std::net::TcpListener::bind(config.listen)?;
+        std_listener.set_nonblocking(true)?;
+        let addr = std_listener.local_addr()?;
+        let tls = if config.tls {
+            Some(tls::ServerTls::generate()?)
+        } else {
+            None
+        };
+        let certificate = tls.as_ref().map(|t| t.certificate_der.clone());
+        let mut rng = fastrand::Rng::with_seed(config.seed);
+        let books = (0..config.markets)
+            .map(|_| {
+                Mutex::new([
+                    TrueBook::new(&mut rng, config.depth),
+                    TrueBook::new(&mut rng, config.depth),
+                ])
+            })
+            .collect();
+        let (ticks, _) = broadcast::channel(4096);
+        let shared = Arc::new(Shared {
+            faults: Mutex::new(config.faults),
+            config,
+            books,
+            ticks,
+            injected: Mutex::new(VecDeque::new()),
+            counters: Counters::default(),
+            paused: AtomicBool::new(false),
+            kill_epoch: AtomicU64::new(0),
+            kill: Notify::new(),
+            stop: Notify::new(),
+            stopping: AtomicBool::new(false),
+            truth_log: Mutex::new(std::collections::HashMap::new()),
+        });
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let s = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name("wirebook-sim".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(std_listener) else {
+                        return;
+                    };
+                    tokio::spawn(engine(s.clone(), rng));
+                    session::accept_loop(listener, tls.map(|t| t.acceptor), s).await;
+                });
+            })?;
+        Ok(Simulator {
+            addr,
+            tls: certificate.is_some(),
+            certificate,
+            shared,
+            thread: Some(thread),
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The Parsec endpoint: `ws://127.0.0.1:PORT/ws` (or `wss://`).
+    pub fn url(&self) -> String {
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}/ws", self.addr)
+    }
+
+    /// The generated certificate (DER) when serving TLS: give it to the
+    /// client as an extra trusted root.
+    pub fn certificate_der(&self) -> Option<&[u8]> {
+        self.certificate.as_deref()
+    }
+
+    /// The markets' `parsec_id`s.
+    pub fn markets(&self) -> Vec<String> {
+        (0..self.shared.config.markets)
+            .map(|i| format!("sim:{i}"))
+            .collect()
+    }
+
+    /// The true top `depth` levels of a book (bids, asks; best first), or
+    /// `None` for an unknown market or outcome.
+    pub fn truth(
+        &self,
+        parsec_id: &str,
+        outcome: &str,
+        depth: usize,
+    ) -> Option<(Vec<Level>, Vec<Level>)> {
+        let (m, o) = resolve(&self.shared, parsec_id, outcome)?;
+        let books = self.shared.books[m as usize].lock();
+        let b = &books[o as usize];
+        Some((
+            b.bids[..b.bids.len().min(depth)].to_vec(),
+            b.asks[..b.asks.len().min(depth)].to_vec(),
+        ))
+    }
+
+    /// The [`checksum`] of the book a client must hold after applying the
+    /// frame with `seq` on its connection (needs [`SimConfig::record_truth`];
+    /// `None` for a seq never sent or forgotten). Sequence numbers of
+    /// different connections never collide.
+    pub fn truth_at(&self, parsec_id: &str, outcome: &str, seq: u64) -> Option<u64> {
+        let key = resolve(&self.shared, parsec_id, outcome)?;
+        let log = self.shared.truth_log.lock();
+        let entries = log.get(&key)?;
+        entries.iter().rev().find(|e| e.0 == seq).map(|e| e.1)
+    }
+
+    /// Injects `fault` once, into the next delta any connection sends.
+    pub fn inject(&self, fault: Fault) {
+        self.shared.injected.lock().push_back(fault);
+    }
+
+    /// Replaces the fault rates.
+    pub fn set_faults(&self, rates: FaultRates) {
+        *self.shared.faults.lock() = rates;
+    }
+
+    /// Stops (or restarts) the books' random walk; connections stay open.
+    /// With the walk paused, a client that has caught up holds the truth.
+    pub fn pause(&self, paused: bool) {
+        self.shared.paused.store(paused, Ordering::SeqCst);
+    }
+
+    /// Drops every open connection at once, without a close frame.
+    pub fn drop_connections(&self) {
+        self.shared.kill_epoch.fetch_add(1, Ordering::SeqCst);
+        self.shared.kill.notify_waiters();
+    }
+
+    /// Counters of what the server did.
+    pub fn stats(&self) -> SimStats {
+        let c = &self.shared.counters;
+        let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        SimStats {
+            connections: l(&c.connections),
+            open_connections: l(&c.open_connections),
+            auth_ok: l(&c.auth_ok),
+            auth_rejected: l(&c.auth_rejected),
+            auth_timeouts: l(&c.auth_timeouts),
+            control_frames: l(&c.control_frames),
+            rate_limited: l(&c.rate_limited),
+            max_control_per_second: l(&c.max_control_per_second),
+            snapshots: l(&c.snapshots),
+            deltas: l(&c.deltas),
+            resyncs: l(&c.resyncs),
+            errors: l(&c.errors),
+            activity: l(&c.activity),
+            faults: std::array::from_fn(|i| l(&c.faults[i])),
+        }
+    }
+
+    /// Stops the server and waits for its thread.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
+
+    fn stop(&mut self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        self.shared.stop.notify_waiters();
+        self.shared.stop.notify_one();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for Simulator {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// `("sim:N", "yes"/"no")` to indexes.
+fn resolve(shared: &Shared, parsec_id: &str, outcome: &str) -> Option<(u32, u8)> {
+    let n: u32 = parsec_id.strip_prefix("sim:")?.parse().ok()?;
+    if n as usize >= shared.config.markets || parsec_id != format!("sim:{n}") {
+        return None;
+    }
+    let o = OUTCOMES
+        .iter()
+        .position(|o| o.eq_ignore_ascii_case(outcome))?;
+    Some((n, o as u8))
+}
+
+/// The random walk: `rate_hz` steps a second over all books, broadcast to the sessions.
+async fn engine(shared: Arc<Shared>, mut rng: fastrand::Rng) {
+    let rate = shared.config.rate_hz;
+    if rate.is_nan() || rate <= 0.0 || shared.config.markets == 0 {
+        return;
+    }
+    // Sleep in slices of at least 1 ms, doing as many steps as are due.
+    let period = Duration::from_secs_f64((1.0 / rate).max(0.001));
+    let mut interval = tokio::time::interval(period);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let start = tokio::time::Instant::now();
+    let mut done: u64 = 0;
+    let mut changes = Vec::new();
+    loop {
+        interval.tick().await;
+        if shared.stopping.load(Ordering::Relaxed) {
+            return;
+        }
+        let due = (start.elapsed().as_secs_f64() * rate) as u64;
+        if shared.paused.load(Ordering::SeqCst) {
+            done = due;
+            continue;
+        }
+        // Never more than a second's worth at once (after a stall).
+        let steps = due.saturating_sub(done).min(rate.ceil() as u64);
+        done = due;
+        for _ in 0..steps {
+            let market = rng.u32(0..shared.config.markets as u32);
+            let outcome = rng.u8(0..2);
+            let print =
+                shared.books[market as usize].lock()[outcome as usize].step(&mut rng, &mut changes);
+            if changes.is_empty() {
+                continue;
+            }
+            let _ = shared.ticks.send(Tick {
+                market,
+                outcome,
+                print,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markets_resolve_only_by_their_exact_names() {
+        let sim = Simulator::start(SimConfig {
+            markets: 3,
+            rate_hz: 0.0,
+            ..SimConfig::default()
+        })
+        .unwrap();
+        let s = &sim.shared;
+        assert_eq!(resolve(s, "sim:2", "No"), Some((2, 1)));
+        assert_eq!(resolve(s, "sim:3", "yes"), None);
+        assert_eq!(resolve(s, "sim:02", "yes"), None);
+        assert_eq!(resolve(s, "sim:1", "maybe"), None);
+        assert_eq!(resolve(s, "kalshi:1", "yes"), None);
+    }
+
+    #[test]
+    fn the_same_seed_gives_the_same_books() {
+        let a = Simulator::start(SimConfig {
+            rate_hz: 0.0,
+            seed: 9,
+            ..SimConfig::default()
+        })
+        .unwrap();
+        let b = Simulator::start(SimConfig {
+            rate_hz: 0.0,
+            seed: 9,
+            ..SimConfig::default()
+        })
+        .unwrap();
+        assert_eq!(a.truth("sim:3", "no", 50), b.truth("sim:3", "no", 50));
+    }
+}

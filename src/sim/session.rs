@@ -1,0 +1,669 @@
+//! One connection to the simulator: the handshake (routed by path) and the
+//! Parsec session rules of PROTOCOL.md A1, A2 and A5.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::handshake::server::{
+    ErrorResponse, Request as HttpRequest, Response,
+};
+use tokio_tungstenite::tungstenite::http::StatusCode;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::WebSocketStream;
+
+use super::market::View;
+use super::wire::{read_request, BookId, Request, Selector, ServerWriter, MALFORMED};
+use super::{bump, resolve, Fault, Shared, Tick, OUTCOMES};
+use crate::clock::epoch_ms;
+use crate::frame::Change;
+
+/// Accepts connections until the simulator stops.
+pub(super) async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    shared: Arc<Shared>,
+) {
+    let mut serial: u64 = 0;
+    loop {
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shared.stop.notified() => return,
+        };
+        if shared.stopping.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok((tcp, _)) = accepted else { continue };
+        let _ = tcp.set_nodelay(true);
+        serial += 1;
+        let (shared, tls) = (shared.clone(), tls.clone());
+        tokio::spawn(async move {
+            bump(&shared.counters.connections);
+            shared
+                .counters
+                .open_connections
+                .fetch_add(1, Ordering::Relaxed);
+            match tls {
+                Some(acceptor) => {
+                    if let Ok(stream) = acceptor.accept(tcp).await {
+                        handshake(stream, &shared, serial).await;
+                    }
+                }
+                None => handshake::<TcpStream>(tcp, &shared, serial).await,
+            }
+            shared
+                .counters
+                .open_connections
+                .fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+}
+
+/// The WebSocket handshake; `/ws` is the Parsec protocol, anything else is 404.
+async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: S,
+    shared: &Arc<Shared>,
+    serial: u64,
+) {
+    // The callback's signature is tungstenite's.
+    #[allow(clippy::result_large_err)]
+    let route = |req: &HttpRequest, resp: Response| -> Result<Response, ErrorResponse> {
+        if req.uri().path() == "/ws" {
+            Ok(resp)
+        } else {
+            let mut err = ErrorResponse::new(Some(format!("no route for {}", req.uri().path())));
+            *err.status_mut() = StatusCode::NOT_FOUND;
+            Err(err)
+        }
+    };
+    let config = WebSocketConfig::default().max_message_size(Some(1 << 20));
+    let Ok(ws) = tokio_tungstenite::accept_hdr_async_with_config(stream, route, Some(config)).await
+    else {
+        return;
+    };
+    let rng =
+        fastrand::Rng::with_seed(shared.config.seed ^ serial.wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    Session::new(shared.clone(), rng, serial).run(ws).await;
+}
+
+/// Limits of an account tier (PROTOCOL.md A2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Tier {
+    name: &'static str,
+    max_depth: u64,
+    max_subscriptions: usize,
+}
+
+const FREE: Tier = Tier {
+    name: "free",
+    max_depth: 10,
+    max_subscriptions: 5,
+};
+const PRO: Tier = Tier {
+    name: "pro",
+    max_depth: 100,
+    max_subscriptions: 500,
+};
+const SCALE: Tier = Tier {
+    name: "scale",
+    max_depth: 100,
+    max_subscriptions: 2000,
+};
+
+/// The simulator's key convention: `pk_invalid` (and an empty key) is
+/// rejected; a prefix picks the tier; any other key is Scale.
+fn tier_of(key: &str) -> Option<Tier> {
+    if key.is_empty() || key == "pk_invalid" {
+        None
+    } else if key.starts_with("pk_free_") {
+        Some(FREE)
+    } else if key.starts_with("pk_pro_") {
+        Some(PRO)
+    } else {
+        Some(SCALE)
+    }
+}
+
+struct Subscription {
+    seq: u64,
+    activity_seq: u64,
+    depth: usize,
+    view: View,
+    /// A delta held back by the `Reorder` fault.
+    held: Option<String>,
+}
+
+enum Flow {
+    Continue,
+    Close,
+}
+
+struct Session {
+    shared: Arc<Shared>,
+    rng: fastrand::Rng,
+    tier: Option<Tier>,
+    subs: HashMap<(u32, u8), Subscription>,
+    wallets: Vec<(String, String)>,
+    /// Arrival times of control frames in the last second (accepted ones).
+    accepted: VecDeque<Instant>,
+    /// Arrival times of all control frames in the last second.
+    arrivals: VecDeque<Instant>,
+    out: ServerWriter,
+    changes: Vec<Change>,
+    silent_until: Option<Instant>,
+    serial: u64,
+    /// This connection's number: its sequence numbers start at `connection * 1e6`.
+    connection: u64,
+}
+
+type Ws<S> = WebSocketStream<S>;
+
+impl Session {
+    fn new(shared: Arc<Shared>, rng: fastrand::Rng, connection: u64) -> Session {
+        Session {
+            shared,
+            rng,
+            tier: None,
+            subs: HashMap::new(),
+            wallets: Vec::new(),
+            accepted: VecDeque::new(),
+            arrivals: VecDeque::new(),
+            out: ServerWriter::default(),
+            changes: Vec::new(),
+            silent_until: None,
+            serial: 0,
+            connection,
+        }
+    }
+
+    fn silent(&mut self) -> bool {
+        match self.silent_until {
+            Some(t) if Instant::now() < t => true,
+            Some(_) => {
+                self.silent_until = None;
+                false
+            }
+            None => false,
+        }
+    }
+
+    async fn send<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut Ws<S>, text: &str) -> bool {
+        ws.send(Message::text(text.to_owned())).await.is_ok()
+    }
+
+    async fn run<S: AsyncRead + AsyncWrite + Unpin>(mut self, mut ws: Ws<S>) {
+        let shared = self.shared.clone();
+        let mut ticks = shared.ticks.subscribe();
+        let auth_deadline = tokio::time::sleep(shared.config.auth_window);
+        tokio::pin!(auth_deadline);
+        let mut heartbeat = tokio::time::interval(shared.config.heartbeat_interval);
+        heartbeat.reset();
+        let mut wallet_timer = tokio::time::interval(Duration::from_secs(10));
+        let epoch = shared.kill_epoch.load(Ordering::SeqCst);
+        loop {
+            // A silent server reads nothing either: not even pings get answered.
+            let deaf = self.silent();
+            let flow = tokio::select! {
+                msg = ws.next(), if !deaf => match msg {
+                    Some(Ok(Message::Text(t))) => {
+                        let mut buf = t.as_bytes().to_vec();
+                        self.on_request(&mut ws, &mut buf).await
+                    }
+                    Some(Ok(Message::Binary(b))) => {
+                        let mut buf = b.to_vec();
+                        self.on_request(&mut ws, &mut buf).await
+                    }
+                    Some(Ok(_)) => Flow::Continue,
+                    Some(Err(_)) | None => Flow::Close,
+                },
+                tick = ticks.recv() => match tick {
+                    Ok(t) => self.on_tick(&mut ws, t).await,
+                    Err(RecvError::Lagged(_)) => self.on_lag(&mut ws).await,
+                    Err(RecvError::Closed) => Flow::Close,
+                },
+                _ = heartbeat.tick() => {
+                    if self.tier.is_some() && !self.silent() {
+                        let text = self.out.heartbeat(epoch_ms());
+                        if !Self::send(&mut ws, text).await { Flow::Close } else { Flow::Continue }
+                    } else {
+                        Flow::Continue
+                    }
+                }
+                _ = wallet_timer.tick() => self.send_wallets(&mut ws).await,
+                _ = &mut auth_deadline, if self.tier.is_none() => {
+                    bump(&shared.counters.auth_timeouts);
+                    let _ = ws.close(None).await;
+                    Flow::Close
+                }
+                _ = shared.kill.notified() => Flow::Close,
+                _ = shared.stop.notified() => Flow::Close,
+            };
+            if matches!(flow, Flow::Close)
+                || shared.kill_epoch.load(Ordering::SeqCst) != epoch
+                || shared.stopping.load(Ordering::SeqCst)
+            {
+                // Abrupt: the socket is dropped without a close frame.
+                return;
+            }
+        }
+    }
+
+    /// Counts a control frame against the limit; `false` when it is refused (3001).
+    fn admit_control(&mut self) -> bool {
+        let now = Instant::now();
+        let second = Duration::from_secs(1);
+        let c = &self.shared.counters;
+        bump(&c.control_frames);
+        while self
+            .arrivals
+            .front()
+            .is_some_and(|&t| now.duration_since(t) >= second)
+        {
+            self.arrivals.pop_front();
+        }
+        self.arrivals.push_back(now);
+        c.max_control_per_second
+            .fetch_max(self.arrivals.len() as u64, Ordering::Relaxed);
+        while self
+            .accepted
+            .front()
+            .is_some_and(|&t| now.duration_since(t) >= second)
+        {
+            self.accepted.pop_front();
+        }
+        if self.accepted.len() >= self.shared.config.control_limit {
+            bump(&c.rate_limited);
+            return false;
+        }
+        self.accepted.push_back(now);
+        true
+    }
+
+    async fn error<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        ws: &mut Ws<S>,
+        code: u32,
+        message: &str,
+        parsec_id: Option<&str>,
+    ) -> Flow {
+        bump(&self.shared.counters.errors);
+        let text = self.out.error(code, message, parsec_id);
+        if Self::send(ws, text).await {
+            Flow::Continue
+        } else {
+            Flow::Close
+        }
+    }
+
+    async fn on_request<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        ws: &mut Ws<S>,
+        buf: &mut [u8],
+    ) -> Flow {
+        let request = read_request(buf);
+        if request.is_control() {
+            if self.tier.is_none() {
+                return self.error(ws, 1001, "not authenticated", None).await;
+            }
+            if !self.admit_control() {
+                return self
+                    .error(
+                        ws,
+                        3001,
+                        "rate limited: at most 3 control frames per second",
+                        None,
+                    )
+                    .await;
+            }
+        }
+        match request {
+            Request::Auth { key: secret } | Request::AuthTerminal { token: secret } => {
+                if self.tier.is_some() {
+                    return self.error(ws, 1001, "already authenticated", None).await;
+                }
+                match tier_of(&secret) {
+                    Some(tier) => {
+                        self.tier = Some(tier);
+                        bump(&self.shared.counters.auth_ok);
+                        let text = self.out.auth_ok(&format!("cust_sim_{}", tier.name));
+                        if Self::send(ws, text).await {
+                            Flow::Continue
+                        } else {
+                            Flow::Close
+                        }
+                    }
+                    None => {
+                        bump(&self.shared.counters.auth_rejected);
+                        let text = self.out.auth_error();
+                        let _ = Self::send(ws, text).await;
+                        let _ = ws.close(None).await;
+                        Flow::Close
+                    }
+                }
+            }
+            Request::Subscribe { markets, addresses } => {
+                for sel in &markets {
+                    if let Flow::Close = self.subscribe(ws, sel).await {
+                        return Flow::Close;
+                    }
+                }
+                for a in addresses {
+                    if !self.wallets.contains(&a) {
+                        self.wallets.push(a);
+                    }
+                }
+                self.send_wallets(ws).await
+            }
+            Request::Unsubscribe { markets, addresses } => {
+                for sel in &markets {
+                    if let Some(id) = selector_id(sel) {
+                        let outcome = sel.outcome.as_deref().unwrap_or("yes");
+                        if let Some(k) = resolve(&self.shared, &id, outcome) {
+                            self.subs.remove(&k);
+                        }
+                    }
+                }
+                self.wallets.retain(|w| !addresses.contains(w));
+                Flow::Continue
+            }
+            Request::Resync { parsec_id, outcome } => {
+                let outcome = outcome.unwrap_or_else(|| "yes".to_owned());
+                match resolve(&self.shared, &parsec_id, &outcome)
+                    .filter(|k| self.subs.contains_key(k))
+                {
+                    Some(k) => {
+                        bump(&self.shared.counters.resyncs);
+                        self.send_snapshot(ws, k).await
+                    }
+                    None => {
+                        self.error(ws, 2001, "not subscribed", Some(&parsec_id))
+                            .await
+                    }
+                }
+            }
+            Request::Unknown => Flow::Continue,
+            Request::Malformed => self.error(ws, 2001, "malformed message", None).await,
+        }
+    }
+
+    async fn subscribe<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        ws: &mut Ws<S>,
+        sel: &Selector,
+    ) -> Flow {
+        let Some(tier) = self.tier else {
+            return Flow::Continue;
+        };
+        let Some(id) = selector_id(sel) else {
+            return self.error(ws, 2001, "invalid market selector", None).await;
+        };
+        let outcome = sel.outcome.as_deref().unwrap_or("yes");
+        let Some((m, _)) = resolve(&self.shared, &id, "yes") else {
+            return self.error(ws, 2002, "market not found", Some(&id)).await;
+        };
+        let Some(key) = resolve(&self.shared, &id, outcome) else {
+            return self.error(ws, 2005, "invalid outcome", Some(&id)).await;
+        };
+        debug_assert_eq!(key.0, m);
+        if !self.subs.contains_key(&key) && self.subs.len() >= tier.max_subscriptions {
+            return self
+                .error(
+                    ws,
+                    3002,
+                    "subscription limit of the tier reached",
+                    Some(&id),
+                )
+                .await;
+        }
+        let depth = sel.depth.unwrap_or(50).clamp(1, tier.max_depth) as usize;
+        // Rule A4.1: a snapshot's seq may be anything; keep connections apart.
+        let start = self.connection * 1_000_000 + self.rng.u64(1..1_000);
+        let sub = self.subs.entry(key).or_insert(Subscription {
+            seq: start,
+            activity_seq: 0,
+            depth,
+            view: View::default(),
+            held: None,
+        });
+        sub.depth = depth;
+        self.send_snapshot(ws, key).await
+    }
+
+    async fn send_snapshot<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        ws: &mut Ws<S>,
+        key: (u32, u8),
+    ) -> Flow {
+        let Some(sub) = self.subs.get_mut(&key) else {
+            return Flow::Continue;
+        };
+        sub.seq += 1;
+        sub.held = None;
+        sub.view = View::of(
+            &self.shared.books[key.0 as usize].lock()[key.1 as usize],
+            sub.depth,
+        );
+        let market_id = key.0.to_string();
+        let parsec_id = format!("sim:{market_id}");
+        let id = BookId {
+            parsec_id: &parsec_id,
+            market_id: &market_id,
+            outcome: OUTCOMES[key.1 as usize],
+        };
+        self.shared
+            .record(key, sub.seq, &sub.view.bids, &sub.view.asks);
+        let text = self.out.orderbook(
+            id,
+            &sub.view.bids,
+            &sub.view.asks,
+            sub.seq,
+            self.shared.config.stale_after_ms,
+            epoch_ms(),
+        );
+        bump(&self.shared.counters.snapshots);
+        if Self::send(ws, text).await {
+            Flow::Continue
+        } else {
+            Flow::Close
+        }
+    }
+
+    async fn send_wallets<S: AsyncRead + AsyncWrite + Unpin>(&mut self, ws: &mut Ws<S>) -> Flow {
+        if self.tier.is_none() || self.silent() {
+            return Flow::Continue;
+        }
+        for i in 0..self.wallets.len() {
+            self.serial += 1;
+            let (exchange, address) = &self.wallets[i];
+            let text = self.out.wallet(exchange, address, self.serial);
+            if !Self::send(ws, text).await {
+                return Flow::Close;
+            }
+        }
+        Flow::Continue
+    }
+
+    /// The session could not keep up with the books: tell the client, as the
+    /// real server does. The views still hold what was sent, so the next
+    /// deltas stay exact.
+    async fn on_lag<S: AsyncRead + AsyncWrite + Unpin>(&mut self, ws: &mut Ws<S>) -> Flow {
+        let keys: Vec<_> = self.subs.keys().copied().collect();
+        for (m, o) in keys {
+            let text =
+                self.out
+                    .book_notice("slow_reader", &format!("sim:{m}"), OUTCOMES[o as usize]);
+            if !Self::send(ws, text).await {
+                return Flow::Close;
+            }
+        }
+        Flow::Continue
+    }
+
+    async fn on_tick<S: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        ws: &mut Ws<S>,
+        tick: Tick,
+    ) -> Flow {
+        let key = (tick.market, tick.outcome);
+        let Some(sub) = self.subs.get_mut(&key) else {
+            return Flow::Continue;
+        };
+        self.shared.books[key.0 as usize].lock()[key.1 as usize].diff_into(
+            sub.depth,
+            &mut sub.view,
+            &mut self.changes,
+        );
+        let silent = match self.silent_until {
+            Some(t) if Instant::now() < t => true,
+            Some(_) => {
+                self.silent_until = None;
+                false
+            }
+            None => false,
+        };
+        let Some(sub) = self.subs.get_mut(&key) else {
+            return Flow::Continue;
+        };
+        let market_id = key.0.to_string();
+        let parsec_id = format!("sim:{market_id}");
+        let outcome = OUTCOMES[key.1 as usize];
+        let id = BookId {
+            parsec_id: &parsec_id,
+            market_id: &market_id,
+            outcome,
+        };
+        let now = epoch_ms();
+        let stale = self.shared.config.stale_after_ms;
+        if !self.changes.is_empty() {
+            sub.seq += 1;
+            self.shared
+                .record(key, sub.seq, &sub.view.bids, &sub.view.asks);
+            let fault = if silent {
+                None
+            } else {
+                self.shared.draw_fault(&mut self.rng)
+            };
+            if let Some(f) = fault {
+                self.shared.count_fault(f);
+            }
+            let mut frames: Vec<Message> = Vec::with_capacity(3);
+            let delta = |out: &mut ServerWriter, refresh: bool| {
+                out.delta(id, &self.changes, sub.seq, stale, refresh, now)
+                    .to_owned()
+            };
+            match fault {
+                None => frames.push(Message::text(delta(&mut self.out, false))),
+                Some(Fault::Gap) => {}
+                Some(Fault::Duplicate) => {
+                    let d = delta(&mut self.out, false);
+                    frames.push(Message::text(d.clone()));
+                    frames.push(Message::text(d));
+                }
+                Some(Fault::Reorder) => {
+                    // Sent after the next delta of this book (or lost to a snapshot).
+                    sub.held = Some(delta(&mut self.out, false));
+                }
+                Some(Fault::ResyncRequired) => {
+                    frames.push(Message::text(
+                        self.out
+                            .book_notice("resync_required", &parsec_id, outcome)
+                            .to_owned(),
+                    ));
+                }
+                Some(Fault::SlowReader) => {
+                    frames.push(Message::text(
+                        self.out
+                            .book_notice("slow_reader", &parsec_id, outcome)
+                            .to_owned(),
+                    ));
+                }
+                Some(Fault::NeedsRefresh) => frames.push(Message::text(delta(&mut self.out, true))),
+                Some(Fault::Malformed) => {
+                    let bad = MALFORMED[self.rng.usize(0..MALFORMED.len())];
+                    frames.push(match std::str::from_utf8(bad) {
+                        Ok(text) => Message::text(text.to_owned()),
+                        Err(_) => Message::binary(bad.to_vec()),
+                    });
+                    frames.push(Message::text(delta(&mut self.out, false)));
+                }
+                Some(Fault::Disconnect) => return Flow::Close,
+                Some(Fault::Silence) => {
+                    self.silent_until = Some(Instant::now() + self.shared.config.silence);
+                }
+            }
+            if fault != Some(Fault::Reorder) {
+                if let Some(held) = sub.held.take() {
+                    frames.push(Message::text(held));
+                }
+            }
+            if silent || fault == Some(Fault::Silence) {
+                frames.clear();
+            }
+            let deltas = frames.len() as u64;
+            for f in frames {
+                if ws.feed(f).await.is_err() {
+                    return Flow::Close;
+                }
+            }
+            self.shared
+                .counters
+                .deltas
+                .fetch_add(deltas, Ordering::Relaxed);
+        }
+        if let (Some(p), true, false) = (tick.print, self.shared.config.trades, silent) {
+            let fill = self.rng.u8(0..10) == 0;
+            let seq = if self.shared.config.activity_shares_seq {
+                sub.seq += 1;
+                self.shared
+                    .record(key, sub.seq, &sub.view.bids, &sub.view.asks);
+                sub.seq
+            } else {
+                sub.activity_seq += 1;
+                sub.activity_seq
+            };
+            self.serial += 1;
+            let text = self
+                .out
+                .activity(id, fill, self.serial, p.price, p.size, p.side, seq, now);
+            bump(&self.shared.counters.activity);
+            if ws.feed(Message::text(text.to_owned())).await.is_err() {
+                return Flow::Close;
+            }
+        }
+        if ws.flush().await.is_err() {
+            return Flow::Close;
+        }
+        Flow::Continue
+    }
+}
+
+/// `parsec_id`, or `exchange:market_id`.
+fn selector_id(sel: &Selector) -> Option<String> {
+    match (&sel.parsec_id, &sel.exchange, &sel.market_id) {
+        (Some(id), _, _) => Some(id.clone()),
+        (None, Some(e), Some(m)) => Some(format!("{e}:{m}")),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_choose_the_tier_by_the_simulator_convention() {
+        assert_eq!(tier_of("pk_invalid"), None);
+        assert_eq!(tier_of(""), None);
+        assert_eq!(tier_of("pk_free_abc"), Some(FREE));
+        assert_eq!(tier_of("pk_pro_abc"), Some(PRO));
+        assert_eq!(tier_of("pk_scale_abc"), Some(SCALE));
+        assert_eq!(tier_of("anything"), Some(SCALE));
+    }
+}

@@ -1,0 +1,479 @@
+//! The simulator's side of the wire: server frames written into one reused
+//! buffer, client frames read with simd-json's value API (they are rare).
+
+use std::fmt::Write as _;
+
+use simd_json::prelude::*;
+
+use crate::encode::push_json_str;
+use crate::frame::{Change, Level, Side, TradeSide};
+use crate::price::{Price, Size};
+
+/// One market selector of a client `subscribe` / `unsubscribe` frame.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Selector {
+    pub(crate) parsec_id: Option<String>,
+    pub(crate) exchange: Option<String>,
+    pub(crate) market_id: Option<String>,
+    pub(crate) outcome: Option<String>,
+    pub(crate) depth: Option<u64>,
+}
+
+/// A client frame as the simulator understands it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Request {
+    Auth {
+        key: String,
+    },
+    AuthTerminal {
+        token: String,
+    },
+    Subscribe {
+        markets: Vec<Selector>,
+        addresses: Vec<(String, String)>,
+    },
+    Unsubscribe {
+        markets: Vec<Selector>,
+        addresses: Vec<(String, String)>,
+    },
+    Resync {
+        parsec_id: String,
+        outcome: Option<String>,
+    },
+    /// Valid JSON with a `type` the server does not know.
+    Unknown,
+    /// Not a JSON object with a string `type`, or a known type with bad fields.
+    Malformed,
+}
+
+impl Request {
+    /// Whether the frame counts against the control-frame limit (PROTOCOL.md A2).
+    pub(crate) fn is_control(&self) -> bool {
+        matches!(
+            self,
+            Request::Subscribe { .. } | Request::Unsubscribe { .. } | Request::Resync { .. }
+        )
+    }
+}
+
+fn string_of(v: &simd_json::BorrowedValue<'_>, key: &str) -> Option<String> {
+    v.get(key).and_then(|s| s.as_str()).map(str::to_owned)
+}
+
+fn selectors(v: &simd_json::BorrowedValue<'_>) -> Option<Vec<Selector>> {
+    let Some(list) = v.get("markets") else {
+        return Some(Vec::new());
+    };
+    let list = list.as_array()?;
+    list.iter()
+        .map(|m| {
+            m.as_object()?;
+            Some(Selector {
+                parsec_id: string_of(m, "parsec_id"),
+                exchange: string_of(m, "exchange"),
+                market_id: string_of(m, "market_id"),
+                outcome: string_of(m, "outcome"),
+                depth: m.get("depth").and_then(|d| d.as_u64()),
+            })
+        })
+        .collect()
+}
+
+fn addresses(v: &simd_json::BorrowedValue<'_>) -> Option<Vec<(String, String)>> {
+    let Some(list) = v.get("addresses") else {
+        return Some(Vec::new());
+    };
+    list.as_array()?
+        .iter()
+        .map(|a| Some((string_of(a, "exchange")?, string_of(a, "address")?)))
+        .collect()
+}
+
+/// Reads one client frame (the buffer is parsed in place).
+pub(crate) fn read_request(buf: &mut [u8]) -> Request {
+    let Ok(v) = simd_json::to_borrowed_value(buf) else {
+        return Request::Malformed;
+    };
+    if v.as_object().is_none() {
+        return Request::Malformed;
+    }
+    let Some(kind) = v.get("type").and_then(|t| t.as_str()) else {
+        return Request::Malformed;
+    };
+    let parsed = match kind {
+        "auth" => string_of(&v, "api_key").map(|key| Request::Auth { key }),
+        "auth_terminal" => string_of(&v, "token").map(|token| Request::AuthTerminal { token }),
+        "subscribe" => selectors(&v)
+            .zip(addresses(&v))
+            .map(|(markets, addresses)| Request::Subscribe { markets, addresses }),
+        "unsubscribe" => selectors(&v)
+            .zip(addresses(&v))
+            .map(|(markets, addresses)| Request::Unsubscribe { markets, addresses }),
+        "resync" => string_of(&v, "parsec_id").map(|parsec_id| Request::Resync {
+            parsec_id,
+            outcome: string_of(&v, "outcome"),
+        }),
+        _ => Some(Request::Unknown),
+    };
+    parsed.unwrap_or(Request::Malformed)
+}
+
+/// Identity of a simulated book on the wire.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct BookId<'a> {
+    pub(crate) parsec_id: &'a str,
+    pub(crate) market_id: &'a str,
+    pub(crate) outcome: &'a str,
+}
+
+/// Writes server frames of PROTOCOL.md A3 into one reused buffer.
+#[derive(Debug, Default)]
+pub(crate) struct ServerWriter {
+    buf: String,
+}
+
+fn side_name(side: Side) -> &'static str {
+    match side {
+        Side::Bid => "bid",
+        Side::Ask => "ask",
+    }
+}
+
+impl ServerWriter {
+    fn start(&mut self, kind: &str) -> &mut String {
+        self.buf.clear();
+        self.buf.push_str("{\"type\":\"");
+        self.buf.push_str(kind);
+        self.buf.push('"');
+        &mut self.buf
+    }
+
+    fn market(&mut self, id: BookId<'_>) {
+        let b = &mut self.buf;
+        b.push_str(",\"parsec_id\":");
+        push_json_str(b, id.parsec_id);
+        b.push_str(",\"exchange\":\"sim\",\"outcome\":");
+        push_json_str(b, id.outcome);
+        b.push_str(",\"token_id\":\"\",\"market_id\":");
+        push_json_str(b, id.market_id);
+    }
+
+    fn levels(&mut self, name: &str, levels: &[Level]) {
+        let b = &mut self.buf;
+        let _ = write!(b, ",\"{name}\":[");
+        for (i, l) in levels.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            let _ = write!(b, "{sep}[{},{}]", l.price, l.size);
+        }
+        b.push(']');
+    }
+
+    fn times(&mut self, ts_ms: u64) {
+        let _ = write!(
+            self.buf,
+            ",\"exchange_ts_ms\":{},\"ingest_ts_ms\":{}",
+            ts_ms.saturating_sub(3),
+            ts_ms
+        );
+    }
+
+    /// An `orderbook` snapshot.
+    pub(crate) fn orderbook(
+        &mut self,
+        id: BookId<'_>,
+        bids: &[Level],
+        asks: &[Level],
+        seq: u64,
+        stale_after_ms: u64,
+        ts_ms: u64,
+    ) -> &str {
+        self.start("orderbook");
+        self.market(id);
+        let _ = write!(self.buf, ",\"tick_size\":0.01,\"min_order_size\":1,\"kind\":\"snapshot\",\"title\":\"Simulated market {}\"", id.market_id);
+        self.levels("bids", bids);
+        self.levels("asks", asks);
+        let _ = write!(
+            self.buf,
+            ",\"book_state\":\"fresh\",\"server_seq\":{seq},\"feed_state\":\"healthy\",\"stale_after_ms\":{stale_after_ms}"
+        );
+        self.times(ts_ms);
+        self.buf.push('}');
+        &self.buf
+    }
+
+    /// An `orderbook_delta`; `needs_refresh` marks it `book_state: needs_refresh`.
+    pub(crate) fn delta(
+        &mut self,
+        id: BookId<'_>,
+        changes: &[Change],
+        seq: u64,
+        stale_after_ms: u64,
+        needs_refresh: bool,
+        ts_ms: u64,
+    ) -> &str {
+        self.start("orderbook_delta");
+        self.market(id);
+        self.buf.push_str(",\"changes\":[");
+        for (i, c) in changes.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            let _ = write!(
+                self.buf,
+                "{sep}{{\"side\":\"{}\",\"price\":{},\"size\":{}}}",
+                side_name(c.side),
+                c.price,
+                c.size
+            );
+        }
+        let state = if needs_refresh {
+            "needs_refresh"
+        } else {
+            "fresh"
+        };
+        let _ = write!(
+            self.buf,
+            "],\"server_seq\":{seq},\"book_state\":\"{state}\",\"feed_state\":\"healthy\",\"stale_after_ms\":{stale_after_ms}"
+        );
+        self.times(ts_ms);
+        self.buf.push('}');
+        &self.buf
+    }
+
+    /// An `activity` frame: a public trade, or (`fill`) one of the account's own fills.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn activity(
+        &mut self,
+        id: BookId<'_>,
+        fill: bool,
+        serial: u64,
+        price: Price,
+        size: Size,
+        side: TradeSide,
+        seq: u64,
+        ts_ms: u64,
+    ) -> &str {
+        self.start("activity");
+        self.market(id);
+        let side = match side {
+            TradeSide::Buy => "buy",
+            TradeSide::Sell => "sell",
+        };
+        if fill {
+            let _ = write!(
+                self.buf,
+                ",\"kind\":\"fill\",\"price\":{price},\"size\":{size},\"fill_id\":\"fill_{serial}\",\"order_id\":\"ord_{serial}\",\"side\":\"{side}\",\"liquidity_role\":\"maker\",\"source_channel\":\"sim_user_fill\""
+            );
+        } else {
+            let _ = write!(
+                self.buf,
+                ",\"kind\":\"trade\",\"price\":{price},\"size\":{size},\"trade_id\":\"trade_{serial}\",\"side\":\"{side}\",\"aggressor_side\":\"{side}\",\"source_channel\":\"sim_trades\""
+            );
+        }
+        let _ = write!(self.buf, ",\"server_seq\":{seq},\"feed_state\":\"healthy\"");
+        self.times(ts_ms);
+        self.buf.push('}');
+        &self.buf
+    }
+
+    /// `resync_required` or `slow_reader` for one book.
+    pub(crate) fn book_notice(&mut self, kind: &str, parsec_id: &str, outcome: &str) -> &str {
+        self.start(kind);
+        self.buf.push_str(",\"parsec_id\":");
+        push_json_str(&mut self.buf, parsec_id);
+        self.buf.push_str(",\"outcome\":");
+        push_json_str(&mut self.buf, outcome);
+        self.buf.push('}');
+        &self.buf
+    }
+
+    /// A `heartbeat`.
+    pub(crate) fn heartbeat(&mut self, ts_ms: u64) -> &str {
+        self.start("heartbeat");
+        let _ = write!(self.buf, ",\"ts_ms\":{ts_ms}}}");
+        &self.buf
+    }
+
+    /// An `error` (PROTOCOL.md A5), naming a market where it concerns one.
+    pub(crate) fn error(&mut self, code: u32, message: &str, parsec_id: Option<&str>) -> &str {
+        self.start("error");
+        let _ = write!(self.buf, ",\"code\":{code},\"message\":");
+        push_json_str(&mut self.buf, message);
+        if let Some(id) = parsec_id {
+            self.buf.push_str(",\"parsec_id\":");
+            push_json_str(&mut self.buf, id);
+        }
+        self.buf.push('}');
+        &self.buf
+    }
+
+    /// `auth_ok`.
+    pub(crate) fn auth_ok(&mut self, customer_id: &str) -> &str {
+        self.start("auth_ok");
+        self.buf.push_str(",\"customer_id\":");
+        push_json_str(&mut self.buf, customer_id);
+        self.buf.push('}');
+        &self.buf
+    }
+
+    /// `auth_error` 1002.
+    pub(crate) fn auth_error(&mut self) -> &str {
+        self.start("auth_error");
+        self.buf
+            .push_str(",\"code\":1002,\"message\":\"invalid api key\"}");
+        &self.buf
+    }
+
+    /// A `wallet_activity` snapshot of a watched wallet.
+    pub(crate) fn wallet(&mut self, exchange: &str, address: &str, serial: u64) -> &str {
+        self.start("wallet_activity");
+        self.buf.push_str(",\"exchange\":");
+        push_json_str(&mut self.buf, exchange);
+        self.buf.push_str(",\"address\":");
+        push_json_str(&mut self.buf, address);
+        let _ = write!(
+            self.buf,
+            ",\"data\":{{\"positions\":[{{\"market_id\":\"0\",\"size\":{}.5}}],\"open_orders\":[],\"serial\":{serial}}}}}",
+            serial % 100
+        );
+        &self.buf
+    }
+}
+
+/// Malformed frames the simulator injects, in turn (all valid UTF-8 but the last,
+/// which goes out as a binary message).
+pub(crate) const MALFORMED: &[&[u8]] = &[
+    br#"{"type":"orderbook_delta","parsec_id":"sim:0","changes":[{"side":"bid","pri"#,
+    br#"{"type":"orderbook_delta","parsec_id":"sim:0","outcome":"yes","changes":[],"server_seq":"seven"}"#,
+    br#"{"type":"orderbook_delta","parsec_id":"sim:0","outcome":"yes","changes":[{"side":"bid","price":NaN,"size":1}],"server_seq":1}"#,
+    br#"{"type":"orderbook","parsec_id":"sim:0","outcome":"yes","bids":[[1e999,1]],"asks":[],"server_seq":1}"#,
+    b"[1,2,3]",
+    b"not json at all",
+    b"\x00\xff\xfe garbage \x80",
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Frame, FrameParser};
+
+    #[test]
+    fn every_server_frame_the_simulator_writes_parses_back() {
+        let mut w = ServerWriter::default();
+        let mut p = FrameParser::new();
+        let id = BookId {
+            parsec_id: "sim:3",
+            market_id: "3",
+            outcome: "yes",
+        };
+        let l = |p: u64, s: u64| Level::new(Price::from_units(p).unwrap(), Size::from_units(s));
+        let frames: Vec<String> = vec![
+            w.orderbook(
+                id,
+                &[l(45_000_000, 150_000_000)],
+                &[l(47_000_000, 5)],
+                9,
+                5000,
+                1,
+            )
+            .to_owned(),
+            w.delta(
+                id,
+                &[Change {
+                    side: Side::Ask,
+                    price: Price::from_units(47_000_000).unwrap(),
+                    size: Size::ZERO,
+                }],
+                10,
+                5000,
+                true,
+                2,
+            )
+            .to_owned(),
+            w.activity(
+                id,
+                true,
+                4,
+                Price::from_units(1_000_000).unwrap(),
+                Size::from_units(7),
+                TradeSide::Buy,
+                11,
+                3,
+            )
+            .to_owned(),
+            w.book_notice("slow_reader", "sim:3", "yes").to_owned(),
+            w.heartbeat(5).to_owned(),
+            w.error(2002, "market not found", Some("sim:99")).to_owned(),
+            w.auth_ok("cust_sim").to_owned(),
+            w.auth_error().to_owned(),
+            w.wallet("polymarket", "0xabc", 3).to_owned(),
+        ];
+        let mut kinds = Vec::new();
+        for f in frames {
+            let mut buf = f.clone().into_bytes();
+            let frame = p.parse(&mut buf).unwrap_or_else(|e| panic!("{e}: {f}"));
+            kinds.push(frame.type_name());
+            if let Frame::Delta(d) = frame {
+                assert_eq!((d.server_seq, d.changes.len()), (10, 1));
+                assert_eq!(d.book_state, Some(crate::WireBookState::NeedsRefresh));
+            }
+        }
+        assert_eq!(kinds.len(), 9);
+    }
+
+    #[test]
+    fn injected_malformed_frames_are_parse_errors() {
+        let mut p = FrameParser::new();
+        for m in MALFORMED {
+            assert!(
+                p.parse(&mut m.to_vec()).is_err(),
+                "{}",
+                String::from_utf8_lossy(m)
+            );
+        }
+    }
+
+    #[test]
+    fn client_frames_the_crate_writes_are_understood() {
+        let mut w = crate::FrameWriter::new();
+        let sel = [
+            crate::MarketSelector::parsec_id("sim:1")
+                .outcome("no")
+                .depth(10),
+            crate::MarketSelector::venue("sim", "2"),
+        ];
+        let mut buf = w
+            .subscribe(&sel, &[("polymarket", "0xabc")])
+            .as_bytes()
+            .to_vec();
+        let Request::Subscribe { markets, addresses } = read_request(&mut buf) else {
+            panic!()
+        };
+        assert_eq!(markets[0].parsec_id.as_deref(), Some("sim:1"));
+        assert_eq!(
+            (markets[0].outcome.as_deref(), markets[0].depth),
+            (Some("no"), Some(10))
+        );
+        assert_eq!(
+            (
+                markets[1].exchange.as_deref(),
+                markets[1].market_id.as_deref()
+            ),
+            (Some("sim"), Some("2"))
+        );
+        assert_eq!(
+            addresses,
+            vec![("polymarket".to_owned(), "0xabc".to_owned())]
+        );
+        let mut buf = w.auth("pk_x").as_bytes().to_vec();
+        assert_eq!(read_request(&mut buf), Request::Auth { key: "pk_x".into() });
+        let mut buf = w.resync("sim:1", None).as_bytes().to_vec();
+        assert!(read_request(&mut buf).is_control());
+        assert_eq!(
+            read_request(&mut b"{\"type\":1}".to_vec()),
+            Request::Malformed
+        );
+        assert_eq!(
+            read_request(&mut b"{\"type\":\"hello\"}".to_vec()),
+            Request::Unknown
+        );
+    }
+}

@@ -1,0 +1,473 @@
+//! The client against the embedded simulator over real loopback sockets:
+//! every fault ends with the client's books equal to the simulator's truth
+//! and counters that say what happened; reconnects, pacing, fatal paths,
+//! server errors and TLS.
+
+mod net;
+
+use std::time::Duration;
+
+use net::{all_books, assert_converges, config, simulator, wait_until, Watchdog};
+use wirebook::client::{
+    ClientConfig, ClientCounters, ClientError, ErrorCode, Event, ParsecClient, Subscription,
+};
+use wirebook::sim::{Fault, SimConfig, SimStats, Simulator};
+use wirebook::{BookState, StoreConfig};
+
+const DEPTH: usize = 50;
+const SECS: fn(u64) -> Duration = Duration::from_secs;
+
+fn quick_sim() -> SimConfig {
+    SimConfig {
+        markets: 3,
+        rate_hz: 300.0,
+        ..SimConfig::default()
+    }
+}
+
+fn all_fresh(client: &ParsecClient) -> bool {
+    let books = client.books();
+    !books.is_empty()
+        && books
+            .iter()
+            .all(|r| r.snapshot(1).state == BookState::Fresh)
+}
+
+/// Runs the books, injects `fault` once, lets the walk go on, then checks
+/// convergence, the watchdog and `check` on the counters.
+fn fault_scenario(
+    fault: Fault,
+    client_config: impl FnOnce(ClientConfig) -> ClientConfig,
+    check: impl FnOnce(&ClientCounters, &SimStats),
+) {
+    let sim = simulator(quick_sim());
+    let cfg = client_config(config(&sim, "pk_test_faults"));
+    let cfg = all_books(3).into_iter().fold(cfg, ClientConfig::subscribe);
+    let client = ParsecClient::connect(cfg).expect("connects");
+    assert!(
+        wait_until(SECS(5), || all_fresh(&client)),
+        "books go live: {:?}",
+        client.counters()
+    );
+    let dog = Watchdog::start(sim.clone(), client.books(), DEPTH);
+    sim.inject(fault);
+    assert!(
+        wait_until(SECS(5), || sim.stats().fault(fault) == 1),
+        "the fault was injected"
+    );
+    std::thread::sleep(Duration::from_millis(400));
+    assert_converges(&sim, &client, DEPTH, SECS(10));
+    dog.finish();
+    let (c, s) = (client.counters(), sim.stats());
+    check(&c, &s);
+    assert_eq!(c.rate_limited, 0, "no 3001");
+    assert_eq!(s.rate_limited, 0, "no 3001");
+}
+
+#[test]
+fn gap_ends_in_one_resync_and_the_truth() {
+    fault_scenario(
+        Fault::Gap,
+        |c| c,
+        |c, s| {
+            assert_eq!(
+                (c.store.gaps, c.store.resyncs, c.resyncs_sent, s.resyncs),
+                (1, 1, 1, 1),
+                "{c:#?}"
+            );
+            assert_eq!(c.store.duplicates, 0);
+        },
+    );
+}
+
+#[test]
+fn duplicate_is_dropped_without_resync() {
+    fault_scenario(
+        Fault::Duplicate,
+        |c| c,
+        |c, s| {
+            assert_eq!(
+                (c.store.duplicates, c.store.gaps, s.resyncs),
+                (1, 0, 0),
+                "{c:#?}"
+            );
+        },
+    );
+}
+
+#[test]
+fn reordered_deltas_resync_once() {
+    fault_scenario(
+        Fault::Reorder,
+        |c| c,
+        |c, s| {
+            // The later delta shows a hole; the earlier one arrives while resyncing.
+            assert_eq!(
+                (c.store.gaps, c.store.resyncs, s.resyncs),
+                (1, 1, 1),
+                "{c:#?}"
+            );
+        },
+    );
+}
+
+#[test]
+fn resync_required_acts_as_a_gap() {
+    fault_scenario(
+        Fault::ResyncRequired,
+        |c| c,
+        |c, s| {
+            assert_eq!(
+                (c.store.resync_required, c.store.resyncs, s.resyncs),
+                (1, 1, 1),
+                "{c:#?}"
+            );
+        },
+    );
+}
+
+#[test]
+fn needs_refresh_acts_as_a_gap() {
+    fault_scenario(
+        Fault::NeedsRefresh,
+        |c| c,
+        |c, s| {
+            assert_eq!(
+                (c.store.needs_refresh, c.store.resyncs, s.resyncs),
+                (1, 1, 1),
+                "{c:#?}"
+            );
+        },
+    );
+}
+
+#[test]
+fn slow_reader_acts_as_a_gap() {
+    fault_scenario(
+        Fault::SlowReader,
+        |c| c,
+        |c, s| {
+            assert_eq!(
+                (c.store.slow_reader, c.store.resyncs, s.resyncs),
+                (1, 1, 1),
+                "{c:#?}"
+            );
+        },
+    );
+}
+
+#[test]
+fn malformed_frame_is_counted_and_skipped() {
+    fault_scenario(
+        Fault::Malformed,
+        |c| c,
+        |c, s| {
+            assert_eq!(
+                (c.store.parse_errors, c.store.gaps, s.resyncs, c.connections),
+                (1, 0, 0, 1),
+                "{c:#?}"
+            );
+        },
+    );
+}
+
+#[test]
+fn abrupt_disconnect_reconnects_and_converges() {
+    fault_scenario(
+        Fault::Disconnect,
+        |c| c,
+        |c, s| {
+            assert_eq!((c.connections, s.auth_ok), (2, 2), "{c:#?}");
+            assert!(
+                c.store.snapshots >= 12,
+                "every book got a new snapshot: {c:#?}"
+            );
+        },
+    );
+}
+
+#[test]
+fn silent_server_is_declared_dead_and_replaced() {
+    let start = std::time::Instant::now();
+    fault_scenario(
+        Fault::Silence,
+        |c| c,
+        |c, s| {
+            assert_eq!((c.connections, s.auth_ok), (2, 2), "{c:#?}");
+        },
+    );
+    assert!(
+        start.elapsed() >= SECS(2),
+        "death is declared after dead_after, not before"
+    );
+}
+
+#[test]
+fn activity_sharing_the_book_counter_is_followed_when_configured() {
+    let sim = simulator(SimConfig {
+        activity_shares_seq: true,
+        ..quick_sim()
+    });
+    let store = StoreConfig {
+        activity_shares_seq: true,
+        ..StoreConfig::default()
+    };
+    let cfg = all_books(3).into_iter().fold(
+        config(&sim, "pk_test").store(store),
+        ClientConfig::subscribe,
+    );
+    let client = ParsecClient::connect(cfg).unwrap();
+    let mut events = client.events();
+    assert!(wait_until(SECS(5), || all_fresh(&client)));
+    let trades = (0..200)
+        .filter_map(|_| events.recv_timeout(SECS(5)))
+        .filter(|e| matches!(e, Event::Trade(_) | Event::Fill(_)))
+        .count();
+    assert!(trades > 0, "trades arrive as events");
+    assert_converges(&sim, &client, DEPTH, SECS(10));
+    let c = client.counters();
+    assert_eq!(
+        c.store.gaps, 0,
+        "activity advanced the books' sequence: {c:#?}"
+    );
+    assert!(c.store.snapshots == 6 && sim.stats().activity > 0, "{c:#?}");
+}
+
+#[test]
+fn activity_sharing_the_counter_unannounced_shows_as_gaps() {
+    // The other reading of rule A4.5, to show the option matters.
+    let sim = simulator(SimConfig {
+        activity_shares_seq: true,
+        ..quick_sim()
+    });
+    let cfg = all_books(3)
+        .into_iter()
+        .fold(config(&sim, "pk_test"), ClientConfig::subscribe);
+    let client = ParsecClient::connect(cfg).unwrap();
+    assert!(wait_until(SECS(10), || client.counters().store.gaps > 0
+        && sim.stats().activity > 0));
+    assert_converges(&sim, &client, DEPTH, SECS(10));
+}
+
+#[test]
+fn reconnect_resubscribes_everything_and_no_book_reads_fresh_while_wrong() {
+    let sim = simulator(SimConfig {
+        markets: 4,
+        rate_hz: 400.0,
+        ..SimConfig::default()
+    });
+    let cfg = all_books(4)
+        .into_iter()
+        .fold(config(&sim, "pk_test"), ClientConfig::subscribe);
+    let client = ParsecClient::connect(cfg).unwrap();
+    let mut events = client.events();
+    assert!(wait_until(SECS(5), || all_fresh(&client)));
+    let dog = Watchdog::start(sim.clone(), client.books(), DEPTH);
+    for round in 1..=3u64 {
+        sim.drop_connections();
+        assert!(
+            wait_until(SECS(10), || client.counters().connections == round + 1
+                && all_fresh(&client)),
+            "round {round}: {:?}",
+            client.counters()
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_converges(&sim, &client, DEPTH, SECS(10));
+    dog.finish();
+    let seen: Vec<Event> = std::iter::from_fn(|| events.try_recv()).collect();
+    let count = |f: fn(&Event) -> bool| seen.iter().filter(|e| f(e)).count();
+    assert_eq!(count(|e| matches!(e, Event::Disconnected { .. })), 3);
+    assert_eq!(count(|e| matches!(e, Event::Authenticated { .. })), 3);
+    assert!(
+        count(|e| matches!(e, Event::Synced { .. })) >= 24,
+        "8 books resynced 3 times"
+    );
+    let s = sim.stats();
+    assert_eq!((s.auth_ok, s.rate_limited), (4, 0));
+    // One subscribe frame per connection carried all eight books.
+    assert_eq!(s.control_frames, 4, "{s:?}");
+}
+
+#[test]
+fn a_burst_of_subscriptions_and_gaps_stays_under_three_control_frames_a_second() {
+    let sim = simulator(SimConfig {
+        markets: 60,
+        rate_hz: 600.0,
+        depth: 10,
+        ..SimConfig::default()
+    });
+    let client = ParsecClient::connect(config(&sim, "pk_test")).unwrap();
+    for i in 0..50 {
+        client
+            .subscribe(vec![Subscription::new(format!("sim:{i}")).depth(10)])
+            .unwrap();
+    }
+    assert!(wait_until(SECS(10), || all_fresh(&client)
+        && client.books().len() == 50));
+    for _ in 0..20 {
+        sim.inject(Fault::Gap);
+    }
+    // A lost delta shows only when the book's next one arrives: keep the walk going until then.
+    // (Two lost deltas of one book make one gap.)
+    assert!(wait_until(SECS(10), || sim.stats().fault(Fault::Gap) == 20));
+    std::thread::sleep(SECS(2));
+    assert!(
+        client.counters().store.gaps >= 10,
+        "{:?}",
+        client.counters()
+    );
+    assert_converges(&sim, &client, 10, SECS(30));
+    let (c, s) = (client.counters(), sim.stats());
+    assert!(s.resyncs >= 10, "resyncs went out: {s:?}");
+    assert_eq!((s.rate_limited, c.rate_limited), (0, 0), "no 3001");
+    assert!(
+        s.max_control_per_second <= 3,
+        "{} control frames in one second",
+        s.max_control_per_second
+    );
+}
+
+#[test]
+fn a_rejected_key_is_fatal_without_a_reconnect_loop() {
+    let sim = Simulator::start(quick_sim()).unwrap();
+    let err = ParsecClient::connect(config(&sim, "pk_invalid")).unwrap_err();
+    assert_eq!(
+        err,
+        ClientError::Auth {
+            code: 1002,
+            message: "invalid api key".into()
+        }
+    );
+    assert!(err.is_fatal());
+    // Started without waiting, the client stops by itself with the same error.
+    let client = ParsecClient::spawn(config(&sim, "pk_invalid")).unwrap();
+    let mut events = client.events();
+    let stopped = std::iter::from_fn(|| events.recv_timeout(SECS(5))).find_map(|e| match e {
+        Event::Stopped { error } => Some(error),
+        _ => None,
+    });
+    assert_eq!(stopped, Some(Some(err)));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        (sim.stats().connections, sim.stats().auth_rejected),
+        (2, 2),
+        "no reconnects"
+    );
+    assert!(!format!("{:?}", config(&sim, "pk_secret_42")).contains("pk_secret_42"));
+}
+
+#[test]
+fn an_unreachable_url_is_a_clear_error() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("ws://127.0.0.1:{port}/ws");
+    let err = ParsecClient::connect(ClientConfig::new(url.clone(), "pk_x")).unwrap_err();
+    assert!(
+        matches!(&err, ClientError::Connect { url: u, .. } if *u == url),
+        "{err}"
+    );
+    assert!(
+        err.to_string()
+            .starts_with(&format!("cannot connect to {url}: ")),
+        "{err}"
+    );
+    let err = ParsecClient::connect(ClientConfig::new("ws://example.com/ws", "pk_x")).unwrap_err();
+    assert_eq!(
+        err,
+        ClientError::Insecure {
+            host: "example.com".into()
+        }
+    );
+    let err = ParsecClient::connect(ClientConfig::new("ftp://x/ws?apiKey=pk_secret", "pk_x"))
+        .unwrap_err();
+    assert!(
+        matches!(err, ClientError::BadUrl { .. }) && !err.to_string().contains("pk_secret"),
+        "{err}"
+    );
+}
+
+#[test]
+fn server_errors_arrive_as_typed_events_for_their_market() {
+    let sim = simulator(SimConfig {
+        markets: 8,
+        ..quick_sim()
+    });
+    let client = ParsecClient::connect(config(&sim, "pk_free_test")).unwrap();
+    let mut events = client.events();
+    client
+        .subscribe(vec![
+            Subscription::new("sim:999"),
+            Subscription::new("sim:0").outcome("maybe"),
+        ])
+        .unwrap();
+    // Free tier: five subscriptions at most, depth 10.
+    client
+        .subscribe(
+            (1..=6)
+                .map(|i| Subscription::new(format!("sim:{i}")).depth(50))
+                .collect(),
+        )
+        .unwrap();
+    let mut errors = Vec::new();
+    while let Some(e) = events.recv_timeout(SECS(5)) {
+        if let Event::ServerError {
+            code, parsec_id, ..
+        } = e
+        {
+            errors.push((code, parsec_id.unwrap_or_default()));
+        }
+        if errors.len() == 3 {
+            break;
+        }
+    }
+    assert_eq!(
+        errors,
+        vec![
+            (ErrorCode::MarketNotFound, "sim:999".to_owned()),
+            (ErrorCode::InvalidOutcome, "sim:0".to_owned()),
+            (ErrorCode::SubscriptionLimit, "sim:6".to_owned()),
+        ]
+    );
+    assert!(
+        wait_until(SECS(5), || client.books().len() == 5 && all_fresh(&client)),
+        "{:?}",
+        client.books().len()
+    );
+    assert!(client.book("sim:999", "yes").is_none() && client.book("sim:6", "yes").is_none());
+    let snap = client.book("sim:1", "YES").unwrap().snapshot(DEPTH);
+    assert!(
+        snap.bids.len() <= 10 && snap.asks.len() <= 10,
+        "depth clamped to the Free tier's 10"
+    );
+    assert_converges(&sim, &client, 10, SECS(10));
+}
+
+#[test]
+fn tls_with_the_generated_certificate() {
+    let sim = simulator(SimConfig {
+        tls: true,
+        ..quick_sim()
+    });
+    assert!(sim.url().starts_with("wss://"));
+    let cfg = all_books(3)
+        .into_iter()
+        .fold(config(&sim, "pk_test"), ClientConfig::subscribe);
+    let client = ParsecClient::connect(cfg).unwrap();
+    assert!(wait_until(SECS(5), || all_fresh(&client)));
+    let dog = Watchdog::start(sim.clone(), client.books(), DEPTH);
+    sim.inject(Fault::Gap);
+    sim.inject(Fault::Disconnect);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_converges(&sim, &client, DEPTH, SECS(10));
+    dog.finish();
+    assert_eq!(client.counters().connections, 2);
+    // Without trusting the certificate, verification fails: nothing is turned off.
+    let mut untrusted = config(&sim, "pk_test");
+    untrusted.extra_roots.clear();
+    let err = ParsecClient::connect(untrusted).unwrap_err();
+    assert!(err.to_string().contains("certificate"), "{err}");
+}
