@@ -1,0 +1,366 @@
+//! `wirebook`: live order books from the command line.
+//!
+//! - `wirebook` (what `cargo run --release` runs): the embedded simulator on
+//!   loopback with faults on, the client connected to it, a live view.
+//! - `wirebook sim`: the simulator alone, for any client.
+//! - `wirebook watch`: books of the real service (key from `PARSEC_API_KEY`)
+//!   or of any `--url`, as a live view or JSON lines.
+
+mod json;
+mod view;
+
+use std::io::IsTerminal;
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::{Args, Parser, Subcommand};
+use wirebook::client::{ClientConfig, ParsecClient, Subscription};
+use wirebook::sim::{Fault, FaultRates, SimConfig, Simulator};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// The real service.
+const PARSEC_URL: &str = "wss://api.parsecapi.com/ws";
+
+#[derive(Parser)]
+#[command(
+    name = "wirebook",
+    version,
+    about = "Live order books from market-data WebSockets"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    demo: DemoArgs,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the simulator alone, for any client to connect to.
+    Sim(SimArgs),
+    /// Watch books of the real service (key from PARSEC_API_KEY) or of --url.
+    Watch(WatchArgs),
+}
+
+/// The default run: simulator + client + live view.
+#[derive(Args)]
+struct DemoArgs {
+    /// Stop after this many seconds (default: until Ctrl-C or q).
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Markets of the embedded simulator.
+    #[arg(long, default_value_t = 6)]
+    markets: usize,
+    /// Book updates per second of the embedded simulator.
+    #[arg(long, default_value_t = 300.0)]
+    rate: f64,
+    /// Faults, e.g. `all=0.01` or `gap=0.01,disconnect=0.001` (`none` for none).
+    #[arg(long, default_value = "all=0.002,silence=0")]
+    faults: String,
+    /// Seed of the simulated books and faults.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+#[derive(Args)]
+struct SimArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:9000")]
+    listen: SocketAddr,
+    /// Serve wss:// with a certificate generated at start (written to --cert-out).
+    #[arg(long)]
+    tls: bool,
+    /// Where to write the generated certificate (DER) with --tls.
+    #[arg(long, default_value = "wirebook-sim-cert.der")]
+    cert_out: std::path::PathBuf,
+    /// Faults, e.g. `all=0.01` or `gap=0.01,disconnect=0.001`.
+    #[arg(long, default_value = "none")]
+    faults: String,
+    /// Number of markets (sim:0 ..).
+    #[arg(long, default_value_t = 8)]
+    markets: usize,
+    /// Book updates per second over all books.
+    #[arg(long, default_value_t = 100.0)]
+    rate: f64,
+    /// Levels per side of every book.
+    #[arg(long, default_value_t = 20)]
+    depth: usize,
+    /// Seed of the books and faults.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Activity frames share the book's server_seq.
+    #[arg(long)]
+    activity_shares_seq: bool,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    duration: Option<f64>,
+}
+
+#[derive(Args)]
+struct WatchArgs {
+    /// Server URL (default: the real service, wss://api.parsecapi.com/ws).
+    #[arg(long)]
+    url: Option<String>,
+    /// Book to watch: PARSEC_ID or PARSEC_ID:OUTCOME (repeatable), e.g.
+    /// kalshi:KXBTC-26MAR10 or polymarket:0x1234abcd:no.
+    #[arg(long = "market", required = true)]
+    markets: Vec<String>,
+    /// Levels per side.
+    #[arg(long, default_value_t = 10)]
+    depth: u32,
+    /// One JSON object per line per book change instead of the live view.
+    #[arg(long)]
+    json: bool,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    duration: Option<f64>,
+    /// A certificate (DER) to trust, e.g. the one `wirebook sim --tls` wrote.
+    #[arg(long)]
+    trust: Option<std::path::PathBuf>,
+}
+
+/// Set by Ctrl-C; every loop checks it.
+fn interrupted() -> Arc<AtomicBool> {
+    let flag = Arc::new(AtomicBool::new(false));
+    let f = flag.clone();
+    // If a handler cannot be installed, Ctrl-C still ends the process (without the summary).
+    let _ = ctrlc::set_handler(move || f.store(true, Ordering::SeqCst));
+    flag
+}
+
+fn deadline(duration: Option<f64>) -> Option<Instant> {
+    duration.map(|s| Instant::now() + Duration::from_secs_f64(s.max(0.0)))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => demo(cli.demo),
+        Some(Command::Sim(args)) => sim(args),
+        Some(Command::Watch(args)) => watch(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("wirebook: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn demo(args: DemoArgs) -> Result<(), String> {
+    let faults = FaultRates::parse(&args.faults)?;
+    let sim = Simulator::start(SimConfig {
+        markets: args.markets,
+        rate_hz: args.rate,
+        seed: args.seed,
+        faults,
+        ..SimConfig::default()
+    })
+    .map_err(|e| format!("cannot start the simulator: {e}"))?;
+    let mut config = ClientConfig::new(sim.url(), "pk_demo");
+    for id in sim.markets() {
+        for outcome in ["yes", "no"] {
+            config = config.subscribe(Subscription::new(id.clone()).outcome(outcome).depth(10));
+        }
+    }
+    let client = ParsecClient::connect(config).map_err(|e| e.to_string())?;
+    let title = format!(
+        "wirebook demo: simulator at {} ({} markets, faults {})",
+        sim.url(),
+        args.markets,
+        describe(&faults)
+    );
+    let end = deadline(args.duration);
+    run_view(&client, Some(&sim), &title, end)?;
+    if let Some(e) = client.shutdown() {
+        return Err(e.to_string());
+    }
+    Ok(())
+}
+
+fn describe(faults: &FaultRates) -> String {
+    let on: Vec<String> = Fault::ALL
+        .iter()
+        .filter(|&&f| faults.get(f) > 0.0)
+        .map(|&f| format!("{}={}", f.name(), faults.get(f)))
+        .collect();
+    if on.is_empty() {
+        "none".into()
+    } else {
+        on.join(",")
+    }
+}
+
+/// The live view on a terminal, one summary line a second otherwise; a summary at the end.
+fn run_view(
+    client: &ParsecClient,
+    sim: Option<&Simulator>,
+    title: &str,
+    end: Option<Instant>,
+) -> Result<(), String> {
+    let stop = interrupted();
+    let started = Instant::now();
+    if std::io::stdout().is_terminal() {
+        view::live(client, sim, title, end, &stop).map_err(|e| format!("terminal: {e}"))?;
+    } else {
+        println!("{title}");
+        let mut next = Instant::now() + Duration::from_secs(1);
+        while !stop.load(Ordering::SeqCst)
+            && end.is_none_or(|e| Instant::now() < e)
+            && client.error().is_none()
+        {
+            std::thread::sleep(Duration::from_millis(20));
+            if Instant::now() >= next {
+                next += Duration::from_secs(1);
+                println!("{}", view::summary_line(client, started.elapsed()));
+            }
+        }
+    }
+    println!("{}", view::final_summary(client, started.elapsed()));
+    match client.error() {
+        Some(e) => Err(e.to_string()),
+        None => Ok(()),
+    }
+}
+
+fn sim(args: SimArgs) -> Result<(), String> {
+    let faults = FaultRates::parse(&args.faults)?;
+    let sim = Simulator::start(SimConfig {
+        listen: args.listen,
+        tls: args.tls,
+        markets: args.markets,
+        rate_hz: args.rate,
+        depth: args.depth,
+        seed: args.seed,
+        activity_shares_seq: args.activity_shares_seq,
+        faults,
+        ..SimConfig::default()
+    })
+    .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    println!("wirebook sim: Parsec protocol at {}", sim.url());
+    if let Some(cert) = sim.certificate_der() {
+        std::fs::write(&args.cert_out, cert)
+            .map_err(|e| format!("{}: {e}", args.cert_out.display()))?;
+        println!(
+            "certificate (DER, trust it explicitly): {}",
+            args.cert_out.display()
+        );
+    }
+    println!("markets: {} (outcomes yes, no)", sim.markets().join(", "));
+    println!("keys: pk_invalid is rejected; pk_free_*, pk_pro_*, pk_scale_* pick a tier; any other key is Scale");
+    println!("faults: {}", describe(&faults));
+    let stop = interrupted();
+    let end = deadline(args.duration);
+    while !stop.load(Ordering::SeqCst) && end.is_none_or(|e| Instant::now() < e) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let s = sim.stats();
+    println!(
+        "wirebook sim: {} connections, {} snapshots, {} deltas, {} resyncs answered, {} errors sent, {} faults injected",
+        s.connections,
+        s.snapshots,
+        s.deltas,
+        s.resyncs,
+        s.errors,
+        s.faults.iter().sum::<u64>()
+    );
+    Ok(())
+}
+
+/// `PARSEC_ID[:OUTCOME]`: parsec ids contain one ':' themselves, so a
+/// second ':' starts the outcome.
+fn parse_market(spec: &str, depth: u32) -> Result<Subscription, String> {
+    let (id, outcome) = match spec.rsplit_once(':') {
+        Some((id, outcome)) if id.contains(':') => (id, outcome),
+        _ => (spec, "yes"),
+    };
+    if !id.contains(':') || outcome.is_empty() {
+        return Err(format!(
+            "--market {spec:?}: expected EXCHANGE:MARKET_ID[:OUTCOME]"
+        ));
+    }
+    Ok(Subscription::new(id).outcome(outcome).depth(depth))
+}
+
+fn watch(args: WatchArgs) -> Result<(), String> {
+    let key = std::env::var("PARSEC_API_KEY")
+        .ok()
+        .filter(|k| !k.is_empty());
+    let (url, key) = match (&args.url, key) {
+        (Some(url), key) => (url.clone(), key.unwrap_or_else(|| "pk_anonymous".into())),
+        (None, Some(key)) => (PARSEC_URL.to_owned(), key),
+        (None, None) => {
+            return Err("PARSEC_API_KEY is not set (or give --url of another server)".into())
+        }
+    };
+    let mut config = ClientConfig::new(url.clone(), key);
+    for m in &args.markets {
+        config = config.subscribe(parse_market(m, args.depth)?);
+    }
+    if let Some(path) = &args.trust {
+        let der = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        config = config.trust(&der);
+    }
+    let client = ParsecClient::connect(config).map_err(|e| e.to_string())?;
+    let end = deadline(args.duration);
+    if args.json {
+        let stop = interrupted();
+        json::stream(&client, args.depth as usize, end, &stop)?;
+    } else {
+        run_view(
+            &client,
+            None,
+            &format!("wirebook watch: {}", url.split('?').next().unwrap_or("")),
+            end,
+        )?;
+    }
+    match client.shutdown() {
+        Some(e) => Err(e.to_string()),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn market_specs_split_the_outcome_off_only_where_it_is_one() {
+        let s = parse_market("kalshi:KXBTC-26MAR10", 10).unwrap();
+        assert_eq!(
+            (s.parsec_id(), s.outcome_name()),
+            ("kalshi:KXBTC-26MAR10", "yes")
+        );
+        let s = parse_market("kalshi:KXBTC-26MAR10:No", 10).unwrap();
+        assert_eq!(
+            (s.parsec_id(), s.outcome_name()),
+            ("kalshi:KXBTC-26MAR10", "no")
+        );
+        let s = parse_market("polymarket:0xabc:Trump", 10).unwrap();
+        assert_eq!(
+            (s.parsec_id(), s.outcome_name()),
+            ("polymarket:0xabc", "trump")
+        );
+        assert!(parse_market("nocolon", 10).is_err());
+    }
+
+    #[test]
+    fn every_subcommand_has_help() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+        for sub in ["sim", "watch"] {
+            let help = Cli::command()
+                .find_subcommand_mut(sub)
+                .unwrap()
+                .render_help()
+                .to_string();
+            assert!(help.contains("Usage"), "{sub}");
+        }
+    }
+}

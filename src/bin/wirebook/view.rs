@@ -1,0 +1,258 @@
+//! The live terminal view (ratatui): the depth ladder of one book, the list
+//! of books with state and seq, counters and receive-to-publish latency.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+use ratatui::layout::{Constraint, Layout};
+use ratatui::style::{Color, Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Paragraph, Row, Table, TableState};
+use ratatui::Frame;
+use wirebook::client::{ClientCounters, LatencySummary, ParsecClient};
+use wirebook::sim::Simulator;
+use wirebook::{BookSnapshot, BookState};
+
+const LADDER: usize = 10;
+
+fn micros(d: Duration) -> String {
+    let us = d.as_secs_f64() * 1e6;
+    if us < 1000.0 {
+        format!("{us:.1}us")
+    } else {
+        format!("{:.2}ms", us / 1000.0)
+    }
+}
+
+fn latency_text(l: &LatencySummary) -> String {
+    format!(
+        "p50 {} p90 {} p99 {} p99.9 {} max {} (n={})",
+        micros(l.p50),
+        micros(l.p90),
+        micros(l.p99),
+        micros(l.p999),
+        micros(l.max),
+        l.count
+    )
+}
+
+fn counters_text(c: &ClientCounters) -> String {
+    let s = &c.store;
+    format!(
+        "frames {} snapshots {} deltas {} gaps {} resyncs {} (retries {}) duplicates {} malformed {} crossed {} reconnects {} rate-limited {}",
+        c.frames, s.snapshots, s.deltas, s.gaps, s.resyncs, s.resync_retries, s.duplicates, s.parse_errors, s.crossed, c.reconnects, c.rate_limited
+    )
+}
+
+/// One plain line: for logs and pipes.
+pub fn summary_line(client: &ParsecClient, elapsed: Duration) -> String {
+    let books = client.books();
+    let fresh = books
+        .iter()
+        .filter(|b| b.snapshot(0).state == BookState::Fresh)
+        .count();
+    let c = client.counters();
+    let l = client.latency();
+    format!(
+        "t={:.0}s state={:?} books={} fresh={} frames={} gaps={} resyncs={} duplicates={} malformed={} reconnects={} p50={} p99={} max={}",
+        elapsed.as_secs_f64(),
+        c.state,
+        books.len(),
+        fresh,
+        c.frames,
+        c.store.gaps,
+        c.store.resyncs,
+        c.store.duplicates,
+        c.store.parse_errors,
+        c.reconnects,
+        micros(l.p50),
+        micros(l.p99),
+        micros(l.max)
+    )
+}
+
+/// The summary printed at the end of a run.
+pub fn final_summary(client: &ParsecClient, elapsed: Duration) -> String {
+    let c = client.counters();
+    format!(
+        "wirebook: ran {:.1}s, {} connection(s)\n  {}\n  receive-to-publish: {}",
+        elapsed.as_secs_f64(),
+        c.connections,
+        counters_text(&c),
+        latency_text(&client.latency())
+    )
+}
+
+fn state_color(s: BookState) -> Color {
+    match s {
+        BookState::Fresh => Color::Green,
+        BookState::Stale => Color::Yellow,
+        BookState::Resyncing => Color::Magenta,
+        _ => Color::Red,
+    }
+}
+
+/// Runs the full-screen view until `q`, Esc, Ctrl-C, `stop` or `end`.
+pub fn live(
+    client: &ParsecClient,
+    sim: Option<&Simulator>,
+    title: &str,
+    end: Option<Instant>,
+    stop: &AtomicBool,
+) -> std::io::Result<()> {
+    let mut terminal = ratatui::try_init()?;
+    let mut table = TableState::default().with_selected(Some(0));
+    let mut snap = BookSnapshot::with_depth(LADDER);
+    let result = (|| -> std::io::Result<()> {
+        while !stop.load(Ordering::SeqCst)
+            && end.is_none_or(|e| Instant::now() < e)
+            && client.error().is_none()
+        {
+            let books = client.books();
+            terminal.draw(|f| draw(f, client, sim, title, &books, &mut table, &mut snap))?;
+            if event::poll(Duration::from_millis(100))? {
+                if let Event::Key(k) = event::read()? {
+                    if k.kind != KeyEventKind::Press {
+                        continue;
+                    }
+                    match k.code {
+                        KeyCode::Char('q') | KeyCode::Esc => return Ok(()),
+                        KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => {
+                            return Ok(())
+                        }
+                        KeyCode::Down | KeyCode::Char('j') => table.select_next(),
+                        KeyCode::Up | KeyCode::Char('k') => table.select_previous(),
+                        _ => {}
+                    }
+                }
+            }
+        }
+        Ok(())
+    })();
+    ratatui::try_restore()?;
+    result
+}
+
+fn draw(
+    f: &mut Frame<'_>,
+    client: &ParsecClient,
+    sim: Option<&Simulator>,
+    title: &str,
+    books: &[wirebook::BookReader],
+    table: &mut TableState,
+    snap: &mut BookSnapshot,
+) {
+    let [head, body, foot] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Min(8),
+        Constraint::Length(5),
+    ])
+    .areas(f.area());
+    let [list, ladder] =
+        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(body);
+    f.render_widget(
+        Paragraph::new(vec![
+            Line::styled(title.to_owned(), Style::new().add_modifier(Modifier::BOLD)),
+            Line::from("q quit   up/down select a book"),
+        ]),
+        head,
+    );
+    let rows = books.iter().map(|b| {
+        let s = b.snapshot(1);
+        let px = |l: Option<wirebook::Level>| {
+            l.map_or("-".to_owned(), |l| format!("{} x {}", l.price, l.size))
+        };
+        Row::new(vec![
+            b.parsec_id().to_owned(),
+            b.outcome().to_owned(),
+            s.state.as_str().to_owned(),
+            s.seq.to_string(),
+            px(s.best_bid()),
+            px(s.best_ask()),
+        ])
+        .style(Style::new().fg(state_color(s.state)))
+    });
+    let widths = [
+        Constraint::Length(10),
+        Constraint::Length(4),
+        Constraint::Length(12),
+        Constraint::Length(9),
+        Constraint::Min(12),
+        Constraint::Min(12),
+    ];
+    let t = Table::new(rows, widths)
+        .header(
+            Row::new(vec!["book", "side", "state", "seq", "best bid", "best ask"])
+                .style(Style::new().add_modifier(Modifier::BOLD)),
+        )
+        .row_highlight_style(Style::new().add_modifier(Modifier::REVERSED))
+        .block(Block::bordered().title(format!(" books ({}) ", books.len())));
+    f.render_stateful_widget(t, list, table);
+
+    let selected = table
+        .selected()
+        .unwrap_or(0)
+        .min(books.len().saturating_sub(1));
+    let mut lines = Vec::new();
+    let name = if let Some(b) = books.get(selected) {
+        b.read_into(LADDER, snap);
+        for l in snap.asks.iter().rev() {
+            lines.push(Line::styled(
+                format!(
+                    "            {:>8}  {:>12}",
+                    l.price.to_string(),
+                    l.size.to_string()
+                ),
+                Style::new().fg(Color::Red),
+            ));
+        }
+        lines.push(Line::from("  ------------------------------"));
+        for l in &snap.bids {
+            lines.push(Line::styled(
+                format!("{:>12}  {:>8}", l.size.to_string(), l.price.to_string()),
+                Style::new().fg(Color::Green),
+            ));
+        }
+        format!(
+            " {} {} ({}, seq {}) ",
+            b.parsec_id(),
+            b.outcome(),
+            snap.state.as_str(),
+            snap.seq
+        )
+    } else {
+        " no book ".to_owned()
+    };
+    f.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(name)),
+        ladder,
+    );
+
+    let c = client.counters();
+    let mut foot_lines = vec![
+        Line::from(format!(
+            "connection: {:?}, {} opened",
+            c.state, c.connections
+        )),
+        Line::from(counters_text(&c)),
+        Line::from(format!(
+            "receive-to-publish: {}",
+            latency_text(&client.latency())
+        )),
+    ];
+    if let Some(sim) = sim {
+        let s = sim.stats();
+        foot_lines.push(Line::from(format!(
+            "simulator: {} deltas, {} snapshots, {} resyncs answered, faults injected {}",
+            s.deltas,
+            s.snapshots,
+            s.resyncs,
+            s.faults.iter().sum::<u64>()
+        )));
+    }
+    f.render_widget(
+        Paragraph::new(foot_lines).block(Block::bordered().title(" counters ")),
+        foot,
+    );
+}

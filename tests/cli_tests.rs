@@ -1,0 +1,154 @@
+//! The `wirebook` command, run as a process: the default run without a key,
+//! `sim` with `watch --json` against it, and the fatal paths' exit codes.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_wirebook");
+
+#[test]
+fn the_default_run_needs_no_key_and_ends_with_a_summary() {
+    let out = Command::new(BIN)
+        .args(["--duration", "2.5"])
+        .env_remove("PARSEC_API_KEY")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Not a terminal: one plain line a second, then the summary.
+    let ticks = stdout.lines().filter(|l| l.starts_with("t=")).count();
+    assert!(ticks >= 2, "{stdout}");
+    assert!(stdout.contains("books=12"), "{stdout}");
+    assert!(stdout.contains("receive-to-publish: p50"), "{stdout}");
+}
+
+#[test]
+fn watch_json_prints_one_book_per_line_from_the_simulator() {
+    let mut sim = Command::new(BIN)
+        .args([
+            "sim",
+            "--listen",
+            "127.0.0.1:0",
+            "--markets",
+            "3",
+            "--rate",
+            "200",
+            "--duration",
+            "20",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    BufReader::new(sim.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("ws://"))
+        .expect("the sim prints its URL")
+        .to_owned();
+    let out = Command::new(BIN)
+        .args([
+            "watch",
+            "--url",
+            &url,
+            "--market",
+            "sim:0",
+            "--market",
+            "sim:2:NO",
+            "--depth",
+            "5",
+            "--json",
+            "--duration",
+            "1.5",
+        ])
+        .output()
+        .unwrap();
+    let _ = sim.kill();
+    let _ = sim.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect();
+    assert!(lines.len() > 10, "{} lines", lines.len());
+    for l in &lines {
+        let books = [("sim:0", "yes"), ("sim:2", "no")];
+        assert!(
+            books.contains(&(
+                l["parsec_id"].as_str().unwrap(),
+                l["outcome"].as_str().unwrap()
+            )),
+            "{l}"
+        );
+        assert!(l["seq"].as_u64().is_some() && l["state"].is_string(), "{l}");
+        for side in ["bids", "asks"] {
+            let levels = l[side].as_array().unwrap();
+            assert!(levels.len() <= 5, "depth 5: {l}");
+            assert!(
+                levels
+                    .iter()
+                    .all(|p| p[0].as_f64().unwrap() > 0.0 && p[1].as_f64().unwrap() > 0.0),
+                "{l}"
+            );
+        }
+    }
+    assert!(lines.iter().any(|l| l["state"] == "fresh"));
+}
+
+#[test]
+fn fatal_errors_exit_non_zero_with_one_line() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let out = Command::new(BIN)
+        .args([
+            "watch",
+            "--url",
+            &format!("ws://127.0.0.1:{port}/ws"),
+            "--market",
+            "sim:0",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("wirebook: cannot connect to ws://127.0.0.1:"),
+        "{stderr}"
+    );
+
+    let out = Command::new(BIN)
+        .args(["watch", "--market", "kalshi:X"])
+        .env_remove("PARSEC_API_KEY")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PARSEC_API_KEY is not set"));
+
+    let sim = wirebook::sim::Simulator::start(Default::default()).unwrap();
+    let out = Command::new(BIN)
+        .args(["watch", "--url", &sim.url(), "--market", "sim:0"])
+        .env("PARSEC_API_KEY", "pk_invalid")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert_eq!(
+        stderr.trim(),
+        "wirebook: authentication rejected (code 1002): invalid api key"
+    );
+    assert_eq!(sim.stats().connections, 1, "no reconnect loop");
+}
