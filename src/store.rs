@@ -400,13 +400,15 @@ impl BookStore {
         Ok(self.slots[i].reader.clone())
     }
 
-    /// Stops tracking a book: later frames for it are ignored (counted as untracked).
-    /// Its readers keep the last state.
+    /// Stops tracking a book: later frames for it are ignored (counted as
+    /// untracked). Its readers keep the last levels but read `Disconnected`:
+    /// nothing will update them any more.
     ///
     /// ```
     /// let mut store = wirebook::BookStore::default();
-    /// store.track("kalshi:X", "yes").unwrap();
+    /// let r = store.track("kalshi:X", "yes").unwrap();
     /// assert!(store.untrack("kalshi:X", "YES"));
+    /// assert_eq!(r.snapshot(1).state, wirebook::BookState::Disconnected);
     /// ```
     pub fn untrack(&mut self, parsec_id: &str, outcome: &str) -> bool {
         match self.find(parsec_id, outcome) {
@@ -414,9 +416,11 @@ impl BookStore {
                 let s = &mut self.slots[i];
                 s.active = false;
                 s.phase = Phase::AwaitingSnapshot;
+                s.disconnected = true;
                 s.resync_outstanding = false;
                 s.pending.clear();
                 s.pending_changes.clear();
+                self.publish(i, Dirty::default());
                 true
             }
             None => false,

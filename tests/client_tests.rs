@@ -471,3 +471,76 @@ fn tls_with_the_generated_certificate() {
     let err = ParsecClient::connect(untrusted).unwrap_err();
     assert!(err.to_string().contains("certificate"), "{err}");
 }
+
+#[test]
+fn flood_mode_is_followed_exactly() {
+    let sim = simulator(SimConfig {
+        markets: 2,
+        rate_hz: 0.0,
+        flood: true,
+        ..SimConfig::default()
+    });
+    let cfg = all_books(2)
+        .into_iter()
+        .fold(config(&sim, "pk_test"), ClientConfig::subscribe);
+    let client = ParsecClient::connect(cfg).unwrap();
+    let dog = Watchdog::start(sim.clone(), client.books(), DEPTH);
+    assert!(
+        wait_until(SECS(10), || sim.stats().deltas > 20_000),
+        "{:?}",
+        sim.stats()
+    );
+    assert_converges(&sim, &client, DEPTH, SECS(10));
+    dog.finish();
+    let c = client.counters();
+    assert!(c.store.deltas > 20_000 && c.store.gaps == 0, "{c:#?}");
+}
+
+#[test]
+fn terminal_tokens_venue_selectors_and_wallets() {
+    let sim = simulator(quick_sim());
+    let cfg = config(&sim, "unused")
+        .terminal_token("tok_terminal")
+        .subscribe(Subscription::venue("sim", "1").outcome("No"));
+    let client = ParsecClient::connect(cfg).unwrap();
+    let mut events = client.events();
+    client.watch_wallet("polymarket", "0xabc").unwrap();
+    let wallet = std::iter::from_fn(|| events.recv_timeout(SECS(5))).find_map(|e| match e {
+        Event::Wallet {
+            exchange,
+            address,
+            data,
+        } => Some((exchange, address, data)),
+        _ => None,
+    });
+    let (exchange, address, data) = wallet.expect("a wallet snapshot arrives");
+    assert_eq!(
+        (exchange.as_str(), address.as_str()),
+        ("polymarket", "0xabc")
+    );
+    assert!(serde_json::from_str::<serde_json::Value>(&data).unwrap()["positions"].is_array());
+    let book = client
+        .book("sim:1", "no")
+        .expect("the venue selector names sim:1");
+    assert!(wait_until(SECS(5), || book.snapshot(1).state == BookState::Fresh));
+    client
+        .unsubscribe(vec![Subscription::venue("sim", "1").outcome("no")])
+        .unwrap();
+    assert!(wait_until(SECS(5), || client.book("sim:1", "no").is_none()));
+    assert_eq!(
+        book.snapshot(1).state,
+        BookState::Disconnected,
+        "nothing updates it any more"
+    );
+    // Subscribe, wallet and unsubscribe: two or three frames (the wallet may
+    // ride with the first subscribe), every one of them received.
+    assert!(
+        wait_until(SECS(5), || {
+            let sent = client.counters().control_frames;
+            sent >= 2 && sim.stats().control_frames == sent
+        }),
+        "{:?} {:?}",
+        client.counters(),
+        sim.stats()
+    );
+}

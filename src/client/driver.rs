@@ -4,13 +4,13 @@ use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::error::redact;
@@ -44,6 +44,8 @@ enum End {
 const BATCH: usize = 500;
 /// Housekeeping period: store poll, liveness, pings, counters.
 const TICK: Duration = Duration::from_millis(50);
+/// Most buffered messages handled per turn of the session loop.
+const DRAIN: usize = 64;
 
 pub(super) struct Driver {
     config: ClientConfig,
@@ -385,40 +387,40 @@ impl Driver {
         self.pending_wallets = self.wallets.clone();
         self.set_state(ConnectionState::Live);
 
-        let mut last_rx = Instant::now();
+        // Time of the last frame of any kind, on the engine clock (no extra clock read per frame).
+        let mut last_rx_ns = clock::now_ns();
         let mut last_ping = Instant::now();
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let dead_after_ns = u64::try_from(self.config.dead_after.as_nanos()).unwrap_or(u64::MAX);
         loop {
-            let now = Instant::now();
-            let paced = if self.has_control() {
-                self.pacer.ready_at(now.into_std())
+            let wake = if self.has_control() {
+                self.pacer
+                    .ready_at(std::time::Instant::now())
+                    .map(Instant::from_std)
             } else {
                 None
             };
-            let wake = paced.map(Instant::from_std);
             tokio::select! {
                 msg = ws.next() => {
-                    let recv_ns = clock::now_ns();
-                    last_rx = Instant::now();
-                    match msg {
-                        Some(Ok(Message::Text(t))) => {
-                            if let Some(end) = self.on_frame(t.as_bytes(), recv_ns) {
-                                return end;
-                            }
+                    // Messages already buffered are taken in one go, without
+                    // another round through the select (at most DRAIN, so the
+                    // housekeeping tick still gets its turn).
+                    let mut msg = msg;
+                    let mut handled = 0;
+                    loop {
+                        last_rx_ns = clock::now_ns();
+                        if let Some(end) = self.on_message(msg, last_rx_ns) {
+                            return end;
                         }
-                        Some(Ok(Message::Binary(b))) => {
-                            if let Some(end) = self.on_frame(&b, recv_ns) {
-                                return end;
-                            }
+                        handled += 1;
+                        if handled == DRAIN {
+                            break;
                         }
-                        Some(Ok(Message::Close(c))) => {
-                            let why = c.map_or_else(|| "no close frame".to_owned(), |c| format!("code {} {}", u16::from(c.code), c.reason));
-                            return self.lost(format!("closed by server: {why}"));
+                        match ws.next().now_or_never() {
+                            Some(next) => msg = next,
+                            None => break,
                         }
-                        Some(Ok(_)) => {}
-                        Some(Err(e)) => return self.lost(e.to_string()),
-                        None => return self.lost("connection closed".into()),
                     }
                 }
                 cmd = commands.recv() => {
@@ -428,25 +430,43 @@ impl Driver {
                     }
                 }
                 _ = tick.tick() => {
-                    let now = Instant::now();
-                    if now.duration_since(last_rx) >= self.config.dead_after {
+                    let now_ns = clock::now_ns();
+                    if now_ns.saturating_sub(last_rx_ns) >= dead_after_ns {
                         return self.lost(format!("no frame for {:?}", self.config.dead_after));
                     }
-                    if now.duration_since(last_ping) >= self.config.ping_interval {
-                        last_ping = now;
+                    if last_ping.elapsed() >= self.config.ping_interval {
+                        last_ping = Instant::now();
                         if let Err(e) = ws.send(Message::Ping(Default::default())).await {
                             return self.lost(e.to_string());
                         }
                     }
-                    self.store.poll(clock::now_ns());
+                    self.store.poll(now_ns);
                     self.listening = self.shared.hub.has_subscribers();
                     self.flush_status();
                 }
-                _ = tokio::time::sleep_until(wake.unwrap_or(now)), if wake.is_some() => {}
+                _ = tokio::time::sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => {}
             }
             if let Err(e) = self.send_control(&mut ws).await {
                 return self.lost(e);
             }
+        }
+    }
+
+    /// One message off the socket; `Some` when the connection ends.
+    fn on_message(&mut self, msg: Option<Result<Message, WsError>>, recv_ns: u64) -> Option<End> {
+        match msg {
+            Some(Ok(Message::Text(t))) => self.on_frame(t.as_bytes(), recv_ns),
+            Some(Ok(Message::Binary(b))) => self.on_frame(&b, recv_ns),
+            Some(Ok(Message::Close(c))) => {
+                let why = c.map_or_else(
+                    || "no close frame".to_owned(),
+                    |c| format!("code {} {}", u16::from(c.code), c.reason),
+                );
+                Some(self.lost(format!("closed by server: {why}")))
+            }
+            Some(Ok(_)) => None,
+            Some(Err(e)) => Some(self.lost(e.to_string())),
+            None => Some(self.lost("connection closed".into())),
         }
     }
 

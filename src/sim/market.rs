@@ -191,6 +191,21 @@ impl TrueBook {
     }
 }
 
+/// Sets the size of the level at `c.price` where there is one (flood mode
+/// changes only sizes at existing prices).
+fn set_size_in(levels: &mut [Level], c: &Change) {
+    if let Some(l) = levels.iter_mut().find(|l| l.price == c.price) {
+        l.size = c.size;
+    }
+}
+
+impl TrueBook {
+    /// Flood mode: sets a size at an existing price.
+    pub(crate) fn set_size(&mut self, c: &Change) {
+        set_size_in(self.side(c.side), c);
+    }
+}
+
 /// The levels one subscriber has been sent.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct View {
@@ -199,6 +214,14 @@ pub(crate) struct View {
 }
 
 impl View {
+    /// Flood mode: sets a size at an existing price.
+    pub(crate) fn set_size(&mut self, c: &Change) {
+        match c.side {
+            Side::Bid => set_size_in(&mut self.bids, c),
+            Side::Ask => set_size_in(&mut self.asks, c),
+        }
+    }
+
     /// The view after a snapshot of `book` at `depth`.
     pub(crate) fn of(book: &TrueBook, depth: usize) -> View {
         View {

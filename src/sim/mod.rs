@@ -25,6 +25,7 @@
 //! assert!(bids[0].price < asks[0].price);
 //! ```
 
+mod flood;
 mod market;
 mod session;
 mod tls;
@@ -74,6 +75,10 @@ pub struct SimConfig {
     pub silence: Duration,
     /// Fault probabilities per delta sent.
     pub faults: FaultRates,
+    /// Throughput mode: every subscribed book is sent deltas as fast as the
+    /// connection takes them (two size changes at existing prices each, from
+    /// a pre-written ring), besides the walk. Faults apply only to the walk's deltas.
+    pub flood: bool,
     /// Keep the checksum of every book at every `server_seq` sent (the last
     /// 100 000 per book), for [`Simulator::truth_at`]. Off by default.
     pub record_truth: bool,
@@ -97,6 +102,7 @@ impl Default for SimConfig {
             silence: Duration::from_secs(60),
             faults: FaultRates::default(),
             record_truth: false,
+            flood: false,
         }
     }
 }
@@ -561,7 +567,7 @@ impl Simulator {
         *self.shared.faults.lock() = rates;
     }
 
-    /// Stops (or restarts) the books' random walk; connections stay open.
+    /// Stops (or restarts) the books' random walk and flood; connections stay open.
     /// With the walk paused, a client that has caught up holds the truth.
     pub fn pause(&self, paused: bool) {
         self.shared.paused.store(paused, Ordering::SeqCst);

@@ -19,6 +19,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
+use super::flood::{self, FloodBlock, FloodRing};
 use super::market::View;
 use super::wire::{read_request, BookId, Request, Selector, ServerWriter, MALFORMED};
 use super::{bump, resolve, Fault, Shared, Tick, OUTCOMES};
@@ -159,8 +160,12 @@ struct Session {
     changes: Vec<Change>,
     silent_until: Option<Instant>,
     serial: u64,
-    /// This connection's number: its sequence numbers start at `connection * 1e6`.
+    /// This connection's number: its sequence numbers start at `connection * 1e12`.
     connection: u64,
+    /// Flood mode: each flooded book's ring, and the block built from them
+    /// (`None` when the rings changed).
+    flood: Vec<((u32, u8), FloodRing)>,
+    flood_block: Option<FloodBlock>,
 }
 
 type Ws<S> = WebSocketStream<S>;
@@ -180,6 +185,8 @@ impl Session {
             silent_until: None,
             serial: 0,
             connection,
+            flood: Vec::new(),
+            flood_block: None,
         }
     }
 
@@ -223,6 +230,7 @@ impl Session {
                     Some(Ok(_)) => Flow::Continue,
                     Some(Err(_)) | None => Flow::Close,
                 },
+                _ = std::future::ready(()), if !self.flood.is_empty() && !shared.paused.load(Ordering::Relaxed) => self.send_flood(&mut ws).await,
                 tick = ticks.recv() => match tick {
                     Ok(t) => self.on_tick(&mut ws, t).await,
                     Err(RecvError::Lagged(_)) => self.on_lag(&mut ws).await,
@@ -367,6 +375,8 @@ impl Session {
                         let outcome = sel.outcome.as_deref().unwrap_or("yes");
                         if let Some(k) = resolve(&self.shared, &id, outcome) {
                             self.subs.remove(&k);
+                            self.flood.retain(|(f, _)| *f != k);
+                            self.flood_block = None;
                         }
                     }
                 }
@@ -424,7 +434,7 @@ impl Session {
         }
         let depth = sel.depth.unwrap_or(50).clamp(1, tier.max_depth) as usize;
         // Rule A4.1: a snapshot's seq may be anything; keep connections apart.
-        let start = self.connection * 1_000_000 + self.rng.u64(1..1_000);
+        let start = self.connection * 1_000_000_000_000 + self.rng.u64(1..1_000);
         let sub = self.subs.entry(key).or_insert(Subscription {
             seq: start,
             activity_seq: 0,
@@ -468,11 +478,106 @@ impl Session {
             epoch_ms(),
         );
         bump(&self.shared.counters.snapshots);
-        if Self::send(ws, text).await {
-            Flow::Continue
-        } else {
-            Flow::Close
+        if !Self::send(ws, text).await {
+            return Flow::Close;
         }
+        if self.shared.config.flood {
+            self.build_flood_ring(key);
+        }
+        Flow::Continue
+    }
+
+    /// Flood mode: a fresh ring for a book that just got its snapshot.
+    fn build_flood_ring(&mut self, key: (u32, u8)) {
+        let Some(sub) = self.subs.get(&key) else {
+            return;
+        };
+        let market_id = key.0.to_string();
+        let parsec_id = format!("sim:{market_id}");
+        let id = BookId {
+            parsec_id: &parsec_id,
+            market_id: &market_id,
+            outcome: OUTCOMES[key.1 as usize],
+        };
+        let ring = FloodRing::new(&mut self.out, id, &sub.view, &mut self.rng);
+        self.flood.retain(|(k, _)| *k != key);
+        self.flood.push((key, ring));
+        self.flood_block = None;
+    }
+
+    /// Flood mode: one pass over the block (every flooded book's ring), its
+    /// sequence numbers and times patched, in one write.
+    async fn send_flood<S: AsyncRead + AsyncWrite + Unpin>(&mut self, ws: &mut Ws<S>) -> Flow {
+        use tokio::io::AsyncWriteExt;
+        let rings: Vec<&FloodRing> = self.flood.iter().map(|(_, r)| r).collect();
+        let keys: Vec<(u32, u8)> = self.flood.iter().map(|(k, _)| *k).collect();
+        let seqs = keys.iter().filter_map(|k| self.subs.get(k).map(|s| s.seq));
+        let (Some(low), Some(high)) = (seqs.clone().min(), seqs.max()) else {
+            return Flow::Continue;
+        };
+        let (first, last) = (low + 1, high + flood::RING as u64);
+        let block = match self.flood_block.take() {
+            Some(b) if b.fits(first, last) => b,
+            _ => FloodBlock::build(
+                &rings,
+                FloodBlock::width_for(last),
+                self.shared.config.stale_after_ms,
+            ),
+        };
+        let mut block = block;
+        if !block.fits(first, last) {
+            // The seqs cross a power of ten within one pass (after ~1e12 frames): skip a pass.
+            return Flow::Continue;
+        }
+        let record = self.shared.config.record_truth;
+        for i in 0..block.slots.len() {
+            let key = keys[block.slots[i].book];
+            let Some(sub) = self.subs.get_mut(&key) else {
+                continue;
+            };
+            sub.seq += 1;
+            block.set_seq(i, sub.seq);
+            if record {
+                let changes = block.changes(&rings, i);
+                let mut books = self.shared.books[key.0 as usize].lock();
+                for c in changes {
+                    books[key.1 as usize].set_size(c);
+                    sub.view.set_size(c);
+                }
+                drop(books);
+                self.shared
+                    .record(key, sub.seq, &sub.view.bids, &sub.view.asks);
+            }
+        }
+        if !record {
+            for (b, key) in keys.iter().enumerate() {
+                let Some(sub) = self.subs.get_mut(key) else {
+                    continue;
+                };
+                let mut books = self.shared.books[key.0 as usize].lock();
+                for (_, changes) in &rings[b].entries {
+                    for c in changes {
+                        books[key.1 as usize].set_size(c);
+                        sub.view.set_size(c);
+                    }
+                }
+            }
+        }
+        block.set_times(epoch_ms());
+        let frames = block.slots.len() as u64;
+        // Whole frames straight to the socket, after whatever tungstenite holds.
+        let sent = ws.flush().await.is_ok()
+            && ws.get_mut().write_all(&block.bytes).await.is_ok()
+            && ws.get_mut().flush().await.is_ok();
+        self.flood_block = Some(block);
+        if !sent {
+            return Flow::Close;
+        }
+        self.shared
+            .counters
+            .deltas
+            .fetch_add(frames, Ordering::Relaxed);
+        Flow::Continue
     }
 
     async fn send_wallets<S: AsyncRead + AsyncWrite + Unpin>(&mut self, ws: &mut Ws<S>) -> Flow {

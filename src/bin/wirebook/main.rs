@@ -23,6 +23,14 @@ use wirebook::sim::{Fault, FaultRates, SimConfig, Simulator};
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// `println!` that ignores a closed standard output (`wirebook sim | head`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
 /// The real service.
 const PARSEC_URL: &str = "wss://api.parsecapi.com/ws";
 
@@ -209,7 +217,7 @@ fn run_view(
     if std::io::stdout().is_terminal() {
         view::live(client, sim, title, end, &stop).map_err(|e| format!("terminal: {e}"))?;
     } else {
-        println!("{title}");
+        say!("{title}");
         let mut next = Instant::now() + Duration::from_secs(1);
         while !stop.load(Ordering::SeqCst)
             && end.is_none_or(|e| Instant::now() < e)
@@ -218,11 +226,11 @@ fn run_view(
             std::thread::sleep(Duration::from_millis(20));
             if Instant::now() >= next {
                 next += Duration::from_secs(1);
-                println!("{}", view::summary_line(client, started.elapsed()));
+                say!("{}", view::summary_line(client, started.elapsed()));
             }
         }
     }
-    println!("{}", view::final_summary(client, started.elapsed()));
+    say!("{}", view::final_summary(client, started.elapsed()));
     match client.error() {
         Some(e) => Err(e.to_string()),
         None => Ok(()),
@@ -243,25 +251,25 @@ fn sim(args: SimArgs) -> Result<(), String> {
         ..SimConfig::default()
     })
     .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
-    println!("wirebook sim: Parsec protocol at {}", sim.url());
+    say!("wirebook sim: Parsec protocol at {}", sim.url());
     if let Some(cert) = sim.certificate_der() {
         std::fs::write(&args.cert_out, cert)
             .map_err(|e| format!("{}: {e}", args.cert_out.display()))?;
-        println!(
+        say!(
             "certificate (DER, trust it explicitly): {}",
             args.cert_out.display()
         );
     }
-    println!("markets: {} (outcomes yes, no)", sim.markets().join(", "));
-    println!("keys: pk_invalid is rejected; pk_free_*, pk_pro_*, pk_scale_* pick a tier; any other key is Scale");
-    println!("faults: {}", describe(&faults));
+    say!("markets: {} (outcomes yes, no)", sim.markets().join(", "));
+    say!("keys: pk_invalid is rejected; pk_free_*, pk_pro_*, pk_scale_* pick a tier; any other key is Scale");
+    say!("faults: {}", describe(&faults));
     let stop = interrupted();
     let end = deadline(args.duration);
     while !stop.load(Ordering::SeqCst) && end.is_none_or(|e| Instant::now() < e) {
         std::thread::sleep(Duration::from_millis(50));
     }
     let s = sim.stats();
-    println!(
+    say!(
         "wirebook sim: {} connections, {} snapshots, {} deltas, {} resyncs answered, {} errors sent, {} faults injected",
         s.connections,
         s.snapshots,

@@ -1,0 +1,184 @@
+//! The simulator's server rules, driven by a bare WebSocket client (no
+//! wirebook client in the way): the auth window, 1001, 1002, 3001, tier
+//! limits, resync answers, routing.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use wirebook::sim::{SimConfig, Simulator};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+async fn open(sim: &Simulator) -> Ws {
+    tokio_tungstenite::connect_async(sim.url())
+        .await
+        .expect("connects")
+        .0
+}
+
+async fn send(ws: &mut Ws, text: &str) {
+    ws.send(Message::text(text.to_owned())).await.unwrap();
+}
+
+/// The next text frame as JSON (`None` when the connection ends first).
+async fn next_json(ws: &mut Ws) -> Option<serde_json::Value> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .ok()??
+        {
+            Ok(Message::Text(t)) => {
+                return Some(serde_json::from_str(&t).expect("the simulator writes JSON"))
+            }
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+/// Frames until one of `kind` (skipping heartbeats, deltas and the like).
+async fn next_of(ws: &mut Ws, kind: &str) -> Option<serde_json::Value> {
+    loop {
+        let v = next_json(ws).await?;
+        if v["type"] == kind {
+            return Some(v);
+        }
+    }
+}
+
+fn quiet() -> SimConfig {
+    SimConfig {
+        rate_hz: 0.0,
+        markets: 4,
+        ..SimConfig::default()
+    }
+}
+
+#[test]
+fn a_connection_that_does_not_authenticate_in_time_is_closed() {
+    let sim = Simulator::start(SimConfig {
+        auth_window: Duration::from_millis(300),
+        ..quiet()
+    })
+    .unwrap();
+    rt().block_on(async {
+        let mut ws = open(&sim).await;
+        let t = std::time::Instant::now();
+        assert_eq!(next_json(&mut ws).await, None);
+        assert!(t.elapsed() >= Duration::from_millis(250));
+    });
+    assert_eq!(sim.stats().auth_timeouts, 1);
+}
+
+#[test]
+fn keys_and_the_order_of_auth_follow_the_protocol() {
+    let sim = Simulator::start(quiet()).unwrap();
+    rt().block_on(async {
+        let mut ws = open(&sim).await;
+        send(
+            &mut ws,
+            r#"{"type":"subscribe","markets":[{"parsec_id":"sim:0"}]}"#,
+        )
+        .await;
+        assert_eq!(
+            next_json(&mut ws).await.unwrap()["code"],
+            1001,
+            "subscribe before auth"
+        );
+        send(&mut ws, r#"{"type":"auth","api_key":"pk_pro_1"}"#).await;
+        assert_eq!(next_json(&mut ws).await.unwrap()["type"], "auth_ok");
+        send(&mut ws, r#"{"type":"auth","api_key":"pk_pro_1"}"#).await;
+        assert_eq!(
+            next_json(&mut ws).await.unwrap()["code"],
+            1001,
+            "second auth"
+        );
+
+        let mut ws = open(&sim).await;
+        send(&mut ws, r#"{"type":"auth","api_key":"pk_invalid"}"#).await;
+        let v = next_json(&mut ws).await.unwrap();
+        assert_eq!(
+            (v["type"].as_str(), v["code"].as_u64()),
+            (Some("auth_error"), Some(1002))
+        );
+        assert_eq!(next_json(&mut ws).await, None, "closed after auth_error");
+
+        let mut ws = open(&sim).await;
+        send(&mut ws, r#"{"type":"auth_terminal","token":"tok_1"}"#).await;
+        assert_eq!(next_json(&mut ws).await.unwrap()["type"], "auth_ok");
+    });
+}
+
+#[test]
+fn a_fourth_control_frame_within_a_second_gets_3001() {
+    let sim = Simulator::start(quiet()).unwrap();
+    rt().block_on(async {
+        let mut ws = open(&sim).await;
+        send(&mut ws, r#"{"type":"auth","api_key":"pk_x"}"#).await;
+        next_of(&mut ws, "auth_ok").await.unwrap();
+        for _ in 0..4 {
+            send(
+                &mut ws,
+                r#"{"type":"subscribe","markets":[{"parsec_id":"sim:0"}]}"#,
+            )
+            .await;
+        }
+        let err = next_of(&mut ws, "error").await.unwrap();
+        assert_eq!(err["code"], 3001);
+    });
+    let s = sim.stats();
+    assert_eq!(
+        (s.rate_limited, s.snapshots, s.max_control_per_second),
+        (1, 3, 4)
+    );
+}
+
+#[test]
+fn tiers_clamp_depth_and_limit_subscriptions() {
+    let sim = Simulator::start(SimConfig {
+        depth: 30,
+        markets: 8,
+        control_limit: 100,
+        ..quiet()
+    })
+    .unwrap();
+    rt().block_on(async {
+        let mut ws = open(&sim).await;
+        send(&mut ws, r#"{"type":"auth","api_key":"pk_free_1"}"#).await;
+        next_of(&mut ws, "auth_ok").await.unwrap();
+        send(&mut ws, r#"{"type":"subscribe","markets":[{"exchange":"sim","market_id":"0","outcome":"No","depth":100}]}"#).await;
+        let book = next_of(&mut ws, "orderbook").await.unwrap();
+        assert_eq!((book["parsec_id"].as_str(), book["outcome"].as_str()), (Some("sim:0"), Some("no")));
+        assert!(book["bids"].as_array().unwrap().len() <= 10 && book["asks"].as_array().unwrap().len() <= 10);
+        let markets: Vec<String> = (1..=5).map(|i| format!(r#"{{"parsec_id":"sim:{i}"}}"#)).collect();
+        send(&mut ws, &format!(r#"{{"type":"subscribe","markets":[{}]}}"#, markets.join(","))).await;
+        let err = next_of(&mut ws, "error").await.unwrap();
+        assert_eq!((err["code"].as_u64(), err["parsec_id"].as_str()), (Some(3002), Some("sim:5")));
+        // A resync is answered by a fresh snapshot with a later seq.
+        send(&mut ws, r#"{"type":"resync","parsec_id":"sim:0","outcome":"no"}"#).await;
+        let again = next_of(&mut ws, "orderbook").await.unwrap();
+        assert!(again["server_seq"].as_u64() > book["server_seq"].as_u64());
+        assert_eq!(again["parsec_id"], "sim:0");
+    });
+    assert_eq!(sim.stats().resyncs, 1);
+}
+
+#[test]
+fn only_the_protocol_paths_are_served() {
+    let sim = Simulator::start(quiet()).unwrap();
+    let url = sim.url().replace("/ws", "/nope");
+    let err = rt()
+        .block_on(tokio_tungstenite::connect_async(url))
+        .unwrap_err();
+    assert!(err.to_string().contains("404"), "{err}");
+}
