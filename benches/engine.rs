@@ -4,7 +4,8 @@
 //! `parse_snapshot`, `hot_path_delta`, `hot_path_snapshot`, `read_depth10`
 //! (a writer thread updating the same book), plus `read_depth10_uncontended`,
 //! `read_depth` (cost against the depth asked for) and `book_update` (the
-//! level container alone, against `BTreeMap`).
+//! level container alone, against `BTreeMap`), and `latency_recording` (the
+//! delta hot path with per-stage latency recording `off` and `on`).
 //!
 //! Run: `cargo bench --bench engine`.
 
@@ -322,10 +323,70 @@ fn config_criterion() -> Criterion {
         .sample_size(50)
 }
 
+/// The delta hot path as the client runs it, with per-stage latency
+/// recording off (one clock read a frame, for the store) and on (four clock
+/// reads, the store's apply stamp, six histogram records).
+fn latency_recording(c: &mut Criterion) {
+    use wirebook::latency::{LatencyRecorder, Stamps};
+    use wirebook::{clock, Frame};
+    let mut g = c.benchmark_group("latency_recording");
+    let frames = delta_stream(BASE_SEQ, CHUNK);
+    for on in [false, true] {
+        g.bench_function(if on { "on" } else { "off" }, |b| {
+            b.iter_custom(|iters| {
+                let mut store = BookStore::new(StoreConfig {
+                    stage_timing: on,
+                    ..StoreConfig::default()
+                });
+                let mut parser = FrameParser::new();
+                let mut latency = LatencyRecorder::new();
+                let mut frames = frames.clone();
+                let mut total = Duration::ZERO;
+                let mut done = 0u64;
+                while done < iters {
+                    let mut snap = snapshot(BASE_SEQ, 50);
+                    store.ingest(&mut parser, &mut snap, NOW).unwrap();
+                    let n = (iters - done).min(CHUNK as u64) as usize;
+                    let start = Instant::now();
+                    for f in &mut frames[..n] {
+                        let read = clock::now_ns();
+                        let Ok(frame) = parser.parse(f) else { continue };
+                        if on {
+                            let parsed = clock::now_ns();
+                            store.apply(&frame, read);
+                            let published = clock::now_ns();
+                            latency.record(&Stamps {
+                                read,
+                                parsed,
+                                applied: store.applied_ns(),
+                                published,
+                            });
+                            if let Frame::Delta(d) = frame {
+                                latency.record_wire(
+                                    clock::wall_ns(read) / 1_000_000,
+                                    d.exchange_ts_ms,
+                                    d.ingest_ts_ms,
+                                );
+                            }
+                        } else {
+                            black_box(store.apply(&frame, read));
+                        }
+                    }
+                    total += start.elapsed();
+                    done += n as u64;
+                }
+                black_box(latency.report());
+                total
+            })
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = engine;
     config = config_criterion();
     targets = parse_delta, parse_snapshot, hot_path_delta, hot_path_snapshot,
-        read_depth10, read_depth10_uncontended, read_depth, book_update
+        read_depth10, read_depth10_uncontended, read_depth, book_update, latency_recording
 }
 criterion_main!(engine);

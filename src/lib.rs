@@ -5,11 +5,14 @@
 #![warn(rust_2018_idioms)]
 
 pub mod book;
+pub mod capture;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod clock;
 pub mod encode;
 pub mod frame;
+#[cfg(feature = "client")]
+pub mod latency;
 pub mod parse;
 pub mod price;
 pub mod seqlock;

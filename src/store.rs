@@ -49,6 +49,9 @@ pub struct StoreConfig {
     pub max_books: usize,
     /// Whether a snapshot of a book never tracked creates it (default yes).
     pub auto_track: bool,
+    /// Stamp the engine clock when a frame's changes are applied, just before
+    /// publishing ([`BookStore::applied_ns`]), for per-stage latency (default no).
+    pub stage_timing: bool,
 }
 
 impl Default for StoreConfig {
@@ -60,6 +63,7 @@ impl Default for StoreConfig {
             activity_shares_seq: false,
             max_books: 10_000,
             auto_track: true,
+            stage_timing: false,
         }
     }
 }
@@ -263,6 +267,7 @@ pub struct BookStore {
     last_hit: Option<u32>,
     queue: VecDeque<u32>,
     counters: Counters,
+    applied_ns: u64,
 }
 
 impl Default for BookStore {
@@ -297,6 +302,7 @@ impl BookStore {
             last_hit: None,
             queue: VecDeque::new(),
             counters: Counters::default(),
+            applied_ns: 0,
         }
     }
 
@@ -834,9 +840,26 @@ impl BookStore {
 
     #[inline]
     fn publish(&mut self, i: usize, dirty: Dirty) {
+        if self.config.stage_timing {
+            self.applied_ns = crate::clock::now_ns();
+        }
         let s = &mut self.slots[i];
         s.meta.state = state_of(s.phase, s.disconnected);
         s.publisher.publish(&s.book, &s.meta, &dirty);
+    }
+
+    /// With [`StoreConfig::stage_timing`], the engine time (ns) at which the
+    /// last published change was applied, just before publishing; 0 otherwise.
+    ///
+    /// ```
+    /// use wirebook::{BookStore, FrameParser, StoreConfig};
+    /// let mut store = BookStore::new(StoreConfig { stage_timing: true, ..StoreConfig::default() });
+    /// let mut msg = br#"{"type":"orderbook","parsec_id":"a:b","bids":[],"asks":[],"server_seq":1}"#.to_vec();
+    /// store.ingest(&mut FrameParser::new(), &mut msg, 0).unwrap();
+    /// assert!(store.applied_ns() > 0);
+    /// ```
+    pub fn applied_ns(&self) -> u64 {
+        self.applied_ns
     }
 
     /// Takes the next resync request to send, marking it sent at `now_ns`.

@@ -23,7 +23,22 @@ fn the_default_run_needs_no_key_and_ends_with_a_summary() {
     let ticks = stdout.lines().filter(|l| l.starts_with("t=")).count();
     assert!(ticks >= 2, "{stdout}");
     assert!(stdout.contains("books=12"), "{stdout}");
-    assert!(stdout.contains("receive-to-publish: p50"), "{stdout}");
+    assert!(stdout.contains("latency by stage:"), "{stdout}");
+    for stage in [
+        "parse",
+        "apply",
+        "publish",
+        "total",
+        "exchange_to_receive",
+        "ingest_to_receive",
+    ] {
+        assert!(
+            stdout
+                .lines()
+                .any(|l| l.trim_start().starts_with(stage) && l.contains("p99.9")),
+            "{stage}: {stdout}"
+        );
+    }
 }
 
 #[test]
@@ -76,10 +91,19 @@ fn watch_json_prints_one_book_per_line_from_the_simulator() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+    let all: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).expect("every line is JSON"))
         .collect();
+    // Book lines, and a latency line a second.
+    let (latency, lines): (Vec<_>, Vec<_>) =
+        all.into_iter().partition(|l| l.get("latency").is_some());
+    assert!(!latency.is_empty(), "a latency line");
+    assert!(
+        latency[0]["latency"]["total"]["count"].as_u64().unwrap() > 0,
+        "{}",
+        latency[0]
+    );
     assert!(lines.len() > 10, "{} lines", lines.len());
     for l in &lines {
         let books = [("sim:0", "yes"), ("sim:2", "no")];

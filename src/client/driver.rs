@@ -17,12 +17,13 @@ use super::error::redact;
 use super::event::{Activity, ErrorCode, Event};
 use super::pacer::Pacer;
 use super::{
-    new_histogram, ClientConfig, ClientError, Command, ConnectionState, Credentials, Shared,
-    Subscription, Wallet,
+    ClientConfig, ClientError, Command, ConnectionState, Credentials, Shared, Subscription, Wallet,
 };
+use crate::capture::{CaptureWriter, FrameKind};
 use crate::clock;
 use crate::encode::FrameWriter;
 use crate::frame::{ActivityKind, Frame};
+use crate::latency::{LatencyRecorder, Stamps};
 use crate::parse::{FrameParser, MAX_FRAME_LEN};
 use crate::snapshot::BookReader;
 use crate::store::{Applied, BookKey, BookStore};
@@ -63,10 +64,9 @@ pub(super) struct Driver {
     pending_unsubscribe: Vec<Subscription>,
     pending_wallets: Vec<Wallet>,
     authenticated: bool,
-    /// Whether any event stream exists (checked each tick, not each frame).
-    listening: bool,
     counters: super::ClientCounters,
-    latency: hdrhistogram::Histogram<u64>,
+    latency: LatencyRecorder,
+    capture: Option<CaptureWriter<std::fs::File>>,
     rng: fastrand::Rng,
 }
 
@@ -76,6 +76,7 @@ impl Driver {
         tls: Option<Arc<rustls::ClientConfig>>,
         shared: Arc<Shared>,
         started: Option<SyncSender<Result<(), ClientError>>>,
+        capture: Option<CaptureWriter<std::fs::File>>,
     ) -> Driver {
         Driver {
             store: BookStore::new(config.store.clone()),
@@ -93,9 +94,9 @@ impl Driver {
             pending_unsubscribe: Vec::new(),
             pending_wallets: Vec::new(),
             authenticated: false,
-            listening: true,
             counters: super::ClientCounters::default(),
-            latency: new_histogram(),
+            latency: LatencyRecorder::new(),
+            capture,
             rng: fastrand::Rng::new(),
         }
     }
@@ -128,7 +129,7 @@ impl Driver {
     }
 
     fn publish(&self, event: Event) {
-        if self.listening {
+        if self.shared.hub.has_subscribers() {
             self.shared.hub.publish(event);
         }
     }
@@ -142,7 +143,9 @@ impl Driver {
         self.counters.store = self.store.counters();
         let mut status = self.shared.status.lock();
         status.counters = self.counters;
-        let _ = status.latency.add(&self.latency);
+        if !self.latency.is_empty() {
+            status.latency.add(&self.latency);
+        }
         drop(status);
         self.latency.reset();
     }
@@ -441,7 +444,6 @@ impl Driver {
                         }
                     }
                     self.store.poll(now_ns);
-                    self.listening = self.shared.hub.has_subscribers();
                     self.flush_status();
                 }
                 _ = tokio::time::sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => {}
@@ -455,8 +457,14 @@ impl Driver {
     /// One message off the socket; `Some` when the connection ends.
     fn on_message(&mut self, msg: Option<Result<Message, WsError>>, recv_ns: u64) -> Option<End> {
         match msg {
-            Some(Ok(Message::Text(t))) => self.on_frame(t.as_bytes(), recv_ns),
-            Some(Ok(Message::Binary(b))) => self.on_frame(&b, recv_ns),
+            Some(Ok(Message::Text(t))) => {
+                self.capture(FrameKind::Text, t.as_bytes(), recv_ns);
+                self.on_frame(t.as_bytes(), recv_ns)
+            }
+            Some(Ok(Message::Binary(b))) => {
+                self.capture(FrameKind::Binary, &b, recv_ns);
+                self.on_frame(&b, recv_ns)
+            }
             Some(Ok(Message::Close(c))) => {
                 let why = c.map_or_else(
                     || "no close frame".to_owned(),
@@ -526,6 +534,26 @@ impl Driver {
         Ok(())
     }
 
+    /// Appends a received message to the capture file, if recording. A
+    /// write error stops the recording (reported as an event), not the connection.
+    fn capture(&mut self, kind: FrameKind, bytes: &[u8], recv_ns: u64) {
+        let Some(w) = &mut self.capture else { return };
+        if let Err(e) = w.write_frame(clock::wall_ns(recv_ns), kind, bytes) {
+            self.capture = None;
+            let path = self
+                .config
+                .record
+                .as_ref()
+                .map_or(String::new(), |p| p.display().to_string());
+            self.publish(Event::CaptureFailed {
+                error: ClientError::Capture {
+                    path,
+                    reason: e.to_string(),
+                },
+            });
+        }
+    }
+
     /// The receive path: parse (from the message's own buffer on the fast
     /// path), apply, publish; events for what is not book state.
     fn on_frame(&mut self, bytes: &[u8], recv_ns: u64) -> Option<End> {
@@ -535,15 +563,38 @@ impl Driver {
             Ok(frame) => frame,
             Err(e) => {
                 self.store.record_parse_error(&e);
-                if !e.is_ignorable() && self.listening {
+                if !e.is_ignorable() && self.shared.hub.has_subscribers() {
                     self.shared.hub.publish(Event::Malformed { error: e });
                 }
                 return None;
             }
         };
+        let timed = self.config.latency && matches!(frame, Frame::Delta(_) | Frame::Book(_));
+        let parsed_ns = if timed { clock::now_ns() } else { 0 };
         let applied = self.store.apply(&frame, recv_ns);
-        self.latency
-            .saturating_record(clock::now_ns().saturating_sub(recv_ns).max(1));
+        if timed {
+            let published = clock::now_ns();
+            let applied_ns = self.store.applied_ns();
+            // A frame that published nothing (a duplicate, say) has no apply stage of its own.
+            let applied_at = if applied_ns >= parsed_ns {
+                applied_ns
+            } else {
+                published
+            };
+            self.latency.record(&Stamps {
+                read: recv_ns,
+                parsed: parsed_ns,
+                applied: applied_at,
+                published,
+            });
+            let (exchange, ingest) = match &frame {
+                Frame::Delta(d) => (d.exchange_ts_ms, d.ingest_ts_ms),
+                Frame::Book(b) => (b.exchange_ts_ms, b.ingest_ts_ms),
+                _ => (None, None),
+            };
+            self.latency
+                .record_wire(clock::wall_ns(recv_ns) / 1_000_000, exchange, ingest);
+        }
         let hub = &self.shared.hub;
         match frame {
             Frame::Error(e) => {
@@ -560,7 +611,7 @@ impl Driver {
                 }));
             }
             // Events are built only for someone to read them.
-            _ if !self.listening => {}
+            _ if !hub.has_subscribers() => {}
             Frame::Delta(d) if applied == Applied::Gap => hub.publish(Event::Gap {
                 key: BookKey::new(d.market.parsec_id, d.market.outcome),
             }),

@@ -50,6 +50,15 @@ pub enum ClientError {
     /// No `auth_ok` arrived in time on the first connection.
     #[error("no auth_ok within {0:?}")]
     AuthTimeout(Duration),
+    /// The capture file could not be created or written. Recording stops; the connection goes on
+    /// when this happens later.
+    #[error("capture file {path}: {reason}")]
+    Capture {
+        /// The file.
+        path: String,
+        /// What failed.
+        reason: String,
+    },
     /// The client thread has stopped (after `shutdown` or a fatal error).
     #[error("the client has stopped")]
     Stopped,
@@ -72,6 +81,7 @@ impl ClientError {
             ClientError::BadUrl { .. }
                 | ClientError::Insecure { .. }
                 | ClientError::Tls { .. }
+                | ClientError::Capture { .. }
                 | ClientError::Auth { .. }
                 | ClientError::Stopped
                 | ClientError::Store(_)

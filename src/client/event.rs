@@ -7,6 +7,7 @@
 //! [`BookReader`](crate::BookReader)s, which always hold the latest state).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
@@ -188,6 +189,11 @@ pub enum Event {
         /// Why.
         error: ParseError,
     },
+    /// Recording to the capture file failed; recording stopped, the connection goes on.
+    CaptureFailed {
+        /// What failed.
+        error: super::ClientError,
+    },
     /// This stream fell behind and lost its `missed` oldest events.
     Lagged {
         /// How many.
@@ -219,6 +225,8 @@ struct Subscriber {
 #[derive(Debug)]
 pub(crate) struct Hub {
     subscribers: Mutex<Vec<Weak<Subscriber>>>,
+    /// Live streams, read without the lock on the receive path.
+    live: Arc<AtomicUsize>,
     capacity: usize,
 }
 
@@ -226,6 +234,7 @@ impl Hub {
     pub(crate) fn new(capacity: usize) -> Hub {
         Hub {
             subscribers: Mutex::new(Vec::new()),
+            live: Arc::new(AtomicUsize::new(0)),
             capacity: capacity.max(1),
         }
     }
@@ -238,14 +247,18 @@ impl Hub {
             capacity: self.capacity,
         });
         self.subscribers.lock().push(Arc::downgrade(&sub));
-        Events { sub }
+        self.live.fetch_add(1, Ordering::SeqCst);
+        Events {
+            sub,
+            live: self.live.clone(),
+        }
     }
 
-    /// Whether anyone listens (events are not even built otherwise).
+    /// Whether any stream exists (events are not even built otherwise). One
+    /// atomic load: a stream made a moment ago is seen at once.
+    #[inline]
     pub(crate) fn has_subscribers(&self) -> bool {
-        let mut subs = self.subscribers.lock();
-        subs.retain(|s| s.strong_count() > 0);
-        !subs.is_empty()
+        self.live.load(Ordering::SeqCst) > 0
     }
 
     pub(crate) fn publish(&self, event: Event) {
@@ -279,6 +292,13 @@ impl Hub {
 #[derive(Debug)]
 pub struct Events {
     sub: Arc<Subscriber>,
+    live: Arc<AtomicUsize>,
+}
+
+impl Drop for Events {
+    fn drop(&mut self) {
+        self.live.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Events {

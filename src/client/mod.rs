@@ -49,6 +49,7 @@ pub use backoff::Backoff;
 pub use error::ClientError;
 pub use event::{Activity, ErrorCode, Event, Events};
 
+use crate::latency::{LatencyRecorder, LatencyReport};
 use crate::snapshot::BookReader;
 use crate::store::{Counters, StoreConfig};
 
@@ -207,6 +208,12 @@ pub struct ClientConfig {
     pub control_rate: f64,
     /// Events each [`Events`] stream holds before the oldest are dropped (and reported).
     pub event_capacity: usize,
+    /// Record per-stage latency (two more clock reads and six histogram
+    /// records a book frame; on by default, see `benches/engine.rs` group `latency_recording`).
+    pub latency: bool,
+    /// Write every received frame with its receive time to this capture file
+    /// (`wirebook::capture`; one `write` per frame).
+    pub record: Option<std::path::PathBuf>,
 }
 
 impl ClientConfig {
@@ -235,6 +242,8 @@ impl ClientConfig {
             backoff: Backoff::default(),
             control_rate: 2.5,
             event_capacity: 4096,
+            latency: true,
+            record: None,
         }
     }
 
@@ -268,6 +277,12 @@ impl ClientConfig {
     /// Sets the reconnect delays.
     pub fn backoff(mut self, backoff: Backoff) -> ClientConfig {
         self.backoff = backoff;
+        self
+    }
+
+    /// Records every received frame into a capture file (see [`crate::capture`]).
+    pub fn record(mut self, path: impl Into<std::path::PathBuf>) -> ClientConfig {
+        self.record = Some(path.into());
         self
     }
 
@@ -321,38 +336,6 @@ pub struct ClientCounters {
     pub store: Counters,
 }
 
-/// Percentiles of receive-to-publish time: from the message out of the
-/// WebSocket to the book published to readers.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct LatencySummary {
-    /// Frames measured.
-    pub count: u64,
-    /// Median.
-    pub p50: Duration,
-    /// 90th percentile.
-    pub p90: Duration,
-    /// 99th percentile.
-    pub p99: Duration,
-    /// 99.9th percentile.
-    pub p999: Duration,
-    /// Largest.
-    pub max: Duration,
-}
-
-impl LatencySummary {
-    pub(crate) fn of(h: &hdrhistogram::Histogram<u64>) -> LatencySummary {
-        let q = |q: f64| Duration::from_nanos(h.value_at_quantile(q));
-        LatencySummary {
-            count: h.len(),
-            p50: q(0.5),
-            p90: q(0.9),
-            p99: q(0.99),
-            p999: q(0.999),
-            max: Duration::from_nanos(h.max()),
-        }
-    }
-}
-
 /// What the client thread shares with the handle.
 struct Shared {
     books: RwLock<HashMap<(String, String), BookReader>>,
@@ -362,12 +345,8 @@ struct Shared {
 
 struct Status {
     counters: ClientCounters,
-    latency: hdrhistogram::Histogram<u64>,
+    latency: LatencyRecorder,
     error: Option<ClientError>,
-}
-
-pub(crate) fn new_histogram() -> hdrhistogram::Histogram<u64> {
-    hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("static bounds are valid")
 }
 
 enum Command {
@@ -431,17 +410,33 @@ impl ParsecClient {
             None
         };
         config.store.auto_track = false;
+        config.store.stage_timing = config.latency;
         let shared = Arc::new(Shared {
             books: RwLock::new(HashMap::new()),
             hub: event::Hub::new(config.event_capacity),
             status: Mutex::new(Status {
                 counters: ClientCounters::default(),
-                latency: new_histogram(),
+                latency: LatencyRecorder::new(),
                 error: None,
             }),
         });
         let (commands, rx) = tokio::sync::mpsc::unbounded_channel();
-        let mut driver = driver::Driver::new(config, tls, shared.clone(), started);
+        let capture = match &config.record {
+            Some(path) => {
+                let file = std::fs::File::create(path).map_err(|e| ClientError::Capture {
+                    path: path.display().to_string(),
+                    reason: e.to_string(),
+                })?;
+                Some(crate::capture::CaptureWriter::new(file).map_err(|e| {
+                    ClientError::Capture {
+                        path: path.display().to_string(),
+                        reason: e.to_string(),
+                    }
+                })?)
+            }
+            None => None,
+        };
+        let mut driver = driver::Driver::new(config, tls, shared.clone(), started, capture);
         for s in driver.initial_subscriptions() {
             driver.track(&s)?;
         }
@@ -523,9 +518,11 @@ impl ParsecClient {
         self.shared.status.lock().counters
     }
 
-    /// Receive-to-publish percentiles since start (refreshed every 50 ms).
-    pub fn latency(&self) -> LatencySummary {
-        LatencySummary::of(&self.shared.status.lock().latency)
+    /// Per-stage latency percentiles since start (refreshed every 50 ms):
+    /// parse, apply, publish, total, and the wire clocks against receive time.
+    /// Empty when [`ClientConfig::latency`] is off.
+    pub fn latency(&self) -> LatencyReport {
+        self.shared.status.lock().latency.report()
     }
 
     /// The fatal error the client stopped with, if it did.

@@ -49,6 +49,7 @@ pub fn stream(
     let mut snap = BookSnapshot::with_depth(depth);
     let mut line = String::new();
     let stdout = std::io::stdout();
+    let mut next_latency = Instant::now() + Duration::from_secs(1);
     while !stop.load(Ordering::SeqCst) && end.is_none_or(|e| Instant::now() < e) {
         if let Some(e) = client.error() {
             return Err(e.to_string());
@@ -64,6 +65,14 @@ pub fn stream(
             book_line(&mut line, r.parsec_id(), r.outcome(), &snap);
             // A closed pipe (`| head`) ends the run quietly.
             if writeln!(out, "{line}").is_err() {
+                return Ok(());
+            }
+            wrote = true;
+        }
+        if Instant::now() >= next_latency {
+            next_latency += Duration::from_secs(1);
+            // Latency differs from run to run: a line of its own.
+            if writeln!(out, "{{\"latency\":{}}}", client.latency().to_json()).is_err() {
                 return Ok(());
             }
             wrote = true;

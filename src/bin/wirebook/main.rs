@@ -6,7 +6,17 @@
 //! - `wirebook watch`: books of the real service (key from `PARSEC_API_KEY`)
 //!   or of any `--url`, as a live view or JSON lines.
 
+/// `println!` that ignores a closed standard output (`wirebook sim | head`).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+mod bench;
 mod json;
+mod replay;
 mod view;
 
 use std::io::IsTerminal;
@@ -22,14 +32,6 @@ use wirebook::sim::{Fault, FaultRates, SimConfig, Simulator};
 
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// `println!` that ignores a closed standard output (`wirebook sim | head`).
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
 
 /// The real service.
 const PARSEC_URL: &str = "wss://api.parsecapi.com/ws";
@@ -53,6 +55,38 @@ enum Command {
     Sim(SimArgs),
     /// Watch books of the real service (key from PARSEC_API_KEY) or of --url.
     Watch(WatchArgs),
+    /// Feed a capture (from --record) through the parser and store again.
+    Replay(ReplayArgs),
+    /// Measure the receive path on this machine and print a latency report.
+    Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct ReplayArgs {
+    /// The capture file.
+    file: std::path::PathBuf,
+    /// `max`, or the captured pace times a factor (`1x`, `10x`).
+    #[arg(long, default_value = "max")]
+    speed: replay::Speed,
+    /// Book-change lines (as `watch --json`), then a counters line and a latency line.
+    #[arg(long)]
+    json: bool,
+    /// Levels per side in book lines.
+    #[arg(long, default_value_t = 10)]
+    depth: usize,
+}
+
+#[derive(Args)]
+struct BenchArgs {
+    /// Seconds to measure.
+    #[arg(long, default_value_t = 5.0)]
+    duration: f64,
+    /// Markets of the simulator (two books each).
+    #[arg(long, default_value_t = 4)]
+    markets: usize,
+    /// One JSON object instead of the text report.
+    #[arg(long)]
+    json: bool,
 }
 
 /// The default run: simulator + client + live view.
@@ -73,6 +107,9 @@ struct DemoArgs {
     /// Seed of the simulated books and faults.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Write every received frame to this capture file (replay it with `wirebook replay`).
+    #[arg(long)]
+    record: Option<std::path::PathBuf>,
 }
 
 #[derive(Args)]
@@ -130,6 +167,9 @@ struct WatchArgs {
     /// A certificate (DER) to trust, e.g. the one `wirebook sim --tls` wrote.
     #[arg(long)]
     trust: Option<std::path::PathBuf>,
+    /// Write every received frame to this capture file (replay it with `wirebook replay`).
+    #[arg(long)]
+    record: Option<std::path::PathBuf>,
 }
 
 /// Set by Ctrl-C; every loop checks it.
@@ -151,6 +191,12 @@ fn main() -> ExitCode {
         None => demo(cli.demo),
         Some(Command::Sim(args)) => sim(args),
         Some(Command::Watch(args)) => watch(args),
+        Some(Command::Replay(args)) => replay::run(&args.file, args.speed, args.json, args.depth),
+        Some(Command::Bench(args)) => bench::run(
+            std::time::Duration::from_secs_f64(args.duration.max(0.1)),
+            args.markets.max(1),
+            args.json,
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -176,6 +222,9 @@ fn demo(args: DemoArgs) -> Result<(), String> {
         for outcome in ["yes", "no"] {
             config = config.subscribe(Subscription::new(id.clone()).outcome(outcome).depth(10));
         }
+    }
+    if let Some(path) = &args.record {
+        config = config.record(path);
     }
     let client = ParsecClient::connect(config).map_err(|e| e.to_string())?;
     let title = format!(
@@ -311,6 +360,9 @@ fn watch(args: WatchArgs) -> Result<(), String> {
     for m in &args.markets {
         config = config.subscribe(parse_market(m, args.depth)?);
     }
+    if let Some(path) = &args.record {
+        config = config.record(path);
+    }
     if let Some(path) = &args.trust {
         let der = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
         config = config.trust(&der);
@@ -362,7 +414,7 @@ mod tests {
     fn every_subcommand_has_help() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
-        for sub in ["sim", "watch"] {
+        for sub in ["sim", "watch", "replay", "bench"] {
             let help = Cli::command()
                 .find_subcommand_mut(sub)
                 .unwrap()

@@ -10,7 +10,8 @@ use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Paragraph, Row, Table, TableState};
 use ratatui::Frame;
-use wirebook::client::{ClientCounters, LatencySummary, ParsecClient};
+use wirebook::client::{ClientCounters, ParsecClient};
+use wirebook::latency::{LatencyReport, Stage};
 use wirebook::sim::Simulator;
 use wirebook::{BookSnapshot, BookState};
 
@@ -25,16 +26,24 @@ fn micros(d: Duration) -> String {
     }
 }
 
-fn latency_text(l: &LatencySummary) -> String {
-    format!(
-        "p50 {} p90 {} p99 {} p99.9 {} max {} (n={})",
-        micros(l.p50),
-        micros(l.p90),
-        micros(l.p99),
-        micros(l.p999),
-        micros(l.max),
-        l.count
-    )
+/// One line per stage: `parse p50 .. p99 ..`.
+pub fn stages_text(r: &LatencyReport) -> Vec<String> {
+    Stage::ALL
+        .iter()
+        .map(|&s| {
+            let l = r.get(s);
+            format!(
+                "{:<20} p50 {:>9} p90 {:>9} p99 {:>9} p99.9 {:>9} max {:>9} (n={})",
+                s.name(),
+                micros(l.p50),
+                micros(l.p90),
+                micros(l.p99),
+                micros(l.p999),
+                micros(l.max),
+                l.count
+            )
+        })
+        .collect()
 }
 
 fn counters_text(c: &ClientCounters) -> String {
@@ -53,7 +62,7 @@ pub fn summary_line(client: &ParsecClient, elapsed: Duration) -> String {
         .filter(|b| b.snapshot(0).state == BookState::Fresh)
         .count();
     let c = client.counters();
-    let l = client.latency();
+    let l = client.latency().get(Stage::Total);
     format!(
         "t={:.0}s state={:?} books={} fresh={} frames={} gaps={} resyncs={} duplicates={} malformed={} reconnects={} p50={} p99={} max={}",
         elapsed.as_secs_f64(),
@@ -75,13 +84,18 @@ pub fn summary_line(client: &ParsecClient, elapsed: Duration) -> String {
 /// The summary printed at the end of a run.
 pub fn final_summary(client: &ParsecClient, elapsed: Duration) -> String {
     let c = client.counters();
-    format!(
-        "wirebook: ran {:.1}s, {} connection(s)\n  {}\n  receive-to-publish: {}",
+    let report = client.latency();
+    let mut out = format!(
+        "wirebook: ran {:.1}s, {} connection(s)\n  {}\n  latency by stage:",
         elapsed.as_secs_f64(),
         c.connections,
-        counters_text(&c),
-        latency_text(&client.latency())
-    )
+        counters_text(&c)
+    );
+    for line in stages_text(&report) {
+        out.push_str("\n    ");
+        out.push_str(&line);
+    }
+    out
 }
 
 fn state_color(s: BookState) -> Color {
@@ -236,11 +250,8 @@ fn draw(
             c.state, c.connections
         )),
         Line::from(counters_text(&c)),
-        Line::from(format!(
-            "receive-to-publish: {}",
-            latency_text(&client.latency())
-        )),
     ];
+    foot_lines.extend(stages_text(&client.latency()).into_iter().map(Line::from));
     if let Some(sim) = sim {
         let s = sim.stats();
         foot_lines.push(Line::from(format!(

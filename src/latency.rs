@@ -1,0 +1,312 @@
+//! Per-stage latency of the receive path, recorded into HDR histograms
+//! (`hdrhistogram`), cheap enough to leave on in production.
+//!
+//! Stages, each a difference of two stamps on the engine clock
+//! ([`clock::now_ns`](crate::clock::now_ns), the TSC through `quanta`):
+//!
+//! - `parse`: message out of the socket → frame parsed;
+//! - `apply`: parsed → book changed (just before publishing);
+//! - `publish`: changed → published to readers through the seqlock;
+//! - `total`: message out of the socket → published;
+//!
+//! and two wire-side clocks against the local receive time (epoch ms, so
+//! subject to the clock offset between the venue, Parsec and this host):
+//!
+//! - `exchange_to_receive`: the frame's `exchange_ts_ms` → received;
+//! - `ingest_to_receive`: the frame's `ingest_ts_ms` → received.
+//!
+//! Histograms keep two significant digits (values within 1 %) from 1 ns to
+//! 60 s; recording allocates nothing.
+//!
+//! ```
+//! use wirebook::latency::{LatencyRecorder, Stage, Stamps};
+//! let mut rec = LatencyRecorder::new();
+//! rec.record(&Stamps { read: 1_000, parsed: 1_150, applied: 1_200, published: 1_260 });
+//! rec.record_wire(1_700_000_000_010, Some(1_700_000_000_000), Some(1_700_000_000_004));
+//! let report = rec.report();
+//! assert_eq!(report.get(Stage::Total).count, 1);
+//! assert!(report.get(Stage::Parse).p50.as_nanos().abs_diff(150) <= 2);
+//! assert!(report.get(Stage::IngestToReceive).p50.as_millis().abs_diff(6) <= 1);
+//! ```
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use hdrhistogram::Histogram;
+
+/// A stage of the receive path, or a wire clock against the receive time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Stage {
+    /// Socket → parsed.
+    Parse,
+    /// Parsed → book changed.
+    Apply,
+    /// Changed → published to readers.
+    Publish,
+    /// Socket → published.
+    Total,
+    /// `exchange_ts_ms` → received (wall clocks of two hosts).
+    ExchangeToReceive,
+    /// `ingest_ts_ms` → received (wall clocks of two hosts).
+    IngestToReceive,
+}
+
+impl Stage {
+    /// Every stage, in report order.
+    pub const ALL: [Stage; 6] = [
+        Stage::Parse,
+        Stage::Apply,
+        Stage::Publish,
+        Stage::Total,
+        Stage::ExchangeToReceive,
+        Stage::IngestToReceive,
+    ];
+
+    /// Its name in reports and JSON.
+    ///
+    /// ```
+    /// assert_eq!(wirebook::latency::Stage::IngestToReceive.name(), "ingest_to_receive");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Parse => "parse",
+            Stage::Apply => "apply",
+            Stage::Publish => "publish",
+            Stage::Total => "total",
+            Stage::ExchangeToReceive => "exchange_to_receive",
+            Stage::IngestToReceive => "ingest_to_receive",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Engine-clock stamps (ns) of one frame's way through the receive path.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stamps {
+    /// The message came out of the socket.
+    pub read: u64,
+    /// The frame was parsed.
+    pub parsed: u64,
+    /// The book was changed, before publishing.
+    pub applied: u64,
+    /// The book was published.
+    pub published: u64,
+}
+
+/// Percentiles of one stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LatencySummary {
+    /// Values recorded.
+    pub count: u64,
+    /// Median.
+    pub p50: Duration,
+    /// 90th percentile.
+    pub p90: Duration,
+    /// 99th percentile.
+    pub p99: Duration,
+    /// 99.9th percentile.
+    pub p999: Duration,
+    /// Largest.
+    pub max: Duration,
+}
+
+impl LatencySummary {
+    fn of(h: &Histogram<u64>) -> LatencySummary {
+        if h.is_empty() {
+            return LatencySummary::default();
+        }
+        let q = |q: f64| Duration::from_nanos(h.value_at_quantile(q));
+        LatencySummary {
+            count: h.len(),
+            p50: q(0.5),
+            p90: q(0.9),
+            p99: q(0.99),
+            p999: q(0.999),
+            max: Duration::from_nanos(h.max()),
+        }
+    }
+}
+
+/// Percentiles of every stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LatencyReport {
+    summaries: [LatencySummary; 6],
+    /// Wire-clock differences that came out negative (the remote clock ahead of ours); not in the histograms.
+    pub clock_skewed: u64,
+}
+
+impl LatencyReport {
+    /// One stage's percentiles.
+    pub fn get(&self, stage: Stage) -> LatencySummary {
+        self.summaries[stage.index()]
+    }
+
+    /// `{"parse":{"count":..,"p50_ns":..,...},...,"clock_skewed":..}`.
+    ///
+    /// ```
+    /// let json = wirebook::latency::LatencyRecorder::new().report().to_json();
+    /// assert!(json.starts_with(r#"{"parse":{"count":0,"p50_ns":0"#));
+    /// ```
+    pub fn to_json(&self) -> String {
+        let mut out = String::from("{");
+        for s in Stage::ALL {
+            let l = self.get(s);
+            let _ = write!(
+                out,
+                "\"{}\":{{\"count\":{},\"p50_ns\":{},\"p90_ns\":{},\"p99_ns\":{},\"p999_ns\":{},\"max_ns\":{}}},",
+                s.name(),
+                l.count,
+                l.p50.as_nanos(),
+                l.p90.as_nanos(),
+                l.p99.as_nanos(),
+                l.p999.as_nanos(),
+                l.max.as_nanos()
+            );
+        }
+        let _ = write!(out, "\"clock_skewed\":{}}}", self.clock_skewed);
+        out
+    }
+}
+
+/// Six HDR histograms, one per [`Stage`].
+#[derive(Debug, Clone)]
+pub struct LatencyRecorder {
+    hists: [Histogram<u64>; 6],
+    clock_skewed: u64,
+}
+
+impl Default for LatencyRecorder {
+    fn default() -> Self {
+        LatencyRecorder::new()
+    }
+}
+
+const NS_PER_MS: u64 = 1_000_000;
+
+impl LatencyRecorder {
+    /// Empty histograms (1 ns to 60 s, two significant digits).
+    pub fn new() -> LatencyRecorder {
+        let h =
+            || Histogram::new_with_bounds(1, 60_000_000_000, 2).expect("static bounds are valid");
+        LatencyRecorder {
+            hists: std::array::from_fn(|_| h()),
+            clock_skewed: 0,
+        }
+    }
+
+    #[inline]
+    fn put(&mut self, stage: Stage, ns: u64) {
+        self.hists[stage.index()].saturating_record(ns.max(1));
+    }
+
+    /// Records one frame's stages.
+    #[inline]
+    pub fn record(&mut self, s: &Stamps) {
+        self.put(Stage::Parse, s.parsed.saturating_sub(s.read));
+        self.put(Stage::Apply, s.applied.saturating_sub(s.parsed));
+        self.put(Stage::Publish, s.published.saturating_sub(s.applied));
+        self.put(Stage::Total, s.published.saturating_sub(s.read));
+    }
+
+    /// Records the frame's wire clocks against its local receive time (epoch ms).
+    #[inline]
+    pub fn record_wire(
+        &mut self,
+        received_ms: u64,
+        exchange_ts_ms: Option<u64>,
+        ingest_ts_ms: Option<u64>,
+    ) {
+        for (stage, ts) in [
+            (Stage::ExchangeToReceive, exchange_ts_ms),
+            (Stage::IngestToReceive, ingest_ts_ms),
+        ] {
+            match ts {
+                Some(t) if t <= received_ms => {
+                    self.put(stage, (received_ms - t).saturating_mul(NS_PER_MS))
+                }
+                Some(_) => self.clock_skewed += 1,
+                None => {}
+            }
+        }
+    }
+
+    /// Adds another recorder's values (to merge a thread's into a shared one).
+    pub fn add(&mut self, other: &LatencyRecorder) {
+        for (a, b) in self.hists.iter_mut().zip(&other.hists) {
+            let _ = a.add(b);
+        }
+        self.clock_skewed += other.clock_skewed;
+    }
+
+    /// Forgets everything recorded.
+    pub fn reset(&mut self) {
+        for h in &mut self.hists {
+            h.reset();
+        }
+        self.clock_skewed = 0;
+    }
+
+    /// Whether nothing was recorded.
+    pub fn is_empty(&self) -> bool {
+        self.hists.iter().all(Histogram::is_empty) && self.clock_skewed == 0
+    }
+
+    /// Percentiles of every stage.
+    pub fn report(&self) -> LatencyReport {
+        LatencyReport {
+            summaries: std::array::from_fn(|i| LatencySummary::of(&self.hists[i])),
+            clock_skewed: self.clock_skewed,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stages_are_the_differences_of_the_stamps() {
+        let mut rec = LatencyRecorder::new();
+        for i in 0..1000u64 {
+            rec.record(&Stamps {
+                read: 0,
+                parsed: 100 + i,
+                applied: 300 + i,
+                published: 350 + i,
+            });
+        }
+        let r = rec.report();
+        let near =
+            |d: Duration, ns: u64| d.as_nanos().abs_diff(u128::from(ns)) <= u128::from(ns / 50 + 1);
+        assert!(
+            near(r.get(Stage::Parse).p50, 600),
+            "{:?}",
+            r.get(Stage::Parse)
+        );
+        assert!(near(r.get(Stage::Apply).p50, 200));
+        assert!(near(r.get(Stage::Publish).p50, 50));
+        assert!(near(r.get(Stage::Total).max, 1349));
+        assert_eq!(r.get(Stage::ExchangeToReceive).count, 0);
+    }
+
+    #[test]
+    fn a_remote_clock_ahead_of_ours_is_counted_not_recorded() {
+        let mut rec = LatencyRecorder::new();
+        rec.record_wire(1_000, Some(1_005), Some(990));
+        let r = rec.report();
+        assert_eq!(
+            (r.clock_skewed, r.get(Stage::ExchangeToReceive).count),
+            (1, 0)
+        );
+        assert_eq!(r.get(Stage::IngestToReceive).count, 1);
+        let mut total = LatencyRecorder::new();
+        total.add(&rec);
+        total.add(&rec);
+        assert_eq!(total.report().clock_skewed, 2);
+        total.reset();
+        assert!(total.is_empty());
+    }
+}
