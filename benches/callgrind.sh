@@ -13,10 +13,12 @@ count() {
         | awk '/refs:/ { gsub(",", "", $4); print $4 }'
 }
 printf '%-10s %14s %14s %8s\n' workload wirebook baseline ratio
-for pair in "delta 102400" "snapshot 2000" "read 200000"; do
+frames=$("$bin" replay-frames)
+for pair in "delta 102400" "snapshot 2000" "read 200000" "replay $frames"; do
     set -- $pair
     w=$(count "$1"); b=$(count "$1-baseline")
     awk -v n="$1" -v ops="$2" -v w="$w" -v b="$b" \
         'BEGIN { printf "%-10s %14.0f %14.0f %7.1fx\n", n, w / ops, b / ops, b / w }'
 done
-echo "(instructions per operation: a 2-change delta, a 50-level snapshot, a depth-10 read)"
+echo "(instructions per operation: a 2-change delta, a 50-level snapshot, a depth-10 read,"
+echo " a frame of the fixed capture tests/data/capture/sim.cap, $frames frames, read into memory first)"

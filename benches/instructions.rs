@@ -3,7 +3,8 @@
 //! machine, so they show regressions that times hide.
 //!
 //! `cargo bench --bench instructions -- WORKLOAD` runs one workload once:
-//! `delta`, `delta-baseline`, `snapshot`, `snapshot-baseline`, `read`, `read-baseline`.
+//! `delta`, `delta-baseline`, `snapshot`, `snapshot-baseline`, `read`, `read-baseline`,
+//! `replay`, `replay-baseline` (the fixed capture `tests/data/capture/sim.cap`).
 //! Without an argument it lists them (and does nothing, so `cargo bench` stays quick).
 
 mod common;
@@ -19,6 +20,17 @@ const ID: &str = "polymarket:0x1234abcd";
 const DELTAS: usize = 4096 * 25;
 const SNAPSHOTS: usize = 2_000;
 const READS: usize = 200_000;
+
+/// The fixed capture of `tests/data/capture/sim.cap` (a simulator session
+/// with gaps, duplicates and malformed frames), read into memory.
+fn capture() -> Vec<wirebook::capture::CapturedFrame> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/capture/sim.cap");
+    let file = std::fs::read(path).expect("tests/data/capture/sim.cap");
+    wirebook::capture::CaptureReader::new(&file[..])
+        .expect("a capture")
+        .collect::<Result<_, _>>()
+        .expect("a whole capture")
+}
 
 fn main() {
     let workload = std::env::args()
@@ -85,9 +97,29 @@ fn main() {
                 black_box(base_read(&book, 10, &mut out));
             }
         }
+        "replay" => {
+            let frames = capture();
+            let mut store = wirebook::BookStore::new(wirebook::StoreConfig::default());
+            let mut parser = FrameParser::new();
+            let mut buf = Vec::with_capacity(64 * 1024);
+            for f in &frames {
+                buf.clear();
+                buf.extend_from_slice(&f.payload);
+                black_box(store.ingest(&mut parser, &mut buf, f.received_ns).is_ok());
+            }
+        }
+        "replay-baseline" => {
+            let frames = capture();
+            let mut base = BaseStore::default();
+            for f in &frames {
+                base.ingest(&f.payload);
+            }
+            black_box(base.gaps);
+        }
+        "replay-frames" => println!("{}", capture().len()),
         _ => println!(
             "workloads: delta delta-baseline snapshot snapshot-baseline read read-baseline \
-             (run benches/callgrind.sh)"
+             replay replay-baseline (run benches/callgrind.sh)"
         ),
     }
 }

@@ -497,6 +497,9 @@ pub struct OddsFrame<'a> {
     pub truncated: Option<bool>,
     /// `odds_update`: whether the rows were coalesced.
     pub coalesced: Option<bool>,
+    /// `initial_state` of a resumed connection: the `since` the server
+    /// honoured (epoch ms); its rows are then the changes since that time.
+    pub since_ms: Option<u64>,
 }
 
 /// Parlay `stream_status`: a coverage diagnostic without odds.

@@ -13,6 +13,7 @@ pub mod encode;
 pub mod frame;
 #[cfg(feature = "client")]
 pub mod latency;
+pub mod odds;
 pub mod parse;
 pub mod price;
 pub mod seqlock;

@@ -176,3 +176,51 @@ fn fatal_errors_exit_non_zero_with_one_line() {
     );
     assert_eq!(sim.stats().connections, 1, "no reconnect loop");
 }
+
+#[test]
+fn odds_without_a_key_runs_on_the_simulator() {
+    let out = Command::new(BIN)
+        .args([
+            "odds",
+            "--sport",
+            "basketball_nba",
+            "--json",
+            "--edge",
+            "0.01",
+            "--duration",
+            "3",
+        ])
+        .env_remove("PARLAY_API_KEY")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect();
+    assert_eq!(lines[0]["connected"]["tier"], "scale");
+    let best: Vec<_> = lines.iter().filter_map(|l| l.get("best")).collect();
+    assert!(!best.is_empty());
+    for b in best {
+        assert!(b["price_american"].as_i64().unwrap().abs() >= 100);
+        let implied = b["implied"].as_f64().unwrap();
+        assert!(implied > 0.0 && implied < 1.0, "{b}");
+    }
+    let err = Command::new(BIN)
+        .args([
+            "odds",
+            "--sport",
+            "basketball_nba",
+            "--url",
+            "ws://127.0.0.1:1",
+        ])
+        .output()
+        .unwrap();
+    assert!(!err.status.success());
+    assert!(String::from_utf8_lossy(&err.stderr)
+        .starts_with("wirebook: cannot connect to ws://127.0.0.1:1/v1/ws/odds/basketball_nba"));
+}

@@ -5,17 +5,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{FutureExt, SinkExt, StreamExt};
-use tokio::net::TcpStream;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::error::redact;
 use super::event::{Activity, ErrorCode, Event};
 use super::pacer::Pacer;
+use super::transport::{self, OpenError, Ws};
 use super::{
     ClientConfig, ClientError, Command, ConnectionState, Credentials, Shared, Subscription, Wallet,
 };
@@ -24,11 +21,9 @@ use crate::clock;
 use crate::encode::FrameWriter;
 use crate::frame::{ActivityKind, Frame};
 use crate::latency::{LatencyRecorder, Stamps};
-use crate::parse::{FrameParser, MAX_FRAME_LEN};
+use crate::parse::FrameParser;
 use crate::snapshot::BookReader;
 use crate::store::{Applied, BookKey, BookStore};
-
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// How a connection ended.
 enum End {
@@ -228,40 +223,20 @@ impl Driver {
     }
 
     async fn open(&self) -> Result<Ws, ClientError> {
-        let url = redact(&self.config.url);
-        let fail = |reason: String| ClientError::Connect {
-            url: url.clone(),
-            reason,
-        };
-        let request = self
-            .config
-            .url
-            .as_str()
-            .into_client_request()
-            .map_err(|e| ClientError::BadUrl {
-                url: url.clone(),
-                reason: e.to_string(),
-            })?;
-        let ws_config = WebSocketConfig::default()
-            .max_message_size(Some(MAX_FRAME_LEN))
-            .max_frame_size(Some(MAX_FRAME_LEN));
-        let connector = match &self.tls {
-            Some(tls) => Connector::Rustls(tls.clone()),
-            None => Connector::Plain,
-        };
-        let connecting = tokio_tungstenite::connect_async_tls_with_config(
-            request,
-            Some(ws_config),
-            true,
-            Some(connector),
-        );
-        match tokio::time::timeout(self.config.connect_timeout, connecting).await {
-            Ok(Ok((ws, _response))) => Ok(ws),
-            Ok(Err(e)) => Err(fail(e.to_string())),
-            Err(_) => Err(fail(format!(
-                "no connection within {:?}",
-                self.config.connect_timeout
-            ))),
+        match transport::open(
+            &self.config.url,
+            &[],
+            self.tls.as_ref(),
+            self.config.connect_timeout,
+        )
+        .await
+        {
+            Ok(ws) => Ok(ws),
+            Err(OpenError::Status(status)) => Err(ClientError::Connect {
+                url: redact(&self.config.url),
+                reason: format!("HTTP error: {status}"),
+            }),
+            Err(OpenError::Other(e)) => Err(e),
         }
     }
 

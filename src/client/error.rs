@@ -47,6 +47,16 @@ pub enum ClientError {
         /// The server's message.
         message: String,
     },
+    /// Parlay: the key's tier is below Business (close 4001, or HTTP 403 at
+    /// the handshake on older servers). Fatal: upgrade the key.
+    #[error("the key's tier is too low for odds streaming: it needs Business, Enterprise or Scale ({reason})")]
+    Tier {
+        /// What the server said.
+        reason: String,
+    },
+    /// Parlay: no key was sent (close 4003). Fatal: configure the key.
+    #[error("no API key was sent (close 4003)")]
+    MissingKey,
     /// No `auth_ok` arrived in time on the first connection.
     #[error("no auth_ok within {0:?}")]
     AuthTimeout(Duration),
@@ -83,6 +93,8 @@ impl ClientError {
                 | ClientError::Tls { .. }
                 | ClientError::Capture { .. }
                 | ClientError::Auth { .. }
+                | ClientError::Tier { .. }
+                | ClientError::MissingKey
                 | ClientError::Stopped
                 | ClientError::Store(_)
         )

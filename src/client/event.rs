@@ -206,16 +206,38 @@ pub enum Event {
     },
 }
 
-#[derive(Debug, Default)]
-struct Queue {
-    events: VecDeque<Event>,
+/// An event type that can say a stream fell behind.
+pub trait Lagging: Clone + Send + 'static {
+    /// The event telling a consumer it lost its `missed` oldest events.
+    fn lagged(missed: u64) -> Self;
+}
+
+impl Lagging for Event {
+    fn lagged(missed: u64) -> Event {
+        Event::Lagged { missed }
+    }
+}
+
+#[derive(Debug)]
+struct Queue<E> {
+    events: VecDeque<E>,
     missed: u64,
     closed: bool,
 }
 
+impl<E> Default for Queue<E> {
+    fn default() -> Self {
+        Queue {
+            events: VecDeque::new(),
+            missed: 0,
+            closed: false,
+        }
+    }
+}
+
 #[derive(Debug)]
-struct Subscriber {
-    queue: Mutex<Queue>,
+struct Subscriber<E> {
+    queue: Mutex<Queue<E>>,
     ready: Condvar,
     notify: tokio::sync::Notify,
     capacity: usize,
@@ -223,15 +245,15 @@ struct Subscriber {
 
 /// Fans events out to every live [`Events`] stream.
 #[derive(Debug)]
-pub(crate) struct Hub {
-    subscribers: Mutex<Vec<Weak<Subscriber>>>,
+pub(crate) struct Hub<E = Event> {
+    subscribers: Mutex<Vec<Weak<Subscriber<E>>>>,
     /// Live streams, read without the lock on the receive path.
     live: Arc<AtomicUsize>,
     capacity: usize,
 }
 
-impl Hub {
-    pub(crate) fn new(capacity: usize) -> Hub {
+impl<E: Lagging> Hub<E> {
+    pub(crate) fn new(capacity: usize) -> Hub<E> {
         Hub {
             subscribers: Mutex::new(Vec::new()),
             live: Arc::new(AtomicUsize::new(0)),
@@ -239,7 +261,7 @@ impl Hub {
         }
     }
 
-    pub(crate) fn subscribe(&self) -> Events {
+    pub(crate) fn subscribe(&self) -> Events<E> {
         let sub = Arc::new(Subscriber {
             queue: Mutex::new(Queue::default()),
             ready: Condvar::new(),
@@ -261,7 +283,7 @@ impl Hub {
         self.live.load(Ordering::SeqCst) > 0
     }
 
-    pub(crate) fn publish(&self, event: Event) {
+    pub(crate) fn publish(&self, event: E) {
         let mut subs = self.subscribers.lock();
         subs.retain(|s| s.strong_count() > 0);
         for s in subs.iter().filter_map(Weak::upgrade) {
@@ -290,35 +312,35 @@ impl Hub {
 /// A stream of [`Event`]s (from [`ParsecClient::events`](super::ParsecClient::events)),
 /// usable blocking or async. Each stream sees every event published after it was made.
 #[derive(Debug)]
-pub struct Events {
-    sub: Arc<Subscriber>,
+pub struct Events<E = Event> {
+    sub: Arc<Subscriber<E>>,
     live: Arc<AtomicUsize>,
 }
 
-impl Drop for Events {
+impl<E> Drop for Events<E> {
     fn drop(&mut self) {
         self.live.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
-impl Events {
-    fn pop(&self, q: &mut Queue) -> Option<Event> {
+impl<E: Lagging> Events<E> {
+    fn pop(&self, q: &mut Queue<E>) -> Option<E> {
         if q.missed > 0 {
             let missed = std::mem::take(&mut q.missed);
-            return Some(Event::Lagged { missed });
+            return Some(E::lagged(missed));
         }
         q.events.pop_front()
     }
 
     /// The next event if one is waiting.
-    pub fn try_recv(&mut self) -> Option<Event> {
+    pub fn try_recv(&mut self) -> Option<E> {
         let mut q = self.sub.queue.lock();
         self.pop(&mut q)
     }
 
     /// Waits up to `timeout` for the next event; `None` on timeout or when
     /// the client has stopped and everything was read.
-    pub fn recv_timeout(&mut self, timeout: Duration) -> Option<Event> {
+    pub fn recv_timeout(&mut self, timeout: Duration) -> Option<E> {
         let deadline = Instant::now() + timeout;
         let mut q = self.sub.queue.lock();
         loop {
@@ -333,7 +355,7 @@ impl Events {
 
     /// Waits for the next event; `None` once the client has stopped and
     /// everything was read.
-    pub fn recv(&mut self) -> Option<Event> {
+    pub fn recv(&mut self) -> Option<E> {
         let mut q = self.sub.queue.lock();
         loop {
             if let Some(e) = self.pop(&mut q) {
@@ -347,7 +369,7 @@ impl Events {
     }
 
     /// The next event, for async code; `None` once the client has stopped.
-    pub async fn next(&mut self) -> Option<Event> {
+    pub async fn next(&mut self) -> Option<E> {
         loop {
             let notified = self.sub.notify.notified();
             {
@@ -370,7 +392,7 @@ mod tests {
 
     #[test]
     fn a_consumer_that_falls_behind_is_told_how_much_it_missed() {
-        let hub = Hub::new(3);
+        let hub: Hub = Hub::new(3);
         let mut events = hub.subscribe();
         for i in 0..5 {
             hub.publish(Event::Connected { connection: i });
@@ -389,7 +411,7 @@ mod tests {
 
     #[test]
     fn every_stream_sees_every_event() {
-        let hub = Hub::new(8);
+        let hub: Hub = Hub::new(8);
         let (mut a, mut b) = (hub.subscribe(), hub.subscribe());
         hub.publish(Event::Authenticated { customer_id: None });
         assert_eq!(a.try_recv(), b.try_recv());

@@ -37,7 +37,9 @@ mod driver;
 mod error;
 mod event;
 mod pacer;
+mod parlay;
 mod tls;
+mod transport;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -47,7 +49,8 @@ use parking_lot::{Mutex, RwLock};
 
 pub use backoff::Backoff;
 pub use error::ClientError;
-pub use event::{Activity, ErrorCode, Event, Events};
+pub use event::{Activity, ErrorCode, Event, Events, Lagging};
+pub use parlay::{OddsEvent, ParlayClient, ParlayConfig, ParlaySession};
 
 use crate::latency::{LatencyRecorder, LatencyReport};
 use crate::snapshot::BookReader;
@@ -440,20 +443,7 @@ impl ParsecClient {
         for s in driver.initial_subscriptions() {
             driver.track(&s)?;
         }
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| ClientError::Connect {
-                url: String::new(),
-                reason: e.to_string(),
-            })?;
-        let thread = std::thread::Builder::new()
-            .name("wirebook-client".into())
-            .spawn(move || runtime.block_on(driver.run(rx)))
-            .map_err(|e| ClientError::Connect {
-                url: String::new(),
-                reason: e.to_string(),
-            })?;
+        let thread = transport::spawn("wirebook-client", driver.run(rx))?;
         Ok(ParsecClient {
             shared,
             commands,

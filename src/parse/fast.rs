@@ -52,6 +52,7 @@ pub(crate) struct Fields {
     count: Option<u64>,
     coalesced: Option<bool>,
     truncated: Option<bool>,
+    since: Option<u64>,
     /// Bit per known key seen (duplicates go to the general path).
     seen: u32,
     proof: Option<Validated>,
@@ -84,6 +85,7 @@ impl Fields {
                 rejected_rows: 0,
                 truncated: self.truncated,
                 coalesced: self.coalesced,
+                since_ms: self.since,
             }),
             kind => {
                 let market = MarketRef {
@@ -174,6 +176,7 @@ keys! {
     K_COALESCED = b"coalesced";
     K_TRUNCATED = b"truncated";
     K_DATA = b"data";
+    K_SINCE = b"since";
     K_SIDE = b"side";
     K_PRICE = b"price";
     K_SIZE = b"size";
@@ -207,6 +210,7 @@ pub(crate) enum Field {
     Coalesced = 21,
     Data = 22,
     Truncated = 23,
+    Since = 24,
     /// Any other key: its value is skipped (and validated).
     Unknown = 31,
 }
@@ -390,6 +394,7 @@ fn value_unmarked(
         Field::Count => f.count = c.opt_u64()?,
         Field::Coalesced => f.coalesced = c.opt(Cursor::boolean)?,
         Field::Truncated => f.truncated = c.opt(Cursor::boolean)?,
+        Field::Since => f.since = c.opt_u64()?,
         Field::Data => {
             if c.peek()? != b'[' {
                 return None;
@@ -754,6 +759,7 @@ impl<'b> Cursor<'b> {
             K_COALESCED if self.tail_is(key, b"coalesced") => Field::Coalesced,
             K_TRUNCATED if self.tail_is(key, b"truncated") => Field::Truncated,
             K_DATA => Field::Data,
+            K_SINCE => Field::Since,
             _ => Field::Unknown,
         }
     }

@@ -428,6 +428,7 @@ fn odds<'a>(obj: &Object<'_, 'a>, scratch: &'a mut Scratch) -> R<OddsFrame<'a>> 
         rejected_rows,
         truncated: opt_bool(obj, "truncated")?,
         coalesced: opt_bool(obj, "coalesced")?,
+        since_ms: opt_u64(obj, "since")?,
     })
 }
 

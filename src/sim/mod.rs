@@ -27,6 +27,8 @@
 
 mod flood;
 mod market;
+mod odds;
+mod parlay;
 mod session;
 mod tls;
 mod wire;
@@ -79,6 +81,16 @@ pub struct SimConfig {
     /// connection takes them (two size changes at existing prices each, from
     /// a pre-written ring), besides the walk. Faults apply only to the walk's deltas.
     pub flood: bool,
+    /// Parlay: events of every sport's sportsbook (four bookmakers, six quotes each).
+    pub odds_events: usize,
+    /// Parlay: the odds move this often...
+    pub odds_interval: Duration,
+    /// ...this many quotes at a time.
+    pub odds_moves: usize,
+    /// Parlay: a `heartbeat` after this long without a frame (30 s, B2).
+    pub parlay_idle_heartbeat: Duration,
+    /// Parlay: open connections allowed per key before close 4002.
+    pub parlay_connection_cap: usize,
     /// Keep the checksum of every book at every `server_seq` sent (the last
     /// 100 000 per book), for [`Simulator::truth_at`]. Off by default.
     pub record_truth: bool,
@@ -103,6 +115,11 @@ impl Default for SimConfig {
             faults: FaultRates::default(),
             record_truth: false,
             flood: false,
+            odds_events: 4,
+            odds_interval: Duration::from_secs(1),
+            odds_moves: 3,
+            parlay_idle_heartbeat: Duration::from_secs(30),
+            parlay_connection_cap: 5,
         }
     }
 }
@@ -296,6 +313,14 @@ pub struct SimStats {
     pub activity: u64,
     /// Faults injected, by [`Fault::ALL`] order.
     pub faults: [u64; 9],
+    /// Parlay connections (handshakes done).
+    pub parlay_connections: u64,
+    /// Parlay connections closed at once (bad or missing key, low tier, cap).
+    pub parlay_rejected: u64,
+    /// Parlay `odds_update` frames sent.
+    pub odds_updates: u64,
+    /// Parlay connections that resumed with a recent `since`.
+    pub parlay_resumes: u64,
 }
 
 impl SimStats {
@@ -326,6 +351,10 @@ struct Counters {
     errors: AtomicU64,
     activity: AtomicU64,
     faults: [AtomicU64; 9],
+    parlay_connections: AtomicU64,
+    parlay_rejected: AtomicU64,
+    odds_updates: AtomicU64,
+    parlay_resumes: AtomicU64,
 }
 
 fn bump(c: &AtomicU64) {
@@ -356,6 +385,14 @@ struct Shared {
     stopping: AtomicBool,
     /// `(market, outcome) -> [(server_seq, checksum)]`, when recording.
     truth_log: Mutex<TruthLog>,
+    /// Parlay: the sportsbook (one for every sport).
+    odds: Mutex<odds::OddsWorld>,
+    /// Parlay: indexes of the quotes that moved, per step.
+    odds_ticks: broadcast::Sender<Arc<Vec<usize>>>,
+    /// Parlay: close every odds connection with 1001.
+    parlay_deploy: Notify,
+    /// Parlay: open connections per key.
+    parlay_open: Mutex<std::collections::HashMap<String, usize>>,
 }
 
 /// `(server_seq, checksum)` per book, oldest first.
@@ -467,6 +504,8 @@ impl Simulator {
             })
             .collect();
         let (ticks, _) = broadcast::channel(4096);
+        let (odds_ticks, _) = broadcast::channel(1024);
+        let world = odds::OddsWorld::new(&mut rng, config.odds_events, crate::clock::epoch_ms());
         let shared = Arc::new(Shared {
             faults: Mutex::new(config.faults),
             config,
@@ -480,6 +519,10 @@ impl Simulator {
             stop: Notify::new(),
             stopping: AtomicBool::new(false),
             truth_log: Mutex::new(std::collections::HashMap::new()),
+            odds: Mutex::new(world),
+            odds_ticks,
+            parlay_deploy: Notify::new(),
+            parlay_open: Mutex::new(std::collections::HashMap::new()),
         });
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -492,6 +535,7 @@ impl Simulator {
                     let Ok(listener) = tokio::net::TcpListener::from_std(std_listener) else {
                         return;
                     };
+                    tokio::spawn(odds_engine(s.clone(), rng.fork()));
                     tokio::spawn(engine(s.clone(), rng));
                     session::accept_loop(listener, tls.map(|t| t.acceptor), s).await;
                 });
@@ -557,6 +601,44 @@ impl Simulator {
         entries.iter().rev().find(|e| e.0 == seq).map(|e| e.1)
     }
 
+    /// The Parlay odds endpoint of a sport: `ws://127.0.0.1:PORT/v1/ws/odds/{sport}`
+    /// (`/v1/ws/live/` with `live`).
+    pub fn parlay_url(&self, sport: &str, live: bool) -> String {
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!(
+            "{scheme}://{}/v1/ws/{}/{sport}",
+            self.addr,
+            if live { "live" } else { "odds" }
+        )
+    }
+
+    /// The server's base URL (`ws://127.0.0.1:PORT`), for clients that add the path.
+    pub fn base_url(&self) -> String {
+        let scheme = if self.tls { "wss" } else { "ws" };
+        format!("{scheme}://{}", self.addr)
+    }
+
+    /// Every quote of the sportsbook as the server has it: (event_id,
+    /// bookmaker, market_key, outcome, point as text, American odds), in the
+    /// flat shape's terms.
+    pub fn odds_truth(&self) -> Vec<crate::odds::Quote> {
+        let world = self.shared.odds.lock().clone();
+        let all: Vec<usize> = (0..world.quotes.len()).collect();
+        let mut rows = String::new();
+        odds::write_rows(&mut rows, &world, &all, false, false);
+        let mut msg = format!(r#"{{"type":"initial_state","data":{rows}}}"#).into_bytes();
+        let mut board = crate::odds::OddsBoard::new();
+        if let Ok(crate::Frame::InitialState(s)) = crate::FrameParser::new().parse(&mut msg) {
+            board.replace(&s);
+        }
+        board.quotes().cloned().collect()
+    }
+
+    /// Closes every Parlay connection with 1001 (a server deploy).
+    pub fn parlay_deploy(&self) {
+        self.shared.parlay_deploy.notify_waiters();
+    }
+
     /// Injects `fault` once, into the next delta any connection sends.
     pub fn inject(&self, fault: Fault) {
         self.shared.injected.lock().push_back(fault);
@@ -598,6 +680,10 @@ impl Simulator {
             errors: l(&c.errors),
             activity: l(&c.activity),
             faults: std::array::from_fn(|i| l(&c.faults[i])),
+            parlay_connections: l(&c.parlay_connections),
+            parlay_rejected: l(&c.parlay_rejected),
+            odds_updates: l(&c.odds_updates),
+            parlay_resumes: l(&c.parlay_resumes),
         }
     }
 
@@ -632,6 +718,34 @@ fn resolve(shared: &Shared, parsec_id: &str, outcome: &str) -> Option<(u32, u8)>
         .iter()
         .position(|o| o.eq_ignore_ascii_case(outcome))?;
     Some((n, o as u8))
+}
+
+/// The sportsbook's walk: `odds_moves` quotes every `odds_interval`.
+async fn odds_engine(shared: Arc<Shared>, mut rng: fastrand::Rng) {
+    if shared.config.odds_interval.is_zero() || shared.config.odds_moves == 0 {
+        return;
+    }
+    let mut interval = tokio::time::interval(shared.config.odds_interval);
+    interval.tick().await;
+    let mut moved = Vec::new();
+    loop {
+        interval.tick().await;
+        if shared.stopping.load(Ordering::Relaxed) {
+            return;
+        }
+        if shared.paused.load(Ordering::SeqCst) {
+            continue;
+        }
+        shared.odds.lock().step(
+            &mut rng,
+            shared.config.odds_moves,
+            crate::clock::epoch_ms(),
+            &mut moved,
+        );
+        if !moved.is_empty() {
+            let _ = shared.odds_ticks.send(Arc::new(moved.clone()));
+        }
+    }
 }
 
 /// The random walk: `rate_hz` steps a second over all books, broadcast to the sessions.

@@ -21,6 +21,7 @@ use tokio_tungstenite::WebSocketStream;
 
 use super::flood::{self, FloodBlock, FloodRing};
 use super::market::View;
+use super::parlay::{self, ParlayRequest};
 use super::wire::{read_request, BookId, Request, Selector, ServerWriter, MALFORMED};
 use super::{bump, resolve, Fault, Shared, Tick, OUTCOMES};
 use crate::clock::epoch_ms;
@@ -74,21 +75,37 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     serial: u64,
 ) {
     // The callback's signature is tungstenite's.
+    let mut parlay: Option<ParlayRequest> = None;
     #[allow(clippy::result_large_err)]
     let route = |req: &HttpRequest, resp: Response| -> Result<Response, ErrorResponse> {
-        if req.uri().path() == "/ws" {
-            Ok(resp)
-        } else {
-            let mut err = ErrorResponse::new(Some(format!("no route for {}", req.uri().path())));
-            *err.status_mut() = StatusCode::NOT_FOUND;
-            Err(err)
+        let path = req.uri().path();
+        if path == "/ws" {
+            return Ok(resp);
         }
+        let key = req.headers().get("x-api-key").and_then(|v| v.to_str().ok());
+        if let Some(r) = parlay::route(path, req.uri().query(), key) {
+            // Older servers refused low tiers at the handshake (B3).
+            if r.legacy && matches!(parlay::tier_of(r.key.as_deref()), Err((4001, _))) {
+                let mut err = ErrorResponse::new(Some("tier below Business".into()));
+                *err.status_mut() = StatusCode::FORBIDDEN;
+                return Err(err);
+            }
+            parlay = Some(r);
+            return Ok(resp);
+        }
+        let mut err = ErrorResponse::new(Some(format!("no route for {path}")));
+        *err.status_mut() = StatusCode::NOT_FOUND;
+        Err(err)
     };
     let config = WebSocketConfig::default().max_message_size(Some(1 << 20));
     let Ok(ws) = tokio_tungstenite::accept_hdr_async_with_config(stream, route, Some(config)).await
     else {
         return;
     };
+    if let Some(req) = parlay {
+        parlay::serve(ws, shared.clone(), req).await;
+        return;
+    }
     let rng =
         fastrand::Rng::with_seed(shared.config.seed ^ serial.wrapping_mul(0x9e37_79b9_7f4a_7c15));
     Session::new(shared.clone(), rng, serial).run(ws).await;

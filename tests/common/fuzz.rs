@@ -14,6 +14,18 @@ pub fn parse_frame(data: &[u8]) {
         Ok((frame, _)) => {
             // Whatever parsed can be inspected without panicking.
             let _ = format!("{frame:?}");
+            // Odds rows go into a board: every valid row lands, none panics.
+            if let wirebook::Frame::InitialState(f) | wirebook::Frame::OddsUpdate(f) = frame {
+                let mut board = wirebook::odds::OddsBoard::new();
+                let moves = board.update(&f).to_vec();
+                let mut alerts = Vec::new();
+                wirebook::odds::EdgeAlerts::new(0.0).check(&board, &moves, &mut alerts);
+                let c = board.counters();
+                assert!(
+                    board.len() as u64 <= c.upserts,
+                    "no quote without an upsert"
+                );
+            }
         }
         Err(e) => {
             let _ = e.to_string();

@@ -16,6 +16,7 @@ macro_rules! say {
 
 mod bench;
 mod json;
+mod odds;
 mod replay;
 mod view;
 
@@ -55,10 +56,41 @@ enum Command {
     Sim(SimArgs),
     /// Watch books of the real service (key from PARSEC_API_KEY) or of --url.
     Watch(WatchArgs),
+    /// Stream Parlay odds: best price per outcome and which book has it, edge alerts.
+    Odds(OddsArgs),
     /// Feed a capture (from --record) through the parser and store again.
     Replay(ReplayArgs),
     /// Measure the receive path on this machine and print a latency report.
     Bench(BenchArgs),
+}
+
+#[derive(Args)]
+struct OddsArgs {
+    /// Server base such as ws://127.0.0.1:9000 (default: the real service,
+    /// wss://parlay-api.com, or the embedded simulator without PARLAY_API_KEY).
+    #[arg(long)]
+    url: Option<String>,
+    /// Sport key, e.g. basketball_nba.
+    #[arg(long)]
+    sport: String,
+    /// Live games only (/v1/ws/live/).
+    #[arg(long)]
+    live: bool,
+    /// Only this event.
+    #[arg(long)]
+    event: Option<String>,
+    /// Edge alerts at this move of implied probability (0.02 = 2 points).
+    #[arg(long)]
+    edge: Option<f64>,
+    /// JSON lines instead of the board.
+    #[arg(long)]
+    json: bool,
+    /// Stop after this many seconds.
+    #[arg(long)]
+    duration: Option<f64>,
+    /// A certificate (DER) to trust.
+    #[arg(long)]
+    trust: Option<std::path::PathBuf>,
 }
 
 #[derive(Args)]
@@ -191,6 +223,7 @@ fn main() -> ExitCode {
         None => demo(cli.demo),
         Some(Command::Sim(args)) => sim(args),
         Some(Command::Watch(args)) => watch(args),
+        Some(Command::Odds(args)) => odds_cmd(args),
         Some(Command::Replay(args)) => replay::run(&args.file, args.speed, args.json, args.depth),
         Some(Command::Bench(args)) => bench::run(
             std::time::Duration::from_secs_f64(args.duration.max(0.1)),
@@ -386,6 +419,52 @@ fn watch(args: WatchArgs) -> Result<(), String> {
     }
 }
 
+fn odds_cmd(args: OddsArgs) -> Result<(), String> {
+    let key = std::env::var("PARLAY_API_KEY")
+        .ok()
+        .filter(|k| !k.is_empty());
+    // Without a key and a URL, the embedded simulator serves the odds.
+    let sim = match (&args.url, &key) {
+        (None, None) => Some(
+            Simulator::start(SimConfig::default())
+                .map_err(|e| format!("cannot start the simulator: {e}"))?,
+        ),
+        _ => None,
+    };
+    let base = match (&args.url, &sim) {
+        (Some(url), _) => url.clone(),
+        (None, Some(sim)) => sim.base_url(),
+        (None, None) => "wss://parlay-api.com".to_owned(),
+    };
+    let key = key.unwrap_or_else(|| {
+        if sim.is_some() {
+            "pk_scale_demo".into()
+        } else {
+            String::new()
+        }
+    });
+    let mut config = wirebook::client::ParlayConfig::new(&args.sport, key)
+        .base_url(base)
+        .live(args.live);
+    if let Some(e) = &args.event {
+        config = config.event(e);
+    }
+    if let Some(t) = args.edge {
+        config = config.edge(t);
+    }
+    if let Some(path) = &args.trust {
+        let der = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        config = config.trust(&der);
+    }
+    let client = wirebook::client::ParlayClient::connect(config).map_err(|e| e.to_string())?;
+    let stop = interrupted();
+    odds::run(&client, args.json, deadline(args.duration), &stop)?;
+    match client.shutdown() {
+        Some(e) => Err(e.to_string()),
+        None => Ok(()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -414,7 +493,7 @@ mod tests {
     fn every_subcommand_has_help() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
-        for sub in ["sim", "watch", "replay", "bench"] {
+        for sub in ["sim", "watch", "odds", "replay", "bench"] {
             let help = Cli::command()
                 .find_subcommand_mut(sub)
                 .unwrap()

@@ -1,0 +1,898 @@
+//! The Parlay odds client (PROTOCOL.md part B): one WebSocket to
+//! `/v1/ws/odds/{sport}` (or `/v1/ws/live/{sport}`), an [`OddsBoard`] kept
+//! from `initial_state` and `odds_update`, per-event snapshots for readers on
+//! any thread, edge alerts, and the close codes of B3. It shares the Parsec
+//! client's transport, TLS, backoff and event streams.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::mpsc::SyncSender;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use parking_lot::{Mutex, RwLock};
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::backoff::Backoff;
+use super::error::redact;
+use super::event::{Events, Hub, Lagging};
+use super::transport::{self, OpenError, Ws};
+use super::{tls, ClientError, Secret};
+use crate::clock;
+use crate::encode::FrameWriter;
+use crate::frame::{Frame, Line};
+use crate::odds::{EdgeAlert, EdgeAlerts, OddsBoard, Quote};
+use crate::parse::{FrameParser, ParseError};
+
+/// Everything the odds client needs; [`ParlayConfig::new`] and the setters.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ParlayConfig {
+    /// The server's base, `wss://parlay-api.com` for the real service.
+    pub base_url: String,
+    /// Sport key (from `GET /v1/sports`), e.g. `basketball_nba`.
+    pub sport: String,
+    /// Live games only (`/v1/ws/live/`).
+    pub live: bool,
+    /// The paths without `/v1` (older servers).
+    pub legacy_path: bool,
+    /// The key; `None` sends none (the server closes with 4003).
+    pub api_key: Option<Secret>,
+    /// Send the key as `?apiKey=` instead of the `X-API-Key` header
+    /// (query strings end up in logs: only when a header cannot be set).
+    pub key_in_query: bool,
+    /// Connect-time filter: one event.
+    pub event_id: Option<String>,
+    /// Connect-time filter: bookmakers.
+    pub bookmakers: Vec<String>,
+    /// Connect-time filter: markets.
+    pub markets: Vec<String>,
+    /// Connect-time filter: `game`, `prop`.
+    pub kinds: Vec<String>,
+    /// Diff mode: rows carry only changed fields plus identifiers.
+    pub diff: bool,
+    /// More query parameters (e.g. the simulator's `shape=grouped`).
+    pub extra_query: Vec<(String, String)>,
+    /// Alert on moves of at least this many implied-probability points (0.02 = 2).
+    pub edge_threshold: Option<f64>,
+    /// Reconnect delays after network drops and server errors (1006, 1011).
+    pub backoff: Backoff,
+    /// The wait after close 4002 (too many connections for the key).
+    pub connection_cap_wait: Duration,
+    /// The wait after close 1001 (server deploy).
+    pub deploy_wait: Duration,
+    /// No frame for this long means the connection is dead (60 s).
+    pub dead_after: Duration,
+    /// WebSocket ping interval (20 s).
+    pub ping_interval: Duration,
+    /// Handshake timeout.
+    pub connect_timeout: Duration,
+    /// Allow `ws://` to hosts that are not loopback.
+    pub allow_insecure: bool,
+    /// Certificates (DER) to trust besides webpki's roots.
+    pub extra_roots: Vec<Vec<u8>>,
+    /// Events each stream holds before the oldest are dropped (and reported).
+    pub event_capacity: usize,
+}
+
+impl ParlayConfig {
+    /// The real service, a sport and a key; every other setting at its default.
+    ///
+    /// ```
+    /// let c = wirebook::client::ParlayConfig::new("basketball_nba", "pk_live_1");
+    /// assert_eq!(c.url(None), "wss://parlay-api.com/v1/ws/odds/basketball_nba");
+    /// assert!(!format!("{c:?}").contains("pk_live_1"));
+    /// ```
+    pub fn new(sport: &str, api_key: impl Into<String>) -> ParlayConfig {
+        ParlayConfig {
+            base_url: "wss://parlay-api.com".into(),
+            sport: sport.into(),
+            live: false,
+            legacy_path: false,
+            api_key: Some(Secret::new(api_key)).filter(|k| !k.expose().is_empty()),
+            key_in_query: false,
+            event_id: None,
+            bookmakers: Vec::new(),
+            markets: Vec::new(),
+            kinds: Vec::new(),
+            diff: false,
+            extra_query: Vec::new(),
+            edge_threshold: None,
+            backoff: Backoff::default(),
+            connection_cap_wait: Duration::from_secs(60),
+            deploy_wait: Duration::from_secs(5),
+            dead_after: Duration::from_secs(60),
+            ping_interval: Duration::from_secs(20),
+            connect_timeout: Duration::from_secs(10),
+            allow_insecure: false,
+            extra_roots: Vec::new(),
+            event_capacity: 4096,
+        }
+    }
+
+    /// Another server (`ws://127.0.0.1:9000`, say); the path comes from the sport.
+    pub fn base_url(mut self, base: impl Into<String>) -> ParlayConfig {
+        self.base_url = base.into().trim_end_matches('/').to_owned();
+        self
+    }
+
+    /// Live games only.
+    pub fn live(mut self, live: bool) -> ParlayConfig {
+        self.live = live;
+        self
+    }
+
+    /// Only this event (connect-time filter; `subscribe` changes it later).
+    pub fn event(mut self, event_id: &str) -> ParlayConfig {
+        self.event_id = Some(event_id.into());
+        self
+    }
+
+    /// Edge alerts at this threshold (implied-probability points).
+    pub fn edge(mut self, points: f64) -> ParlayConfig {
+        self.edge_threshold = Some(points);
+        self
+    }
+
+    /// Trusts a certificate (DER).
+    pub fn trust(mut self, certificate_der: &[u8]) -> ParlayConfig {
+        self.extra_roots.push(certificate_der.to_vec());
+        self
+    }
+
+    /// The URL to connect to, resuming from `since` (epoch ms) when given.
+    /// The key is in it only with `key_in_query`.
+    pub fn url(&self, since: Option<u64>) -> String {
+        let kind = if self.live { "live" } else { "odds" };
+        let v1 = if self.legacy_path { "" } else { "/v1" };
+        let mut url = format!("{}{v1}/ws/{kind}/{}", self.base_url, self.sport);
+        let mut query: Vec<(String, String)> = Vec::new();
+        if let Some(e) = &self.event_id {
+            query.push(("event_id".into(), e.clone()));
+        }
+        for (name, list) in [
+            ("bookmakers", &self.bookmakers),
+            ("markets", &self.markets),
+            ("kinds", &self.kinds),
+        ] {
+            if !list.is_empty() {
+                query.push((name.into(), list.join(",")));
+            }
+        }
+        if let Some(s) = since {
+            query.push(("since".into(), s.to_string()));
+        }
+        if self.diff {
+            query.push(("diff".into(), "true".into()));
+        }
+        query.extend(self.extra_query.iter().cloned());
+        if self.key_in_query {
+            if let Some(k) = &self.api_key {
+                query.push(("apiKey".into(), k.expose().to_owned()));
+            }
+        }
+        for (i, (k, v)) in query.iter().enumerate() {
+            url.push(if i == 0 { '?' } else { '&' });
+            url.push_str(k);
+            url.push('=');
+            for b in v.bytes() {
+                if b.is_ascii_alphanumeric() || b"-_.~,".contains(&b) {
+                    url.push(b as char);
+                } else {
+                    url.push_str(&format!("%{b:02X}"));
+                }
+            }
+        }
+        url
+    }
+}
+
+/// (event, market, outcome, point): what the best price is of.
+type OutcomeKey = (Arc<str>, Arc<str>, Arc<str>, Option<Line>);
+
+/// What `connected` said about the session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParlaySession {
+    /// Sport of the stream.
+    pub sport_key: String,
+    /// `business`, `enterprise` or `scale`.
+    pub tier: String,
+    /// `raw` or `coalesced`.
+    pub push_mode: Option<String>,
+    /// The coalesce window (1 s Business, 0.5 s Enterprise, none for Scale).
+    pub coalesce_window: Option<Duration>,
+    /// Whether rows carry only changed fields.
+    pub diff_mode: bool,
+}
+
+/// Something that happened on the odds connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OddsEvent {
+    /// `connected`: the session's terms.
+    Connected(ParlaySession),
+    /// `initial_state` replaced the board.
+    InitialState {
+        /// Rows in it.
+        rows: usize,
+        /// Whether the server cut it at 500 rows.
+        truncated: bool,
+    },
+    /// `odds_update` changed the board.
+    Update {
+        /// Rows in it.
+        rows: usize,
+        /// Whether the server coalesced it.
+        coalesced: bool,
+    },
+    /// `subscribed`: only this event from now on.
+    Subscribed {
+        /// The event.
+        event_id: String,
+    },
+    /// `unsubscribed`: every event again.
+    Unsubscribed,
+    /// `heartbeat` (sent after 30 s idle).
+    Heartbeat,
+    /// `stream_status`: a coverage diagnostic.
+    StreamStatus {
+        /// Bookmaker concerned.
+        bookmaker: Option<String>,
+        /// Status.
+        status: Option<String>,
+        /// Reason.
+        reason: Option<String>,
+    },
+    /// A quote moved by at least the edge threshold.
+    Alert(EdgeAlert),
+    /// A frame did not parse; counted and skipped.
+    Malformed {
+        /// Why.
+        error: ParseError,
+    },
+    /// The connection ended.
+    Disconnected {
+        /// Why.
+        reason: String,
+        /// The close code, when the server sent one.
+        code: Option<u16>,
+    },
+    /// The next attempt is due after `delay`.
+    Reconnecting {
+        /// 0-based attempt since the last good session.
+        attempt: u32,
+        /// The wait.
+        delay: Duration,
+    },
+    /// This stream fell behind and lost its `missed` oldest events.
+    Lagged {
+        /// How many.
+        missed: u64,
+    },
+    /// The client stopped: the fatal error, or `None` after `shutdown`.
+    Stopped {
+        /// Why, if not asked to.
+        error: Option<ClientError>,
+    },
+}
+
+impl Lagging for OddsEvent {
+    fn lagged(missed: u64) -> OddsEvent {
+        OddsEvent::Lagged { missed }
+    }
+}
+
+/// Counters of the odds client.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ParlayCounters {
+    /// Connections opened.
+    pub connections: u64,
+    /// Frames received.
+    pub frames: u64,
+    /// `odds_update` frames applied.
+    pub updates: u64,
+    /// Frames that did not parse.
+    pub malformed: u64,
+    /// Edge alerts fired.
+    pub alerts: u64,
+    /// Quotes on the board.
+    pub quotes: u64,
+}
+
+struct Shared {
+    events: RwLock<HashMap<String, Arc<[Quote]>>>,
+    session: Mutex<Option<ParlaySession>>,
+    hub: Hub<OddsEvent>,
+    counters: Mutex<ParlayCounters>,
+    error: Mutex<Option<ClientError>>,
+}
+
+enum Command {
+    Subscribe(String),
+    Unsubscribe,
+    Shutdown,
+}
+
+/// A live connection to a Parlay odds stream, on a thread of its own.
+/// Dropping it closes the connection.
+pub struct ParlayClient {
+    shared: Arc<Shared>,
+    commands: UnboundedSender<Command>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for ParlayClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParlayClient")
+            .field("session", &self.session())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ParlayClient {
+    /// Connects and waits for `connected`: a bad key (1008), a low tier
+    /// (4001 or HTTP 403), a missing key (4003), a bad URL or an unreachable
+    /// server is returned here; later drops reconnect by themselves.
+    pub fn connect(config: ParlayConfig) -> Result<ParlayClient, ClientError> {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let wait = config.connect_timeout + Duration::from_secs(5);
+        let mut client = ParlayClient::start(config, Some(tx))?;
+        match rx.recv_timeout(wait) {
+            Ok(Ok(())) => Ok(client),
+            Ok(Err(e)) => Err(e),
+            Err(_) => Err(client.stop().unwrap_or(ClientError::Stopped)),
+        }
+    }
+
+    /// Starts without waiting (even the first connection is retried).
+    pub fn spawn(config: ParlayConfig) -> Result<ParlayClient, ClientError> {
+        ParlayClient::start(config, None)
+    }
+
+    fn start(
+        config: ParlayConfig,
+        started: Option<SyncSender<Result<(), ClientError>>>,
+    ) -> Result<ParlayClient, ClientError> {
+        let url = config.url(None);
+        let secure = tls::check_url(&url, config.allow_insecure)?;
+        let tls = if secure {
+            Some(tls::client_config(&config.extra_roots)?)
+        } else {
+            None
+        };
+        let shared = Arc::new(Shared {
+            events: RwLock::new(HashMap::new()),
+            session: Mutex::new(None),
+            hub: Hub::new(config.event_capacity),
+            counters: Mutex::new(ParlayCounters::default()),
+            error: Mutex::new(None),
+        });
+        let (commands, rx) = tokio::sync::mpsc::unbounded_channel();
+        let driver = Driver {
+            alerts: config.edge_threshold.map(EdgeAlerts::new),
+            config,
+            tls,
+            shared: shared.clone(),
+            started,
+            board: OddsBoard::new(),
+            parser: FrameParser::new(),
+            spare: Vec::new(),
+            writer: FrameWriter::new(),
+            last_ts_ms: None,
+            counters: ParlayCounters::default(),
+            fired: Vec::new(),
+            rng: fastrand::Rng::new(),
+        };
+        let thread = transport::spawn("wirebook-parlay", driver.run(rx))?;
+        Ok(ParlayClient {
+            shared,
+            commands,
+            thread: Some(thread),
+        })
+    }
+
+    /// The session's terms (tier, push mode, coalesce window), once connected.
+    pub fn session(&self) -> Option<ParlaySession> {
+        self.shared.session.lock().clone()
+    }
+
+    /// A consistent snapshot of one event's quotes (taken after each frame).
+    pub fn event(&self, event_id: &str) -> Option<Arc<[Quote]>> {
+        self.shared.events.read().get(event_id).cloned()
+    }
+
+    /// Events on the board, sorted.
+    pub fn event_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = self.shared.events.read().keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// Every quote on the board.
+    pub fn quotes(&self) -> Vec<Quote> {
+        self.shared
+            .events
+            .read()
+            .values()
+            .flat_map(|e| e.iter().cloned())
+            .collect()
+    }
+
+    /// The best price (lowest implied probability) across bookmakers.
+    pub fn best(
+        &self,
+        event_id: &str,
+        market_key: &str,
+        outcome: &str,
+        point: Option<Line>,
+    ) -> Option<Quote> {
+        self.event(event_id)?
+            .iter()
+            .filter(|q| {
+                &*q.key.market_key == market_key
+                    && &*q.key.outcome == outcome
+                    && q.key.point == point
+            })
+            .min_by(|a, b| {
+                (a.price.implied(), &a.key.bookmaker).cmp(&(b.price.implied(), &b.key.bookmaker))
+            })
+            .cloned()
+    }
+
+    /// The best quote of every (event, market, outcome, point), sorted.
+    pub fn best_all(&self) -> Vec<Quote> {
+        let mut best: HashMap<OutcomeKey, Quote> = HashMap::new();
+        for q in self.quotes() {
+            let k = (
+                q.key.event_id.clone(),
+                q.key.market_key.clone(),
+                q.key.outcome.clone(),
+                q.key.point,
+            );
+            match best.get(&k) {
+                Some(b)
+                    if (b.price.implied(), &b.key.bookmaker)
+                        <= (q.price.implied(), &q.key.bookmaker) => {}
+                _ => {
+                    best.insert(k, q);
+                }
+            }
+        }
+        let mut v: Vec<Quote> = best.into_values().collect();
+        v.sort_by(|a, b| {
+            (
+                &a.key.event_id,
+                &a.key.market_key,
+                &a.key.outcome,
+                a.key.point,
+            )
+                .cmp(&(
+                    &b.key.event_id,
+                    &b.key.market_key,
+                    &b.key.outcome,
+                    b.key.point,
+                ))
+        });
+        v
+    }
+
+    /// Narrows the stream to one event (confirmed by [`OddsEvent::Subscribed`]).
+    pub fn subscribe(&self, event_id: &str) -> Result<(), ClientError> {
+        self.commands
+            .send(Command::Subscribe(event_id.into()))
+            .map_err(|_| ClientError::Stopped)
+    }
+
+    /// Back to every event (confirmed by [`OddsEvent::Unsubscribed`]).
+    pub fn unsubscribe(&self) -> Result<(), ClientError> {
+        self.commands
+            .send(Command::Unsubscribe)
+            .map_err(|_| ClientError::Stopped)
+    }
+
+    /// A new stream of events from now on.
+    pub fn events(&self) -> Events<OddsEvent> {
+        self.shared.hub.subscribe()
+    }
+
+    /// Counters (refreshed after every frame).
+    pub fn counters(&self) -> ParlayCounters {
+        *self.shared.counters.lock()
+    }
+
+    /// The fatal error the client stopped with, if it did.
+    pub fn error(&self) -> Option<ClientError> {
+        self.shared.error.lock().clone()
+    }
+
+    /// Closes the connection and waits for the thread.
+    pub fn shutdown(mut self) -> Option<ClientError> {
+        self.stop()
+    }
+
+    fn stop(&mut self) -> Option<ClientError> {
+        let _ = self.commands.send(Command::Shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        self.error()
+    }
+}
+
+impl Drop for ParlayClient {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+enum End {
+    Shutdown,
+    Fatal(ClientError),
+    Lost {
+        reason: String,
+        code: Option<u16>,
+        wait: Option<Duration>,
+        connected: bool,
+    },
+}
+
+struct Driver {
+    config: ParlayConfig,
+    tls: Option<Arc<rustls::ClientConfig>>,
+    shared: Arc<Shared>,
+    started: Option<SyncSender<Result<(), ClientError>>>,
+    board: OddsBoard,
+    parser: FrameParser,
+    spare: Vec<u8>,
+    writer: FrameWriter,
+    /// Timestamp of the last frame (epoch ms), to resume with `since`.
+    last_ts_ms: Option<u64>,
+    counters: ParlayCounters,
+    alerts: Option<EdgeAlerts>,
+    fired: Vec<EdgeAlert>,
+    rng: fastrand::Rng,
+}
+
+/// `since` is honoured up to 60 minutes back (B1).
+const RESUME_WINDOW_MS: u64 = 60 * 60 * 1000;
+
+impl Driver {
+    fn publish(&self, e: OddsEvent) {
+        if self.shared.hub.has_subscribers() {
+            self.shared.hub.publish(e);
+        }
+    }
+
+    async fn run(mut self, mut commands: UnboundedReceiver<Command>) {
+        let mut attempt = 0u32;
+        let error = loop {
+            let since = self
+                .last_ts_ms
+                .filter(|&t| clock::epoch_ms().saturating_sub(t) < RESUME_WINDOW_MS);
+            let url = self.config.url(since);
+            let key = self
+                .config
+                .api_key
+                .as_ref()
+                .filter(|_| !self.config.key_in_query)
+                .map(|k| k.expose().to_owned());
+            let headers: Vec<(&'static str, &str)> = key
+                .as_deref()
+                .map(|k| ("X-API-Key", k))
+                .into_iter()
+                .collect();
+            let end = match transport::open(
+                &url,
+                &headers,
+                self.tls.as_ref(),
+                self.config.connect_timeout,
+            )
+            .await
+            {
+                Ok(ws) => {
+                    self.counters.connections += 1;
+                    self.session(ws, &mut commands).await
+                }
+                Err(OpenError::Status(403)) => End::Fatal(ClientError::Tier {
+                    reason: "HTTP 403 at the handshake".into(),
+                }),
+                Err(OpenError::Status(s)) => End::Lost {
+                    reason: format!("HTTP {s} at the handshake"),
+                    code: None,
+                    wait: None,
+                    connected: false,
+                },
+                Err(OpenError::Other(e)) if e.is_fatal() => End::Fatal(e),
+                Err(OpenError::Other(e)) => End::Lost {
+                    reason: e.to_string(),
+                    code: None,
+                    wait: None,
+                    connected: false,
+                },
+            };
+            match end {
+                End::Shutdown => break None,
+                End::Fatal(e) => break Some(e),
+                End::Lost {
+                    reason,
+                    code,
+                    wait,
+                    connected,
+                } => {
+                    if let Some(tx) = self.started.take() {
+                        let e = ClientError::Connect {
+                            url: redact(&url),
+                            reason,
+                        };
+                        let _ = tx.send(Err(e.clone()));
+                        break Some(e);
+                    }
+                    if connected {
+                        attempt = 0;
+                    }
+                    self.publish(OddsEvent::Disconnected { reason, code });
+                    let delay =
+                        wait.unwrap_or_else(|| self.config.backoff.delay(attempt, self.rng.f64()));
+                    self.publish(OddsEvent::Reconnecting { attempt, delay });
+                    attempt = attempt.saturating_add(1);
+                    let wake = Instant::now() + delay;
+                    loop {
+                        tokio::select! {
+                            _ = tokio::time::sleep_until(wake) => break,
+                            cmd = commands.recv() => match cmd {
+                                None | Some(Command::Shutdown) => {
+                                    self.finish(None);
+                                    return;
+                                }
+                                Some(Command::Subscribe(id)) => self.config.event_id = Some(id),
+                                Some(Command::Unsubscribe) => self.config.event_id = None,
+                            }
+                        }
+                    }
+                }
+            }
+        };
+        if let (Some(tx), Some(e)) = (self.started.take(), &error) {
+            let _ = tx.send(Err(e.clone()));
+        }
+        self.finish(error);
+    }
+
+    fn finish(&mut self, error: Option<ClientError>) {
+        *self.shared.error.lock() = error.clone();
+        self.shared.hub.publish(OddsEvent::Stopped { error });
+        self.shared.hub.close();
+    }
+
+    fn flush_counters(&mut self) {
+        self.counters.quotes = self.board.len() as u64;
+        *self.shared.counters.lock() = self.counters;
+    }
+
+    /// Snapshots of the named events (or of all, after `initial_state`).
+    fn republish(&self, touched: Option<&BTreeSet<String>>) {
+        let mut fresh: HashMap<String, Vec<Quote>> = HashMap::new();
+        match touched {
+            None => {
+                for q in self.board.quotes() {
+                    fresh
+                        .entry(q.key.event_id.to_string())
+                        .or_default()
+                        .push(q.clone());
+                }
+            }
+            Some(ids) => {
+                for id in ids {
+                    fresh.insert(id.clone(), self.board.event(id));
+                }
+            }
+        }
+        let mut events = self.shared.events.write();
+        if touched.is_none() {
+            events.clear();
+        }
+        for (id, quotes) in fresh {
+            if quotes.is_empty() {
+                events.remove(&id);
+            } else {
+                events.insert(id, quotes.into());
+            }
+        }
+    }
+
+    async fn session(&mut self, mut ws: Ws, commands: &mut UnboundedReceiver<Command>) -> End {
+        let mut connected = false;
+        let mut last_rx = Instant::now();
+        let mut last_ping = Instant::now();
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        loop {
+            tokio::select! {
+                msg = ws.next() => {
+                    last_rx = Instant::now();
+                    let bytes = match msg {
+                        Some(Ok(Message::Text(t))) => t.as_bytes().to_vec(),
+                        Some(Ok(Message::Binary(b))) => b.to_vec(),
+                        Some(Ok(Message::Close(frame))) => {
+                            let (code, reason) = frame.map_or((1005, String::new()), |f| (u16::from(f.code), f.reason.to_string()));
+                            return self.closed(code, reason, connected);
+                        }
+                        Some(Ok(_)) => continue,
+                        Some(Err(e)) => return End::Lost { reason: e.to_string(), code: Some(1006), wait: None, connected },
+                        None => return End::Lost { reason: "connection closed".into(), code: Some(1006), wait: None, connected },
+                    };
+                    self.counters.frames += 1;
+                    if let Some(end) = self.on_frame(&bytes, &mut connected) {
+                        return end;
+                    }
+                    self.flush_counters();
+                }
+                cmd = commands.recv() => {
+                    let text = match cmd {
+                        None | Some(Command::Shutdown) => {
+                            let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
+                            return End::Shutdown;
+                        }
+                        Some(Command::Subscribe(id)) => {
+                            self.config.event_id = Some(id.clone());
+                            self.writer.odds_subscribe(&id).to_owned()
+                        }
+                        Some(Command::Unsubscribe) => {
+                            self.config.event_id = None;
+                            self.writer.odds_unsubscribe().to_owned()
+                        }
+                    };
+                    if let Err(e) = ws.send(Message::text(text)).await {
+                        return End::Lost { reason: e.to_string(), code: Some(1006), wait: None, connected };
+                    }
+                }
+                _ = tick.tick() => {
+                    if last_rx.elapsed() >= self.config.dead_after {
+                        return End::Lost { reason: format!("no frame for {:?}", self.config.dead_after), code: None, wait: None, connected };
+                    }
+                    if last_ping.elapsed() >= self.config.ping_interval {
+                        last_ping = Instant::now();
+                        if ws.send(Message::Ping(Default::default())).await.is_err() {
+                            return End::Lost { reason: "ping failed".into(), code: Some(1006), wait: None, connected };
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// B3: what a close code means.
+    fn closed(&mut self, code: u16, reason: String, connected: bool) -> End {
+        match code {
+            1008 => End::Fatal(ClientError::Auth {
+                code: 1008,
+                message: if reason.is_empty() {
+                    "invalid api key".into()
+                } else {
+                    reason
+                },
+            }),
+            4001 => End::Fatal(ClientError::Tier {
+                reason: if reason.is_empty() {
+                    "close 4001".into()
+                } else {
+                    reason
+                },
+            }),
+            4003 => End::Fatal(ClientError::MissingKey),
+            4002 => End::Lost {
+                reason: format!("too many connections for the key (4002) {reason}"),
+                code: Some(code),
+                wait: Some(self.config.connection_cap_wait),
+                connected,
+            },
+            1001 => End::Lost {
+                reason: format!("server deploy (1001) {reason}"),
+                code: Some(code),
+                wait: Some(self.config.deploy_wait),
+                connected,
+            },
+            _ => End::Lost {
+                reason: format!("closed ({code}) {reason}"),
+                code: Some(code),
+                wait: None,
+                connected,
+            },
+        }
+    }
+
+    fn on_frame(&mut self, bytes: &[u8], connected: &mut bool) -> Option<End> {
+        let frame = match self.parser.parse_shared(bytes, &mut self.spare) {
+            Ok(f) => f,
+            Err(e) => {
+                self.counters.malformed += 1;
+                if !e.is_ignorable() && self.shared.hub.has_subscribers() {
+                    self.shared.hub.publish(OddsEvent::Malformed { error: e });
+                }
+                return None;
+            }
+        };
+        let hub = &self.shared.hub;
+        let listening = hub.has_subscribers();
+        match frame {
+            Frame::Connected(c) => {
+                let session = ParlaySession {
+                    sport_key: c.sport_key.to_owned(),
+                    tier: c.tier.to_owned(),
+                    push_mode: c.push_mode.map(str::to_owned),
+                    coalesce_window: c.min_push_interval_ms.map(Duration::from_millis),
+                    diff_mode: c.diff_mode,
+                };
+                *self.shared.session.lock() = Some(session.clone());
+                self.last_ts_ms = c.timestamp_ms.or(self.last_ts_ms);
+                *connected = true;
+                if let Some(tx) = self.started.take() {
+                    let _ = tx.send(Ok(()));
+                }
+                if listening {
+                    hub.publish(OddsEvent::Connected(session));
+                }
+            }
+            Frame::InitialState(s) => {
+                // A resumed state (the server echoes `since`) holds the
+                // changes since then: merged. A full one replaces the board.
+                if s.since_ms.is_some() {
+                    self.board.update(&s);
+                } else {
+                    self.board.replace(&s);
+                }
+                self.last_ts_ms = s.timestamp_ms.or(self.last_ts_ms);
+                let (rows, truncated) = (s.rows.len(), s.truncated.unwrap_or(false));
+                self.republish(None);
+                if listening {
+                    hub.publish(OddsEvent::InitialState { rows, truncated });
+                }
+            }
+            Frame::OddsUpdate(u) => {
+                let touched: BTreeSet<String> =
+                    u.rows.iter().map(|r| r.event_id.to_owned()).collect();
+                let (rows, coalesced) = (u.rows.len(), u.coalesced.unwrap_or(false));
+                self.last_ts_ms = u.timestamp_ms.or(self.last_ts_ms);
+                let moves = self.board.update(&u).to_vec();
+                self.counters.updates += 1;
+                if let Some(alerts) = &self.alerts {
+                    self.fired.clear();
+                    alerts.check(&self.board, &moves, &mut self.fired);
+                    self.counters.alerts += self.fired.len() as u64;
+                }
+                self.republish(Some(&touched));
+                if listening {
+                    hub.publish(OddsEvent::Update { rows, coalesced });
+                    for a in self.fired.drain(..) {
+                        hub.publish(OddsEvent::Alert(a));
+                    }
+                }
+            }
+            Frame::Heartbeat { ts_ms } => {
+                self.last_ts_ms = ts_ms.or(self.last_ts_ms);
+                if listening {
+                    hub.publish(OddsEvent::Heartbeat);
+                }
+            }
+            Frame::Subscribed { event_id, .. } if listening => {
+                hub.publish(OddsEvent::Subscribed {
+                    event_id: event_id.to_owned(),
+                });
+            }
+            Frame::Unsubscribed { .. } if listening => {
+                hub.publish(OddsEvent::Unsubscribed);
+            }
+            Frame::StreamStatus(s) if listening => {
+                hub.publish(OddsEvent::StreamStatus {
+                    bookmaker: s.bookmaker.map(str::to_owned),
+                    status: s.status.map(str::to_owned),
+                    reason: s.reason.map(str::to_owned),
+                });
+            }
+            _ => {}
+        }
+        None
+    }
+}

@@ -1,0 +1,95 @@
+//! What both clients share below their protocols: opening a WebSocket over
+//! TCP (and rustls for `wss://`) with a timeout, and the client thread.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Error as WsError;
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+
+use super::error::redact;
+use super::ClientError;
+use crate::parse::MAX_FRAME_LEN;
+
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Why a connection could not be opened.
+pub(crate) enum OpenError {
+    /// The server answered the handshake with this HTTP status.
+    Status(u16),
+    /// Anything else, as a client error.
+    Other(ClientError),
+}
+
+/// Opens `url` with extra request headers (values are never logged).
+pub(crate) async fn open(
+    url: &str,
+    headers: &[(&'static str, &str)],
+    tls: Option<&Arc<rustls::ClientConfig>>,
+    timeout: Duration,
+) -> Result<Ws, OpenError> {
+    let shown = redact(url);
+    let fail = |reason: String| {
+        OpenError::Other(ClientError::Connect {
+            url: shown.clone(),
+            reason,
+        })
+    };
+    let mut request = url.into_client_request().map_err(|e| {
+        OpenError::Other(ClientError::BadUrl {
+            url: shown.clone(),
+            reason: e.to_string(),
+        })
+    })?;
+    for (name, value) in headers {
+        let value = HeaderValue::from_str(value).map_err(|_| {
+            OpenError::Other(ClientError::BadUrl {
+                url: shown.clone(),
+                reason: format!("bad {name} header value"),
+            })
+        })?;
+        request.headers_mut().insert(*name, value);
+    }
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_FRAME_LEN))
+        .max_frame_size(Some(MAX_FRAME_LEN));
+    let connector = match tls {
+        Some(tls) => Connector::Rustls(tls.clone()),
+        None => Connector::Plain,
+    };
+    let connecting = tokio_tungstenite::connect_async_tls_with_config(
+        request,
+        Some(ws_config),
+        true,
+        Some(connector),
+    );
+    match tokio::time::timeout(timeout, connecting).await {
+        Ok(Ok((ws, _response))) => Ok(ws),
+        Ok(Err(WsError::Http(response))) => Err(OpenError::Status(response.status().as_u16())),
+        Ok(Err(e)) => Err(fail(e.to_string())),
+        Err(_) => Err(fail(format!("no connection within {timeout:?}"))),
+    }
+}
+
+/// Runs `task` on a thread of its own with a single-threaded runtime.
+pub(crate) fn spawn<F>(name: &str, task: F) -> Result<std::thread::JoinHandle<()>, ClientError>
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    let fail = |e: std::io::Error| ClientError::Connect {
+        url: String::new(),
+        reason: e.to_string(),
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(fail)?;
+    std::thread::Builder::new()
+        .name(name.into())
+        .spawn(move || runtime.block_on(task))
+        .map_err(fail)
+}

@@ -1,0 +1,606 @@
+//! The Parlay odds board (PROTOCOL.md part B): one quote per (event_id,
+//! bookmaker, market_key, outcome, point), filled from `initial_state`,
+//! updated from `odds_update`, with the best price across bookmakers and
+//! edge alerts.
+//!
+//! Rows come in two shapes (B2) and are normalised here:
+//!
+//! - **flat**: one quote, `price_american` at (`market_key`, `outcome`, `point`);
+//! - **grouped**: each present price is one quote: `home_ml` / `away_ml` are
+//!   `h2h` quotes on the home and away team; `over_price` / `under_price` are
+//!   `Over` / `Under` at `line` (or `total` on a game row) of the row's
+//!   `market_key` (`totals` on a game row), followed by the `player` on a
+//!   prop (`Over Jayson Tatum`, as the flat shape names it). Spread and total
+//!   lines on a grouped game row carry no price of their own and make no quote.
+//!
+//! `action: remove` removes the quotes the row names; a remove row that names
+//! only the event and bookmaker (and perhaps `kind` or `market_key`) removes
+//! all of that bookmaker's quotes of the event of that kind (`game`: `h2h`,
+//! `spreads`, `totals`; `prop`: the other markets) or market. A diff-mode row
+//! (only changed fields plus identifiers) updates just the prices it carries.
+//! Odds are exact integers ([`AmericanOdds`]) with conversion to implied
+//! probability and to the crate's [`Price`], so sportsbook quotes and Parsec
+//! prediction-market prices compare directly.
+//!
+//! ```
+//! use wirebook::odds::{AmericanOdds, OddsBoard};
+//! use wirebook::{Frame, FrameParser};
+//! let mut board = OddsBoard::new();
+//! let mut parser = FrameParser::new();
+//! let mut msg = br#"{"type":"initial_state","sport_key":"basketball_nba","timestamp":1779999999,"count":2,"data":[
+//!   {"event_id":"e1","bookmaker":"draftkings","market_key":"h2h","outcome":"Boston Celtics","price_american":-150},
+//!   {"event_id":"e1","bookmaker":"fanduel","market_key":"h2h","outcome":"Boston Celtics","price_american":-140}]}"#.to_vec();
+//! let Ok(Frame::InitialState(state)) = parser.parse(&mut msg) else { panic!() };
+//! board.replace(&state);
+//! let best = board.best("e1", "h2h", "Boston Celtics", None).unwrap();
+//! assert_eq!((best.key.bookmaker.as_ref(), best.price), ("fanduel", AmericanOdds::new(-140).unwrap()));
+//! assert_eq!(best.price.implied().to_string(), "0.58333333");
+//! ```
+
+mod alert;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hashbrown::HashTable;
+
+use crate::frame::{Line, OddsFrame, OddsRow, RowAction};
+use crate::price::{Price, UNITS_PER_ONE};
+
+pub use alert::{EdgeAlert, EdgeAlerts};
+
+/// American odds (`-110`, `+150`), exact. Valid odds are at most -100 or at
+/// least +100 (`+100` and `-100` are both even money).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AmericanOdds(i32);
+
+/// Odds strictly between -100 and +100 are not American odds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{0} is not American odds (must be <= -100 or >= +100)")]
+pub struct OddsError(pub i32);
+
+impl AmericanOdds {
+    /// Validated odds.
+    ///
+    /// ```
+    /// use wirebook::odds::AmericanOdds;
+    /// assert!(AmericanOdds::new(-110).is_ok());
+    /// assert!(AmericanOdds::new(50).is_err());
+    /// ```
+    pub fn new(odds: i32) -> Result<AmericanOdds, OddsError> {
+        if odds <= -100 || odds >= 100 {
+            Ok(AmericanOdds(odds))
+        } else {
+            Err(OddsError(odds))
+        }
+    }
+
+    /// The number on the wire.
+    pub fn get(self) -> i32 {
+        self.0
+    }
+
+    /// Implied probability as a [`Price`], rounded half up to 1e-8:
+    /// 100 / (odds + 100) for positive odds, -odds / (-odds + 100) for negative ones.
+    ///
+    /// ```
+    /// use wirebook::odds::AmericanOdds;
+    /// assert_eq!(AmericanOdds::new(150).unwrap().implied().to_string(), "0.4");
+    /// assert_eq!(AmericanOdds::new(-110).unwrap().implied().to_string(), "0.52380952");
+    /// ```
+    pub fn implied(self) -> Price {
+        let o = i64::from(self.0);
+        let (num, den) = if o > 0 {
+            (100, o + 100)
+        } else {
+            (-o, -o + 100)
+        };
+        let units = (num as u128 * u128::from(UNITS_PER_ONE) * 2 + den as u128) / (2 * den as u128);
+        // num < den always, so 0 < units < 1e8.
+        Price::from_units(units.max(1) as u64).unwrap_or(Price::ONE)
+    }
+
+    /// Implied probability as a float (for display).
+    pub fn implied_f64(self) -> f64 {
+        self.implied().to_f64()
+    }
+
+    /// The American odds of a probability, rounded to the nearest integer
+    /// (a Parsec price as a sportsbook would quote it).
+    ///
+    /// ```
+    /// use wirebook::odds::AmericanOdds;
+    /// use wirebook::Price;
+    /// let p = Price::from_units(40_000_000).unwrap(); // 0.4
+    /// assert_eq!(AmericanOdds::from_probability(p).get(), 150);
+    /// assert_eq!(AmericanOdds::from_probability(AmericanOdds::new(-110).unwrap().implied()).get(), -110);
+    /// ```
+    pub fn from_probability(p: Price) -> AmericanOdds {
+        let p = u64::from(p.units()).clamp(1, UNITS_PER_ONE - 1) as f64 / UNITS_PER_ONE as f64;
+        // Even money (0.5) is written +100.
+        let odds = if p <= 0.5 {
+            100.0 * (1.0 - p) / p
+        } else {
+            -100.0 * p / (1.0 - p)
+        };
+        let odds = odds.round().clamp(i32::MIN as f64, i32::MAX as f64) as i32;
+        AmericanOdds(if odds > -100 && odds < 100 { 100 } else { odds })
+    }
+}
+
+impl std::fmt::Display for AmericanOdds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:+}", self.0)
+    }
+}
+
+/// What a quote is of.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct QuoteKey {
+    /// Event.
+    pub event_id: Arc<str>,
+    /// Sportsbook.
+    pub bookmaker: Arc<str>,
+    /// Market (`h2h`, `spreads`, `totals`, `player_points`, ...).
+    pub market_key: Arc<str>,
+    /// Outcome (a team, `Over`, `Jayson Tatum Under`, ...).
+    pub outcome: Arc<str>,
+    /// The line, where the market has one.
+    pub point: Option<Line>,
+}
+
+impl QuoteKey {
+    fn matches(&self, k: &KeyRef<'_>) -> bool {
+        &*self.event_id == k.event_id
+            && &*self.bookmaker == k.bookmaker
+            && &*self.market_key == k.market_key
+            && &*self.outcome == k.outcome
+            && self.point == k.point
+    }
+}
+
+/// A key borrowed from a frame.
+#[derive(Debug, Clone, Copy)]
+struct KeyRef<'a> {
+    event_id: &'a str,
+    bookmaker: &'a str,
+    market_key: &'a str,
+    outcome: &'a str,
+    point: Option<Line>,
+}
+
+/// One price quote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Quote {
+    /// What it is of.
+    pub key: QuoteKey,
+    /// The price.
+    pub price: AmericanOdds,
+    /// When the bookmaker last moved it (epoch ms), where known.
+    pub updated_ms: Option<u64>,
+}
+
+/// What one quote update did, for alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Move {
+    /// Index of the quote in the board.
+    index: usize,
+    /// The price before, if the quote existed.
+    pub old: Option<AmericanOdds>,
+    /// Its time before.
+    pub old_ms: Option<u64>,
+}
+
+/// Counts of what the board did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct BoardCounters {
+    /// Quotes inserted or changed.
+    pub upserts: u64,
+    /// Quotes removed.
+    pub removals: u64,
+    /// Prices that are not American odds (skipped).
+    pub invalid_odds: u64,
+    /// Rows that make no quote (no price, no outcome).
+    pub empty_rows: u64,
+}
+
+/// All quotes of one stream.
+#[derive(Debug, Default)]
+pub struct OddsBoard {
+    quotes: Vec<Option<Quote>>,
+    free: Vec<usize>,
+    index: HashTable<usize>,
+    hasher: foldhash::fast::FixedState,
+    counters: BoardCounters,
+    /// Moves of the last frame applied (reused).
+    moves: Vec<Move>,
+    live: usize,
+}
+
+fn hash_key(h: &foldhash::fast::FixedState, k: &KeyRef<'_>) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut s = h.build_hasher();
+    k.event_id.hash(&mut s);
+    k.bookmaker.hash(&mut s);
+    k.market_key.hash(&mut s);
+    k.outcome.hash(&mut s);
+    k.point.hash(&mut s);
+    s.finish()
+}
+
+fn key_ref(q: &QuoteKey) -> KeyRef<'_> {
+    KeyRef {
+        event_id: &q.event_id,
+        bookmaker: &q.bookmaker,
+        market_key: &q.market_key,
+        outcome: &q.outcome,
+        point: q.point,
+    }
+}
+
+/// One normalised price of a row.
+#[derive(Debug, Clone, Copy)]
+struct Priced<'a> {
+    market_key: &'a str,
+    outcome: Outcome<'a>,
+    point: Option<Line>,
+    price: Option<i32>,
+}
+
+/// Outcome text, possibly `player side`.
+#[derive(Debug, Clone, Copy)]
+enum Outcome<'a> {
+    Text(&'a str),
+    Player(&'a str, &'static str),
+}
+
+impl OddsBoard {
+    /// An empty board.
+    pub fn new() -> OddsBoard {
+        OddsBoard::default()
+    }
+
+    /// Quotes on the board.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Whether the board is empty.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// What the board did so far.
+    pub fn counters(&self) -> BoardCounters {
+        self.counters
+    }
+
+    /// Forgets every quote.
+    pub fn clear(&mut self) {
+        self.quotes.clear();
+        self.free.clear();
+        self.index.clear();
+        self.live = 0;
+    }
+
+    /// `initial_state`: the board becomes exactly the frame's rows.
+    pub fn replace(&mut self, frame: &OddsFrame<'_>) {
+        self.clear();
+        self.update(frame);
+    }
+
+    /// `odds_update` (or `initial_state` rows on top of the board): each row
+    /// upserts or removes its quotes. Returns what moved, for alerts.
+    pub fn update(&mut self, frame: &OddsFrame<'_>) -> &[Move] {
+        self.moves.clear();
+        for row in frame.rows.iter() {
+            self.apply_row(&row, frame.timestamp_ms);
+        }
+        &self.moves
+    }
+
+    /// The quote of a move.
+    pub fn quote_of(&self, m: &Move) -> Option<&Quote> {
+        self.quotes.get(m.index)?.as_ref()
+    }
+
+    fn prices<'r>(row: &OddsRow<'r>, out: &mut [Option<Priced<'r>>; 4]) {
+        *out = [None; 4];
+        if let (Some(market_key), Some(outcome)) = (row.market_key, row.outcome) {
+            // Flat shape.
+            out[0] = Some(Priced {
+                market_key,
+                outcome: Outcome::Text(outcome),
+                point: row.point,
+                price: row.price_american,
+            });
+            return;
+        }
+        let game = row.kind != Some("prop") && row.player.is_none();
+        if let Some(home) = row.home_team {
+            if row.home_ml.is_some() || row.action == Some(RowAction::Remove) {
+                out[0] = Some(Priced {
+                    market_key: "h2h",
+                    outcome: Outcome::Text(home),
+                    point: None,
+                    price: row.home_ml,
+                });
+            }
+        }
+        if let Some(away) = row.away_team {
+            if row.away_ml.is_some() || row.action == Some(RowAction::Remove) {
+                out[1] = Some(Priced {
+                    market_key: "h2h",
+                    outcome: Outcome::Text(away),
+                    point: None,
+                    price: row.away_ml,
+                });
+            }
+        }
+        let market = row.market_key.unwrap_or(if game { "totals" } else { "" });
+        let line = row.line.or(if game { row.total } else { None });
+        let side = |name: &'static str| match row.player {
+            Some(p) => Outcome::Player(p, name),
+            None => Outcome::Text(name),
+        };
+        // A remove row names an over/under quote by its price field, or both
+        // sides by the line alone.
+        let named = row.action == Some(RowAction::Remove)
+            && line.is_some()
+            && row.over_price.is_none()
+            && row.under_price.is_none();
+        if !market.is_empty() {
+            if row.over_price.is_some() || named {
+                out[2] = Some(Priced {
+                    market_key: market,
+                    outcome: side("Over"),
+                    point: line,
+                    price: row.over_price,
+                });
+            }
+            if row.under_price.is_some() || named {
+                out[3] = Some(Priced {
+                    market_key: market,
+                    outcome: side("Under"),
+                    point: line,
+                    price: row.under_price,
+                });
+            }
+        }
+    }
+
+    fn apply_row(&mut self, row: &OddsRow<'_>, frame_ms: Option<u64>) {
+        let mut prices = [None; 4];
+        Self::prices(row, &mut prices);
+        if prices.iter().all(Option::is_none) {
+            if row.action == Some(RowAction::Remove) {
+                self.remove_matching(row);
+            } else {
+                self.counters.empty_rows += 1;
+            }
+            return;
+        }
+        let when = row.timestamp_ms.or(row.last_update_ms).or(frame_ms);
+        let mut text = String::new();
+        for p in prices.into_iter().flatten() {
+            let outcome: &str = match p.outcome {
+                Outcome::Text(t) => t,
+                Outcome::Player(player, side) => {
+                    text.clear();
+                    text.push_str(side);
+                    text.push(' ');
+                    text.push_str(player);
+                    &text
+                }
+            };
+            let key = KeyRef {
+                event_id: row.event_id,
+                bookmaker: row.bookmaker,
+                market_key: p.market_key,
+                outcome,
+                point: p.point,
+            };
+            if row.action == Some(RowAction::Remove) || row.available == Some(false) {
+                self.remove(&key);
+                continue;
+            }
+            let Some(raw) = p.price else { continue };
+            match AmericanOdds::new(raw) {
+                Ok(price) => self.upsert(&key, price, when),
+                Err(_) => self.counters.invalid_odds += 1,
+            }
+        }
+    }
+
+    fn find(&self, key: &KeyRef<'_>, hash: u64) -> Option<usize> {
+        self.index
+            .find(hash, |&i| {
+                self.quotes[i].as_ref().is_some_and(|q| q.key.matches(key))
+            })
+            .copied()
+    }
+
+    fn upsert(&mut self, key: &KeyRef<'_>, price: AmericanOdds, when: Option<u64>) {
+        let hash = hash_key(&self.hasher, key);
+        self.counters.upserts += 1;
+        if let Some(i) = self.find(key, hash) {
+            let q = self.quotes[i].as_mut().expect("indexed quotes exist");
+            let (old, old_ms) = (q.price, q.updated_ms);
+            if old == price {
+                q.updated_ms = when.or(q.updated_ms);
+                return;
+            }
+            q.price = price;
+            q.updated_ms = when.or(q.updated_ms);
+            self.moves.push(Move {
+                index: i,
+                old: Some(old),
+                old_ms,
+            });
+            return;
+        }
+        let quote = Quote {
+            key: QuoteKey {
+                event_id: key.event_id.into(),
+                bookmaker: key.bookmaker.into(),
+                market_key: key.market_key.into(),
+                outcome: key.outcome.into(),
+                point: key.point,
+            },
+            price,
+            updated_ms: when,
+        };
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.quotes[i] = Some(quote);
+                i
+            }
+            None => {
+                self.quotes.push(Some(quote));
+                self.quotes.len() - 1
+            }
+        };
+        let (quotes, hasher) = (&self.quotes, &self.hasher);
+        self.index.insert_unique(hash, i, |&j| {
+            quotes[j]
+                .as_ref()
+                .map_or(0, |q| hash_key(hasher, &key_ref(&q.key)))
+        });
+        self.live += 1;
+        self.moves.push(Move {
+            index: i,
+            old: None,
+            old_ms: None,
+        });
+    }
+
+    fn remove(&mut self, key: &KeyRef<'_>) {
+        let hash = hash_key(&self.hasher, key);
+        let Some(i) = self.find(key, hash) else {
+            return;
+        };
+        if let Ok(entry) = self.index.find_entry(hash, |&j| j == i) {
+            entry.remove();
+        }
+        self.quotes[i] = None;
+        self.free.push(i);
+        self.live -= 1;
+        self.counters.removals += 1;
+    }
+
+    /// A remove row naming only event and bookmaker (and perhaps kind or market).
+    fn remove_matching(&mut self, row: &OddsRow<'_>) {
+        const GAME: [&str; 3] = ["h2h", "spreads", "totals"];
+        let doomed: Vec<QuoteKey> = self
+            .quotes()
+            .filter(|q| &*q.key.event_id == row.event_id && &*q.key.bookmaker == row.bookmaker)
+            .filter(|q| row.market_key.is_none_or(|m| &*q.key.market_key == m))
+            .filter(|q| match row.kind {
+                Some("game") => GAME.contains(&&*q.key.market_key),
+                Some("prop") => !GAME.contains(&&*q.key.market_key),
+                _ => true,
+            })
+            .map(|q| q.key.clone())
+            .collect();
+        for k in &doomed {
+            self.remove(&key_ref(k));
+        }
+    }
+
+    /// A quote.
+    pub fn get(
+        &self,
+        event_id: &str,
+        bookmaker: &str,
+        market_key: &str,
+        outcome: &str,
+        point: Option<Line>,
+    ) -> Option<&Quote> {
+        let key = KeyRef {
+            event_id,
+            bookmaker,
+            market_key,
+            outcome,
+            point,
+        };
+        let i = self.find(&key, hash_key(&self.hasher, &key))?;
+        self.quotes[i].as_ref()
+    }
+
+    /// Every quote, in no particular order.
+    pub fn quotes(&self) -> impl Iterator<Item = &Quote> + '_ {
+        self.quotes.iter().flatten()
+    }
+
+    /// Quotes of one event.
+    pub fn event(&self, event_id: &str) -> Vec<Quote> {
+        self.quotes()
+            .filter(|q| &*q.key.event_id == event_id)
+            .cloned()
+            .collect()
+    }
+
+    /// The best price for a bettor (the lowest implied probability) across
+    /// bookmakers for (event, market, outcome, point).
+    pub fn best(
+        &self,
+        event_id: &str,
+        market_key: &str,
+        outcome: &str,
+        point: Option<Line>,
+    ) -> Option<&Quote> {
+        self.quotes()
+            .filter(|q| {
+                &*q.key.event_id == event_id
+                    && &*q.key.market_key == market_key
+                    && &*q.key.outcome == outcome
+                    && q.key.point == point
+            })
+            .min_by(|a, b| {
+                (a.price.implied(), &a.key.bookmaker).cmp(&(b.price.implied(), &b.key.bookmaker))
+            })
+    }
+
+    /// The best price of every (event, market, outcome, point) on the board.
+    pub fn best_all(&self) -> Vec<&Quote> {
+        let mut best: std::collections::HashMap<(&str, &str, &str, Option<Line>), &Quote> =
+            std::collections::HashMap::new();
+        for q in self.quotes() {
+            let k = (
+                &*q.key.event_id,
+                &*q.key.market_key,
+                &*q.key.outcome,
+                q.key.point,
+            );
+            let e = best.entry(k).or_insert(q);
+            if (q.price.implied(), &q.key.bookmaker) < (e.price.implied(), &e.key.bookmaker) {
+                *e = q;
+            }
+        }
+        let mut v: Vec<&Quote> = best.into_values().collect();
+        v.sort_by(|a, b| {
+            (
+                &a.key.event_id,
+                &a.key.market_key,
+                &a.key.outcome,
+                a.key.point,
+            )
+                .cmp(&(
+                    &b.key.event_id,
+                    &b.key.market_key,
+                    &b.key.outcome,
+                    b.key.point,
+                ))
+        });
+        v
+    }
+}
+
+/// Elapsed time between two epoch-ms stamps, where both are known.
+pub(crate) fn elapsed(old_ms: Option<u64>, new_ms: Option<u64>) -> Option<Duration> {
+    Some(Duration::from_millis(new_ms?.checked_sub(old_ms?)?))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,245 @@
+use super::*;
+use crate::{Frame, FrameParser};
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/data/parlay/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn apply(board: &mut OddsBoard, parser: &mut FrameParser, mut msg: Vec<u8>) -> Vec<Move> {
+    match parser.parse(&mut msg).unwrap() {
+        Frame::InitialState(s) => {
+            board.replace(&s);
+            Vec::new()
+        }
+        Frame::OddsUpdate(u) => board.update(&u).to_vec(),
+        other => panic!("not odds: {other:?}"),
+    }
+}
+
+const EVENT: &str = "2026-05-13_Boston_Celtics_New_York_Knicks";
+
+fn line(text: &str) -> Option<Line> {
+    Some(Line::parse(text.as_bytes()).unwrap())
+}
+
+#[test]
+fn flat_rows_are_one_quote_each() {
+    let mut board = OddsBoard::new();
+    apply(
+        &mut board,
+        &mut FrameParser::new(),
+        fixture("initial_state_flat.json"),
+    );
+    assert_eq!(board.len(), 3);
+    let q = board
+        .get(EVENT, "fanduel", "spreads", "New York Knicks", line("3.5"))
+        .unwrap();
+    assert_eq!(q.price.get(), 105);
+    assert_eq!(
+        q.updated_ms,
+        Some(1_779_999_999_000),
+        "the frame's timestamp when the row has none"
+    );
+    assert!(board
+        .get(
+            EVENT,
+            "pinnacle",
+            "player_points",
+            "Over Jayson Tatum",
+            line("27.5")
+        )
+        .is_some());
+}
+
+#[test]
+fn grouped_rows_become_one_quote_per_price() {
+    let mut board = OddsBoard::new();
+    apply(
+        &mut board,
+        &mut FrameParser::new(),
+        fixture("initial_state_grouped.json"),
+    );
+    let home = board
+        .get(EVENT, "draftkings", "h2h", "New York Knicks", None)
+        .unwrap();
+    let away = board
+        .get(EVENT, "draftkings", "h2h", "Boston Celtics", None)
+        .unwrap();
+    assert_eq!((home.price.get(), away.price.get()), (130, -150));
+    assert_eq!(home.updated_ms, Some(1_779_999_990_000), "last_update");
+    let over = board
+        .get(
+            EVENT,
+            "fanduel",
+            "player_points",
+            "Over Jayson Tatum",
+            line("27.5"),
+        )
+        .unwrap();
+    let under = board
+        .get(
+            EVENT,
+            "fanduel",
+            "player_points",
+            "Under Jayson Tatum",
+            line("27.5"),
+        )
+        .unwrap();
+    assert_eq!((over.price.get(), under.price.get()), (-115, -105));
+    // Spread and total lines without prices make no quote.
+    assert_eq!(board.len(), 4);
+}
+
+#[test]
+fn both_shapes_of_the_same_quote_land_on_one_key() {
+    let mut board = OddsBoard::new();
+    let mut p = FrameParser::new();
+    apply(&mut board, &mut p, fixture("initial_state_grouped.json"));
+    let flat = format!(
+        r#"{{"type":"odds_update","timestamp":1780000000,"data":[{{"event_id":"{EVENT}","bookmaker":"draftkings","market_key":"h2h","outcome":"Boston Celtics","price_american":-155}}]}}"#
+    );
+    let moves = apply(&mut board, &mut p, flat.into_bytes());
+    assert_eq!((board.len(), moves.len()), (4, 1));
+    assert_eq!(moves[0].old.map(AmericanOdds::get), Some(-150));
+}
+
+#[test]
+fn diff_rows_update_only_the_prices_they_carry() {
+    let mut board = OddsBoard::new();
+    let mut p = FrameParser::new();
+    apply(&mut board, &mut p, fixture("initial_state_grouped.json"));
+    let diff = format!(
+        r#"{{"type":"odds_update","timestamp":1780000000,"data":[{{"kind":"game","event_id":"{EVENT}","bookmaker":"draftkings","home_team":"New York Knicks","away_team":"Boston Celtics","away_ml":-170}}]}}"#
+    );
+    let moves = apply(&mut board, &mut p, diff.into_bytes());
+    assert_eq!(moves.len(), 1);
+    assert_eq!(
+        board
+            .get(EVENT, "draftkings", "h2h", "Boston Celtics", None)
+            .unwrap()
+            .price
+            .get(),
+        -170
+    );
+    assert_eq!(
+        board
+            .get(EVENT, "draftkings", "h2h", "New York Knicks", None)
+            .unwrap()
+            .price
+            .get(),
+        130
+    );
+}
+
+#[test]
+fn remove_rows_remove_what_they_name() {
+    let mut board = OddsBoard::new();
+    let mut p = FrameParser::new();
+    apply(&mut board, &mut p, fixture("initial_state_grouped.json"));
+    apply(&mut board, &mut p, fixture("odds_update_remove.json"));
+    // The game quotes of draftkings are gone; fanduel's prop stays.
+    assert!(board
+        .get(EVENT, "draftkings", "h2h", "Boston Celtics", None)
+        .is_none());
+    assert_eq!(board.len(), 2);
+    assert_eq!(board.counters().removals, 2);
+    let named = format!(
+        r#"{{"type":"odds_update","data":[{{"event_id":"{EVENT}","bookmaker":"fanduel","market_key":"player_points","player":"Jayson Tatum","line":27.5,"over_price":-115,"action":"remove"}}]}}"#
+    );
+    apply(&mut board, &mut p, named.into_bytes());
+    assert_eq!(board.len(), 1, "only the Over was named");
+}
+
+#[test]
+fn the_best_price_is_the_lowest_implied_probability_across_books() {
+    let mut board = OddsBoard::new();
+    let rows: Vec<String> = [("a", -120), ("b", -105), ("c", 110), ("d", -110)]
+        .iter()
+        .map(|(book, price)| format!(r#"{{"event_id":"e","bookmaker":"{book}","market_key":"h2h","outcome":"X","price_american":{price}}}"#))
+        .collect();
+    let msg = format!(r#"{{"type":"initial_state","data":[{}]}}"#, rows.join(","));
+    apply(&mut board, &mut FrameParser::new(), msg.into_bytes());
+    let best = board.best("e", "h2h", "X", None).unwrap();
+    assert_eq!((&*best.key.bookmaker, best.price.get()), ("c", 110));
+    assert_eq!(board.best_all().len(), 1);
+}
+
+#[test]
+fn american_odds_convert_exactly_both_ways() {
+    for o in (-2000..=-100).chain(100..=2000) {
+        let odds = AmericanOdds::new(o).unwrap();
+        let p = odds.implied();
+        assert!(p.units() > 0 && u64::from(p.units()) < UNITS_PER_ONE, "{o}");
+        assert_eq!(
+            AmericanOdds::from_probability(p).get(),
+            if o == -100 { 100 } else { o },
+            "round trip of {o}"
+        );
+    }
+    assert_eq!(
+        AmericanOdds::new(100).unwrap().implied(),
+        AmericanOdds::new(-100).unwrap().implied()
+    );
+    assert!(
+        AmericanOdds::new(-150).unwrap().implied() > AmericanOdds::new(-110).unwrap().implied()
+    );
+    assert_eq!(AmericanOdds::new(99), Err(OddsError(99)));
+    assert_eq!(
+        OddsError(99).to_string(),
+        "99 is not American odds (must be <= -100 or >= +100)"
+    );
+}
+
+#[test]
+fn invalid_odds_are_counted_and_skipped() {
+    let mut board = OddsBoard::new();
+    let msg = br#"{"type":"odds_update","data":[{"event_id":"e","bookmaker":"b","market_key":"h2h","outcome":"X","price_american":50}]}"#;
+    apply(&mut board, &mut FrameParser::new(), msg.to_vec());
+    assert_eq!((board.len(), board.counters().invalid_odds), (0, 1));
+}
+
+#[test]
+fn alerts_fire_at_the_threshold_and_not_below() {
+    let mut board = OddsBoard::new();
+    let mut p = FrameParser::new();
+    let alerts = EdgeAlerts::new(0.02);
+    let mut fired = Vec::new();
+    for price in [-110, -112, -125, 150] {
+        let msg = format!(
+            r#"{{"type":"odds_update","data":[{{"event_id":"e","bookmaker":"b","market_key":"h2h","outcome":"X","price_american":{price}}}]}}"#
+        );
+        let moves = apply(&mut board, &mut p, msg.into_bytes());
+        alerts.check(&board, &moves, &mut fired);
+    }
+    // -110 -> -112 moves 0.45 points: no alert; -112 -> -125 moves 2.7; -125 -> +150 moves -15.6.
+    let seen: Vec<(i32, i32)> = fired.iter().map(|a| (a.old.get(), a.new.get())).collect();
+    assert_eq!(seen, vec![(-112, -125), (-125, 150)]);
+    assert!(fired[1].moved() < -0.15);
+}
+
+#[test]
+fn malformed_rows_are_rejected_and_the_valid_ones_land() {
+    let mut board = OddsBoard::new();
+    let msg = br#"{"type":"odds_update","data":[
+        {"event_id":"e","bookmaker":"a","market_key":"h2h","outcome":"X","price_american":-110},
+        {"bookmaker":"b","market_key":"h2h","outcome":"X","price_american":-120},
+        {"event_id":"e","bookmaker":"c","market_key":"h2h","outcome":"X","price_american":"-130"},
+        {"event_id":"e","bookmaker":"d","market_key":"h2h","outcome":"X","price_american":40},
+        {"event_id":"e","bookmaker":"e","market_key":"h2h","outcome":"X","price_american":120}]}"#;
+    let mut buf = msg.to_vec();
+    let mut p = FrameParser::new();
+    let Ok(Frame::OddsUpdate(u)) = p.parse(&mut buf) else {
+        panic!()
+    };
+    assert_eq!(u.rejected_rows, 2, "no event_id; a string price");
+    board.update(&u);
+    assert_eq!((board.len(), board.counters().invalid_odds), (2, 1));
+    assert!(
+        board.get("e", "a", "h2h", "X", None).is_some()
+            && board.get("e", "e", "h2h", "X", None).is_some()
+    );
+}
