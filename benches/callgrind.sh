@@ -20,5 +20,7 @@ for pair in "delta 102400" "snapshot 2000" "read 200000" "replay $frames"; do
     awk -v n="$1" -v ops="$2" -v w="$w" -v b="$b" \
         'BEGIN { printf "%-10s %14.0f %14.0f %7.1fx\n", n, w / ops, b / ops, b / w }'
 done
+w=$(count delta); l=$(count delta-latency)
+awk -v w="$w" -v l="$l" 'BEGIN { printf "%-10s %14.0f %14s %7.0f%%  (delta with per-stage latency recording)\n", "delta+lat", l / 102400, "", (l - w) * 100 / w }'
 echo "(instructions per operation: a 2-change delta, a 50-level snapshot, a depth-10 read,"
 echo " a frame of the fixed capture tests/data/capture/sim.cap, $frames frames, read into memory first)"

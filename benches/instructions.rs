@@ -51,6 +51,44 @@ fn main() {
                 }
             }
         }
+        "delta-latency" => {
+            // The delta hot path as the client runs it with per-stage latency on.
+            use wirebook::latency::{LatencyRecorder, Stamps};
+            use wirebook::{clock, Frame, StoreConfig};
+            let mut store = wirebook::BookStore::new(StoreConfig {
+                stage_timing: true,
+                ..StoreConfig::default()
+            });
+            let mut parser = FrameParser::new();
+            let mut latency = LatencyRecorder::new();
+            let mut frames = delta_stream(BASE_SEQ, 4096);
+            for _ in 0..DELTAS / 4096 {
+                store
+                    .ingest(&mut parser, &mut snapshot(BASE_SEQ, 50), 1)
+                    .unwrap();
+                for f in &mut frames {
+                    let read = clock::now_ns();
+                    let Ok(frame) = parser.parse(f) else { continue };
+                    let parsed = clock::now_ns();
+                    store.apply(&frame, read);
+                    let published = clock::now_ns();
+                    latency.record(&Stamps {
+                        read,
+                        parsed,
+                        applied: store.applied_ns(),
+                        published,
+                    });
+                    if let Frame::Delta(d) = frame {
+                        latency.record_wire(
+                            clock::wall_ns(read) / 1_000_000,
+                            d.exchange_ts_ms,
+                            d.ingest_ts_ms,
+                        );
+                    }
+                }
+            }
+            black_box(latency.report());
+        }
         "delta-baseline" => {
             let mut base = BaseStore::default();
             let frames = delta_stream(BASE_SEQ, 4096);
