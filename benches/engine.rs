@@ -327,8 +327,8 @@ fn config_criterion() -> Criterion {
 /// recording off (one clock read a frame, for the store) and on (four clock
 /// reads, the store's apply stamp, six histogram records).
 fn latency_recording(c: &mut Criterion) {
+    use wirebook::clock;
     use wirebook::latency::{LatencyRecorder, Stamps};
-    use wirebook::{clock, Frame};
     let mut g = c.benchmark_group("latency_recording");
     let frames = delta_stream(BASE_SEQ, CHUNK);
     for on in [false, true] {
@@ -355,19 +355,9 @@ fn latency_recording(c: &mut Criterion) {
                             let parsed = clock::now_ns();
                             store.apply(&frame, read);
                             let published = clock::now_ns();
-                            latency.record(&Stamps {
-                                read,
-                                parsed,
-                                applied: store.applied_ns(),
-                                published,
-                            });
-                            if let Frame::Delta(d) = frame {
-                                latency.record_wire(
-                                    clock::wall_ns(read) / 1_000_000,
-                                    d.exchange_ts_ms,
-                                    d.ingest_ts_ms,
-                                );
-                            }
+                            let stamps =
+                                Stamps::applied(read, parsed, store.applied_ns(), published);
+                            latency.record_frame(&frame, &stamps, clock::wall_ns(read) / 1_000_000);
                         } else {
                             black_box(store.apply(&frame, read));
                         }

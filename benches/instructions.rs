@@ -54,7 +54,7 @@ fn main() {
         "delta-latency" => {
             // The delta hot path as the client runs it with per-stage latency on.
             use wirebook::latency::{LatencyRecorder, Stamps};
-            use wirebook::{clock, Frame, StoreConfig};
+            use wirebook::{clock, StoreConfig};
             let mut store = wirebook::BookStore::new(StoreConfig {
                 stage_timing: true,
                 ..StoreConfig::default()
@@ -72,19 +72,8 @@ fn main() {
                     let parsed = clock::now_ns();
                     store.apply(&frame, read);
                     let published = clock::now_ns();
-                    latency.record(&Stamps {
-                        read,
-                        parsed,
-                        applied: store.applied_ns(),
-                        published,
-                    });
-                    if let Frame::Delta(d) = frame {
-                        latency.record_wire(
-                            clock::wall_ns(read) / 1_000_000,
-                            d.exchange_ts_ms,
-                            d.ingest_ts_ms,
-                        );
-                    }
+                    let stamps = Stamps::applied(read, parsed, store.applied_ns(), published);
+                    latency.record_frame(&frame, &stamps, clock::wall_ns(read) / 1_000_000);
                 }
             }
             black_box(latency.report());

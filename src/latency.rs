@@ -96,6 +96,32 @@ pub struct Stamps {
     pub published: u64,
 }
 
+impl Stamps {
+    /// Stamps of a frame the store applied, given the store's apply stamp
+    /// ([`BookStore::applied_ns`](crate::BookStore::applied_ns)): a frame that
+    /// published nothing (a duplicate, say) left an older stamp, so its apply
+    /// stage ends when it was published.
+    ///
+    /// ```
+    /// let s = wirebook::latency::Stamps::applied(10, 20, 5, 40);
+    /// assert_eq!((s.applied, s.published), (40, 40));
+    /// ```
+    #[inline]
+    pub fn applied(read: u64, parsed: u64, store_applied_ns: u64, published: u64) -> Stamps {
+        let applied = if store_applied_ns >= parsed {
+            store_applied_ns
+        } else {
+            published
+        };
+        Stamps {
+            read,
+            parsed,
+            applied,
+            published,
+        }
+    }
+}
+
 /// Percentiles of one stage.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LatencySummary {
@@ -231,6 +257,19 @@ impl LatencyRecorder {
                 None => {}
             }
         }
+    }
+
+    /// Records a parsed frame: its stages, and for `orderbook` and
+    /// `orderbook_delta` its wire clocks against `received_ms` (epoch ms).
+    #[inline]
+    pub fn record_frame(&mut self, frame: &crate::Frame<'_>, stamps: &Stamps, received_ms: u64) {
+        self.record(stamps);
+        let (exchange, ingest) = match frame {
+            crate::Frame::Delta(d) => (d.exchange_ts_ms, d.ingest_ts_ms),
+            crate::Frame::Book(b) => (b.exchange_ts_ms, b.ingest_ts_ms),
+            _ => return,
+        };
+        self.record_wire(received_ms, exchange, ingest);
     }
 
     /// Adds another recorder's values (to merge a thread's into a shared one).

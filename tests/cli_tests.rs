@@ -224,3 +224,38 @@ fn odds_without_a_key_runs_on_the_simulator() {
     assert!(String::from_utf8_lossy(&err.stderr)
         .starts_with("wirebook: cannot connect to ws://127.0.0.1:1/v1/ws/odds/basketball_nba"));
 }
+
+#[test]
+fn bench_prints_a_report_to_paste_into_an_issue() {
+    let out = Command::new(BIN)
+        .args(["bench", "--duration", "0.5"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needle in [
+        "latency report",
+        "machine: ",
+        "build: ",
+        "throughput: ",
+        "frames/s",
+        "total",
+        "parse",
+        "publish",
+    ] {
+        assert!(stdout.contains(needle), "{needle}: {stdout}");
+    }
+    let out = Command::new(BIN)
+        .args(["bench", "--duration", "0.3", "--json"])
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert!(
+        v["frames"].as_u64().unwrap() > 0 && v["latency"]["total"]["count"].as_u64().unwrap() > 0,
+        "{v}"
+    );
+}

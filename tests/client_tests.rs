@@ -542,3 +542,37 @@ fn terminal_tokens_venue_selectors_and_wallets() {
         sim.stats()
     );
 }
+
+#[test]
+fn latency_is_recorded_per_stage_and_can_be_switched_off() {
+    use wirebook::latency::Stage;
+    let sim = simulator(quick_sim());
+    let on = ParsecClient::connect(
+        all_books(3)
+            .into_iter()
+            .fold(config(&sim, "pk_test"), ClientConfig::subscribe),
+    )
+    .unwrap();
+    let mut off_config = all_books(3)
+        .into_iter()
+        .fold(config(&sim, "pk_test"), ClientConfig::subscribe);
+    off_config.latency = false;
+    let off = ParsecClient::connect(off_config).unwrap();
+    assert!(wait_until(SECS(5), || on.latency().get(Stage::Total).count
+        > 50
+        && off.counters().frames > 50));
+    let report = on.latency();
+    for stage in Stage::ALL {
+        let l = report.get(stage);
+        assert!(
+            l.count > 0 && l.p50 <= l.p99 && l.p99 <= l.max,
+            "{stage:?}: {l:?}"
+        );
+    }
+    assert!(report.get(Stage::Total).p50 >= report.get(Stage::Parse).p50);
+    assert_eq!(
+        off.latency().get(Stage::Total).count,
+        0,
+        "recording off records nothing"
+    );
+}

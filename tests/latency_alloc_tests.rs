@@ -8,7 +8,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use wirebook::latency::{LatencyRecorder, Stamps};
-use wirebook::{clock, BookStore, Frame, FrameParser, StoreConfig};
+use wirebook::{clock, BookStore, FrameParser, StoreConfig};
 
 struct Counting;
 
@@ -73,19 +73,8 @@ fn latency_recording_allocates_nothing_on_the_hot_path() {
             let parsed = clock::now_ns();
             store.apply(&frame, read);
             let published = clock::now_ns();
-            latency.record(&Stamps {
-                read,
-                parsed,
-                applied: store.applied_ns(),
-                published,
-            });
-            if let Frame::Delta(d) = frame {
-                latency.record_wire(
-                    clock::wall_ns(read) / 1_000_000,
-                    d.exchange_ts_ms,
-                    d.ingest_ts_ms,
-                );
-            }
+            let stamps = Stamps::applied(read, parsed, store.applied_ns(), published);
+            latency.record_frame(&frame, &stamps, clock::wall_ns(read) / 1_000_000);
         }
     };
     run(0..100, &mut latency);

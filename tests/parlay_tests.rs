@@ -417,3 +417,33 @@ fn edge_alerts_fire_for_qualifying_moves_only() {
     }
     assert_eq!(client.counters().alerts, alerts.len() as u64);
 }
+
+#[test]
+fn connect_time_filters_and_the_query_string_key() {
+    let sim = sim(quick());
+    let mut cfg = config(&sim, "pk_scale_query");
+    cfg.key_in_query = true;
+    cfg.bookmakers = vec!["pinnacle".into()];
+    cfg.markets = vec!["h2h".into()];
+    assert!(
+        cfg.url(None).contains("apiKey=pk_scale_query")
+            && cfg.url(None).contains("bookmakers=pinnacle")
+    );
+    let client = ParlayClient::connect(cfg).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    sim.pause(true);
+    let truth: Book = book(&sim.odds_truth())
+        .into_iter()
+        .filter(|(k, _)| k.1 == "pinnacle" && k.2 == "h2h")
+        .collect();
+    assert!(!truth.is_empty());
+    assert!(
+        wait_until(Duration::from_secs(5), || book(&client.quotes()) == truth),
+        "only pinnacle's moneylines"
+    );
+    // One event: the board holds that event only.
+    let event = client.event_ids()[0].clone();
+    let one = ParlayClient::connect(config(&sim, "pk_scale_one").event(&event)).unwrap();
+    assert!(wait_until(Duration::from_secs(2), || one.event_ids()
+        == vec![event.clone()]));
+}

@@ -548,27 +548,10 @@ impl Driver {
         let parsed_ns = if timed { clock::now_ns() } else { 0 };
         let applied = self.store.apply(&frame, recv_ns);
         if timed {
-            let published = clock::now_ns();
-            let applied_ns = self.store.applied_ns();
-            // A frame that published nothing (a duplicate, say) has no apply stage of its own.
-            let applied_at = if applied_ns >= parsed_ns {
-                applied_ns
-            } else {
-                published
-            };
-            self.latency.record(&Stamps {
-                read: recv_ns,
-                parsed: parsed_ns,
-                applied: applied_at,
-                published,
-            });
-            let (exchange, ingest) = match &frame {
-                Frame::Delta(d) => (d.exchange_ts_ms, d.ingest_ts_ms),
-                Frame::Book(b) => (b.exchange_ts_ms, b.ingest_ts_ms),
-                _ => (None, None),
-            };
+            let stamps =
+                Stamps::applied(recv_ns, parsed_ns, self.store.applied_ns(), clock::now_ns());
             self.latency
-                .record_wire(clock::wall_ns(recv_ns) / 1_000_000, exchange, ingest);
+                .record_frame(&frame, &stamps, clock::wall_ns(recv_ns) / 1_000_000);
         }
         let hub = &self.shared.hub;
         match frame {

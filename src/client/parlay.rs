@@ -23,7 +23,7 @@ use super::{tls, ClientError, Secret};
 use crate::clock;
 use crate::encode::FrameWriter;
 use crate::frame::{Frame, Line};
-use crate::odds::{EdgeAlert, EdgeAlerts, OddsBoard, Quote};
+use crate::odds::{best_of, EdgeAlert, EdgeAlerts, OddsBoard, Quote};
 use crate::parse::{FrameParser, ParseError};
 
 /// Everything the odds client needs; [`ParlayConfig::new`] and the setters.
@@ -188,9 +188,6 @@ impl ParlayConfig {
         url
     }
 }
-
-/// (event, market, outcome, point): what the best price is of.
-type OutcomeKey = (Arc<str>, Arc<str>, Arc<str>, Option<Line>);
 
 /// What `connected` said about the session.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -429,54 +426,17 @@ impl ParlayClient {
         outcome: &str,
         point: Option<Line>,
     ) -> Option<Quote> {
-        self.event(event_id)?
-            .iter()
-            .filter(|q| {
-                &*q.key.market_key == market_key
-                    && &*q.key.outcome == outcome
-                    && q.key.point == point
-            })
-            .min_by(|a, b| {
-                (a.price.implied(), &a.key.bookmaker).cmp(&(b.price.implied(), &b.key.bookmaker))
-            })
-            .cloned()
+        let event = self.event(event_id)?;
+        let candidates = event.iter().filter(|q| {
+            &*q.key.market_key == market_key && &*q.key.outcome == outcome && q.key.point == point
+        });
+        best_of(candidates).first().map(|q| (*q).clone())
     }
 
     /// The best quote of every (event, market, outcome, point), sorted.
     pub fn best_all(&self) -> Vec<Quote> {
-        let mut best: HashMap<OutcomeKey, Quote> = HashMap::new();
-        for q in self.quotes() {
-            let k = (
-                q.key.event_id.clone(),
-                q.key.market_key.clone(),
-                q.key.outcome.clone(),
-                q.key.point,
-            );
-            match best.get(&k) {
-                Some(b)
-                    if (b.price.implied(), &b.key.bookmaker)
-                        <= (q.price.implied(), &q.key.bookmaker) => {}
-                _ => {
-                    best.insert(k, q);
-                }
-            }
-        }
-        let mut v: Vec<Quote> = best.into_values().collect();
-        v.sort_by(|a, b| {
-            (
-                &a.key.event_id,
-                &a.key.market_key,
-                &a.key.outcome,
-                a.key.point,
-            )
-                .cmp(&(
-                    &b.key.event_id,
-                    &b.key.market_key,
-                    &b.key.outcome,
-                    b.key.point,
-                ))
-        });
-        v
+        let quotes = self.quotes();
+        best_of(&quotes).into_iter().cloned().collect()
     }
 
     /// Narrows the stream to one event (confirmed by [`OddsEvent::Subscribed`]).

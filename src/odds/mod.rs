@@ -557,44 +557,59 @@ impl OddsBoard {
                     && &*q.key.outcome == outcome
                     && q.key.point == point
             })
-            .min_by(|a, b| {
-                (a.price.implied(), &a.key.bookmaker).cmp(&(b.price.implied(), &b.key.bookmaker))
-            })
+            .min_by(|a, b| rank(a).cmp(&rank(b)))
     }
 
     /// The best price of every (event, market, outcome, point) on the board.
     pub fn best_all(&self) -> Vec<&Quote> {
-        let mut best: std::collections::HashMap<(&str, &str, &str, Option<Line>), &Quote> =
-            std::collections::HashMap::new();
-        for q in self.quotes() {
-            let k = (
-                &*q.key.event_id,
-                &*q.key.market_key,
-                &*q.key.outcome,
-                q.key.point,
-            );
-            let e = best.entry(k).or_insert(q);
-            if (q.price.implied(), &q.key.bookmaker) < (e.price.implied(), &e.key.bookmaker) {
-                *e = q;
-            }
-        }
-        let mut v: Vec<&Quote> = best.into_values().collect();
-        v.sort_by(|a, b| {
-            (
-                &a.key.event_id,
-                &a.key.market_key,
-                &a.key.outcome,
-                a.key.point,
-            )
-                .cmp(&(
-                    &b.key.event_id,
-                    &b.key.market_key,
-                    &b.key.outcome,
-                    b.key.point,
-                ))
-        });
-        v
+        best_of(self.quotes())
     }
+}
+
+/// How good a price is for a bettor: lower implied probability first (ties
+/// by bookmaker name, so the choice is stable).
+fn rank(q: &Quote) -> (Price, &str) {
+    (q.price.implied(), &q.key.bookmaker)
+}
+
+/// The best quote (lowest implied probability) of every (event, market,
+/// outcome, point) among `quotes`, sorted by those.
+///
+/// ```
+/// let board = wirebook::odds::OddsBoard::new();
+/// assert!(wirebook::odds::best_of(board.quotes()).is_empty());
+/// ```
+pub fn best_of<'q>(quotes: impl IntoIterator<Item = &'q Quote>) -> Vec<&'q Quote> {
+    let mut best: std::collections::HashMap<(&str, &str, &str, Option<Line>), &Quote> =
+        std::collections::HashMap::new();
+    for q in quotes {
+        let k = (
+            &*q.key.event_id,
+            &*q.key.market_key,
+            &*q.key.outcome,
+            q.key.point,
+        );
+        let e = best.entry(k).or_insert(q);
+        if rank(q) < rank(e) {
+            *e = q;
+        }
+    }
+    let mut v: Vec<&Quote> = best.into_values().collect();
+    v.sort_by(|a, b| {
+        (
+            &a.key.event_id,
+            &a.key.market_key,
+            &a.key.outcome,
+            a.key.point,
+        )
+            .cmp(&(
+                &b.key.event_id,
+                &b.key.market_key,
+                &b.key.outcome,
+                b.key.point,
+            ))
+    });
+    v
 }
 
 /// Elapsed time between two epoch-ms stamps, where both are known.

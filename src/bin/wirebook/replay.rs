@@ -124,28 +124,17 @@ pub fn run(path: &std::path::Path, speed: Speed, json: bool, depth: usize) -> Re
         let applied = store.apply(&frame, t);
         let published = clock::now_ns();
         let book = match &frame {
-            Frame::Book(b) => Some((b.market, b.exchange_ts_ms, b.ingest_ts_ms)),
-            Frame::Delta(d) => Some((d.market, d.exchange_ts_ms, d.ingest_ts_ms)),
-            Frame::ResyncRequired(m) | Frame::SlowReader(m) => Some((*m, None, None)),
+            Frame::Book(b) => Some(b.market),
+            Frame::Delta(d) => Some(d.market),
+            Frame::ResyncRequired(m) | Frame::SlowReader(m) => Some(*m),
             _ => None,
         };
-        let Some((market, exchange, ingest)) = book else {
+        let Some(market) = book else {
             continue;
         };
         if matches!(frame, Frame::Book(_) | Frame::Delta(_)) {
-            let applied_ns = store.applied_ns();
-            let applied_at = if applied_ns >= parsed {
-                applied_ns
-            } else {
-                published
-            };
-            latency.record(&Stamps {
-                read,
-                parsed,
-                applied: applied_at,
-                published,
-            });
-            latency.record_wire(t / 1_000_000, exchange, ingest);
+            let stamps = Stamps::applied(read, parsed, store.applied_ns(), published);
+            latency.record_frame(&frame, &stamps, t / 1_000_000);
         }
         if json && matches!(applied, Applied::Snapshot | Applied::Delta | Applied::Gap) {
             let (id, outcome) = (market.parsec_id.to_owned(), market.outcome.to_owned());
