@@ -1,6 +1,8 @@
 //! End to end over loopback: the simulator floods deltas (flood mode: two
 //! changes each, as fast as the socket takes them) and a client receives,
-//! parses, applies and publishes them. `wirebook` is the `ParsecClient`;
+//! parses, applies and publishes them. `wirebook` is the `ParsecClient` as
+//! configured by default (per-stage latency recorded), `wirebook_no_latency`
+//! the same with `ClientConfig::latency` off;
 //! `baseline` is a client written the usual way: tokio-tungstenite +
 //! serde_json + `BTreeMap` books behind a `parking_lot::RwLock`.
 //!
@@ -101,11 +103,16 @@ fn end_to_end(c: &mut Criterion) {
     let mut g = c.benchmark_group("end_to_end");
     g.throughput(Throughput::Elements(1));
     g.measurement_time(Duration::from_secs(8));
-    let mut medians = [0.0f64; 2];
+    let mut medians = [0.0f64; 3];
 
+    // The client as configured by default (per-stage latency recorded), then without recording.
+    for (i, (name, latency)) in [("wirebook", true), ("wirebook_no_latency", false)]
+        .into_iter()
+        .enumerate()
     {
         let sim = flood_sim();
         let mut config = ClientConfig::new(sim.url(), "pk_bench");
+        config.latency = latency;
         for i in 0..MARKETS {
             for o in ["yes", "no"] {
                 config = config.subscribe(Subscription::new(format!("sim:{i}")).outcome(o));
@@ -121,8 +128,8 @@ fn end_to_end(c: &mut Criterion) {
         }
         let progress = || applied(&readers);
         let t = time_frames(200_000, &progress);
-        medians[0] = t.as_secs_f64() * 1e9 / 200_000.0;
-        g.bench_function("wirebook", |b| {
+        medians[i] = t.as_secs_f64() * 1e9 / 200_000.0;
+        g.bench_function(name, |b| {
             b.iter_custom(|iters| time_frames(iters, &progress))
         });
         drop(client);
@@ -139,7 +146,7 @@ fn end_to_end(c: &mut Criterion) {
             std::thread::sleep(Duration::from_millis(1));
         }
         let t = time_frames(200_000, &count);
-        medians[1] = t.as_secs_f64() * 1e9 / 200_000.0;
+        medians[2] = t.as_secs_f64() * 1e9 / 200_000.0;
         g.bench_function("baseline", |b| {
             b.iter_custom(|iters| time_frames(iters, &count))
         });
@@ -149,11 +156,13 @@ fn end_to_end(c: &mut Criterion) {
     }
     g.finish();
     println!(
-        "end_to_end warm-up pass: wirebook {:.0} ns/frame ({:.0} frames/s), baseline {:.0} ns/frame; baseline/wirebook = {:.2}x",
+        "end_to_end warm-up pass: wirebook {:.0} ns/frame ({:.0} frames/s), without latency recording {:.0} ns/frame, baseline {:.0} ns/frame; baseline/wirebook = {:.2}x ({:.2}x without recording)",
         medians[0],
         1e9 / medians[0],
         medians[1],
-        medians[1] / medians[0]
+        medians[2],
+        medians[2] / medians[0],
+        medians[2] / medians[1]
     );
 }
 
