@@ -1,7 +1,9 @@
-//! A Python client written like the quickstart's (the `websockets` library,
-//! the key in the query string) against the simulator's odds stream: it must
-//! work unchanged except for the URL. Runs when `python3` with `websockets`
-//! is present (`.ci/run` installs it); otherwise it says so and passes.
+//! The quickstart's clients against the simulator's odds stream, which they
+//! must use unchanged but for the URL: a Python client written like the
+//! quickstart's (the `websockets` library, the key in the query string), a
+//! Node one (the `ws` package), and the curl handshake. Each runs when its
+//! tool is present (`.ci/run` installs `websockets` and `ws`); otherwise the
+//! test says so and passes.
 
 use std::process::Command;
 
@@ -56,6 +58,114 @@ fn the_quickstart_python_client_works_against_the_simulator() {
         lines
             .iter()
             .any(|l| l.contains(" h2h ") && l.contains(" -> ")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn the_quickstart_curl_handshake_gets_101() {
+    if Command::new("curl").arg("--version").output().is_err() {
+        eprintln!("skipped: curl is not installed");
+        return;
+    }
+    let sim = Simulator::start(SimConfig {
+        rate_hz: 0.0,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    // The seed's command, with the URL pointed at the simulator (http:// for its ws://).
+    let url = sim
+        .parlay_url("baseball_mlb", false)
+        .replace("ws://", "http://");
+    let out = Command::new("curl")
+        .args(["--include", "--no-buffer", "--max-time", "2"])
+        .args([
+            "--header",
+            "Connection: Upgrade",
+            "--header",
+            "Upgrade: websocket",
+        ])
+        .args([
+            "--header",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            "--header",
+            "Sec-WebSocket-Version: 13",
+        ])
+        .args(["--header", "X-API-Key: pk_scale_curl", &url])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.starts_with("HTTP/1.1 101 Switching Protocols"),
+        "{text}"
+    );
+    // A bad key is refused after the handshake with close 1008 (the close frame's first bytes: 0x88, len, 0x03 0xf0).
+    let bad = Command::new("curl")
+        .args(["--include", "--no-buffer", "--max-time", "2"])
+        .args([
+            "--header",
+            "Connection: Upgrade",
+            "--header",
+            "Upgrade: websocket",
+        ])
+        .args([
+            "--header",
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
+            "--header",
+            "Sec-WebSocket-Version: 13",
+        ])
+        .args(["--header", "X-API-Key: pk_invalid", &url])
+        .output()
+        .unwrap();
+    assert!(
+        bad.stdout.windows(2).any(|w| w == [0x03, 0xf0]),
+        "close code 1008 in the body"
+    );
+}
+
+#[test]
+fn the_quickstart_node_client_works_against_the_simulator() {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/node");
+    let has_ws = std::path::Path::new(dir).join("node_modules/ws").exists();
+    if !has_ws || Command::new("node").arg("--version").output().is_err() {
+        eprintln!("skipped: node with the ws package is not installed (npm install --prefix tests/node ws)");
+        return;
+    }
+    let sim = Simulator::start(SimConfig {
+        rate_hz: 0.0,
+        odds_interval: std::time::Duration::from_millis(200),
+        ..SimConfig::default()
+    })
+    .unwrap();
+    let url = format!(
+        "{}?apiKey=pk_scale_node",
+        sim.parlay_url("basketball_nba", false)
+    );
+    let out = Command::new("node")
+        .args([&format!("{dir}/odds_stream.mjs"), &url, "2.5"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("[open] connected"), "{stdout}");
+    assert!(
+        stdout.contains("[connected] tier=scale push_mode=raw"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.lines().any(|l| l.starts_with("[snapshot] ")),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .filter(|l| l.starts_with("[update] "))
+            .count()
+            >= 3,
         "{stdout}"
     );
 }
