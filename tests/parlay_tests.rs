@@ -279,7 +279,7 @@ fn retryable_close_codes_reconnect_after_their_waits() {
     // 4002: the second connection of the key waits the long backoff, then retries.
     let second = ParlayClient::spawn(config(&sim, "pk_scale_capped")).unwrap();
     let mut events = second.events();
-    let seen = collect(&mut events, Duration::from_millis(250));
+    let seen = collect(&mut events, Duration::from_millis(600));
     assert!(
         seen.iter().any(|e| matches!(
             e,
@@ -306,7 +306,7 @@ fn retryable_close_codes_reconnect_after_their_waits() {
     // 1001: a deploy; back after the 5 s wait (200 ms here).
     let mut events = second.events();
     sim.parlay_deploy();
-    let seen = collect(&mut events, Duration::from_millis(800));
+    let seen = collect(&mut events, Duration::from_millis(1500));
     assert!(
         seen.iter().any(|e| matches!(
             e,
@@ -331,7 +331,7 @@ fn retryable_close_codes_reconnect_after_their_waits() {
     );
     // 1006: an abrupt drop backs off and reconnects.
     sim.drop_connections();
-    let seen = collect(&mut events, Duration::from_millis(800));
+    let seen = collect(&mut events, Duration::from_millis(1500));
     assert!(
         seen.iter().any(|e| matches!(
             e,
@@ -385,13 +385,13 @@ fn heartbeats_come_after_idle() {
     });
     let client = ParlayClient::connect(config(&sim, "pk_scale_test")).unwrap();
     let mut events = client.events();
-    let beats = collect(&mut events, Duration::from_millis(900))
+    let beats = collect(&mut events, Duration::from_millis(1500))
         .into_iter()
         .filter(|e| *e == OddsEvent::Heartbeat)
         .count();
     assert!(
-        (2..=5).contains(&beats),
-        "{beats} heartbeats in 0.9 s at 0.2 s idle"
+        (2..=8).contains(&beats),
+        "{beats} heartbeats in 1.5 s at 0.2 s idle"
     );
 }
 
@@ -415,7 +415,13 @@ fn edge_alerts_fire_for_qualifying_moves_only() {
         assert!(a.moved().abs() >= 0.02, "{a:?}");
         assert_ne!(a.old, a.new);
     }
-    assert_eq!(client.counters().alerts, alerts.len() as u64);
+    // Every alert the client counted was delivered once: stop the walk, take the rest, compare.
+    sim.pause(true);
+    let rest = collect(&mut events, Duration::from_millis(400))
+        .into_iter()
+        .filter(|e| matches!(e, OddsEvent::Alert(_)))
+        .count();
+    assert_eq!(client.counters().alerts, (alerts.len() + rest) as u64);
 }
 
 #[test]

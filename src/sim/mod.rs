@@ -389,8 +389,10 @@ struct Shared {
     odds: Mutex<odds::OddsWorld>,
     /// Parlay: indexes of the quotes that moved, per step.
     odds_ticks: broadcast::Sender<Arc<Vec<usize>>>,
-    /// Parlay: close every odds connection with 1001.
+    /// Parlay: close every odds connection with 1001 (the epoch catches a
+    /// session that was not waiting when the notification went out).
     parlay_deploy: Notify,
+    parlay_deploy_epoch: AtomicU64,
     /// Parlay: open connections per key.
     parlay_open: Mutex<std::collections::HashMap<String, usize>>,
 }
@@ -522,6 +524,7 @@ impl Simulator {
             odds: Mutex::new(world),
             odds_ticks,
             parlay_deploy: Notify::new(),
+            parlay_deploy_epoch: AtomicU64::new(0),
             parlay_open: Mutex::new(std::collections::HashMap::new()),
         });
         let runtime = tokio::runtime::Builder::new_current_thread()
@@ -636,6 +639,9 @@ impl Simulator {
 
     /// Closes every Parlay connection with 1001 (a server deploy).
     pub fn parlay_deploy(&self) {
+        self.shared
+            .parlay_deploy_epoch
+            .fetch_add(1, Ordering::SeqCst);
         self.shared.parlay_deploy.notify_waiters();
     }
 

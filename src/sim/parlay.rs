@@ -225,6 +225,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     req: &ParlayRequest,
     tier: OddsTier,
 ) {
+    let deploy_epoch = shared.parlay_deploy_epoch.load(Ordering::SeqCst);
     let mut filter = req.filter.clone();
     let mut ticks = shared.odds_ticks.subscribe();
     let now = epoch_ms();
@@ -397,6 +398,10 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         if shared.kill_epoch.load(Ordering::SeqCst) != epoch
             || shared.stopping.load(Ordering::SeqCst)
         {
+            return;
+        }
+        if shared.parlay_deploy_epoch.load(Ordering::SeqCst) != deploy_epoch {
+            close(ws, 1001, "server deploy").await;
             return;
         }
         if send_now && !pending.is_empty() {
