@@ -369,8 +369,7 @@ enum Command {
 /// Dropping it shuts the connection down.
 pub struct ParsecClient {
     shared: Arc<Shared>,
-    commands: tokio::sync::mpsc::UnboundedSender<Command>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    worker: transport::Worker<Command>,
 }
 
 impl std::fmt::Debug for ParsecClient {
@@ -423,7 +422,6 @@ impl ParsecClient {
                 error: None,
             }),
         });
-        let (commands, rx) = tokio::sync::mpsc::unbounded_channel();
         let capture = match &config.record {
             Some(path) => {
                 let file = std::fs::File::create(path).map_err(|e| ClientError::Capture {
@@ -443,12 +441,8 @@ impl ParsecClient {
         for s in driver.initial_subscriptions() {
             driver.track(&s)?;
         }
-        let thread = transport::spawn("wirebook-client", driver.run(rx))?;
-        Ok(ParsecClient {
-            shared,
-            commands,
-            thread: Some(thread),
-        })
+        let worker = transport::Worker::start("wirebook-client", |rx| driver.run(rx))?;
+        Ok(ParsecClient { shared, worker })
     }
 
     /// The reader of a subscribed book (outcome matched case-insensitively).
@@ -473,18 +467,14 @@ impl ParsecClient {
         subscriptions: Vec<Subscription>,
     ) -> Result<Vec<BookReader>, ClientError> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.commands
-            .send(Command::Subscribe(subscriptions, tx))
-            .map_err(|_| ClientError::Stopped)?;
+        self.worker.send(Command::Subscribe(subscriptions, tx))?;
         rx.recv_timeout(Duration::from_secs(10))
             .map_err(|_| ClientError::Stopped)?
     }
 
     /// Unsubscribes; the books' readers read `Disconnected` from then on.
     pub fn unsubscribe(&self, subscriptions: Vec<Subscription>) -> Result<(), ClientError> {
-        self.commands
-            .send(Command::Unsubscribe(subscriptions))
-            .map_err(|_| ClientError::Stopped)
+        self.worker.send(Command::Unsubscribe(subscriptions))
     }
 
     /// Watches a wallet (its snapshots arrive as [`Event::Wallet`]).
@@ -493,9 +483,7 @@ impl ParsecClient {
             exchange: exchange.into(),
             address: address.into(),
         }];
-        self.commands
-            .send(Command::Wallets { add: true, wallets })
-            .map_err(|_| ClientError::Stopped)
+        self.worker.send(Command::Wallets { add: true, wallets })
     }
 
     /// A new stream of events from now on.
@@ -527,10 +515,7 @@ impl ParsecClient {
     }
 
     fn stop(&mut self) -> Option<ClientError> {
-        let _ = self.commands.send(Command::Shutdown);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.worker.stop(Command::Shutdown);
         self.error()
     }
 }

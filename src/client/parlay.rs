@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use parking_lot::{Mutex, RwLock};
-use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -317,8 +317,7 @@ enum Command {
 /// Dropping it closes the connection.
 pub struct ParlayClient {
     shared: Arc<Shared>,
-    commands: UnboundedSender<Command>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    worker: transport::Worker<Command>,
 }
 
 impl std::fmt::Debug for ParlayClient {
@@ -367,7 +366,6 @@ impl ParlayClient {
             counters: Mutex::new(ParlayCounters::default()),
             error: Mutex::new(None),
         });
-        let (commands, rx) = tokio::sync::mpsc::unbounded_channel();
         let driver = Driver {
             alerts: config.edge_threshold.map(EdgeAlerts::new),
             config,
@@ -383,12 +381,8 @@ impl ParlayClient {
             fired: Vec::new(),
             rng: fastrand::Rng::new(),
         };
-        let thread = transport::spawn("wirebook-parlay", driver.run(rx))?;
-        Ok(ParlayClient {
-            shared,
-            commands,
-            thread: Some(thread),
-        })
+        let worker = transport::Worker::start("wirebook-parlay", |rx| driver.run(rx))?;
+        Ok(ParlayClient { shared, worker })
     }
 
     /// The session's terms (tier, push mode, coalesce window), once connected.
@@ -441,16 +435,12 @@ impl ParlayClient {
 
     /// Narrows the stream to one event (confirmed by [`OddsEvent::Subscribed`]).
     pub fn subscribe(&self, event_id: &str) -> Result<(), ClientError> {
-        self.commands
-            .send(Command::Subscribe(event_id.into()))
-            .map_err(|_| ClientError::Stopped)
+        self.worker.send(Command::Subscribe(event_id.into()))
     }
 
     /// Back to every event (confirmed by [`OddsEvent::Unsubscribed`]).
     pub fn unsubscribe(&self) -> Result<(), ClientError> {
-        self.commands
-            .send(Command::Unsubscribe)
-            .map_err(|_| ClientError::Stopped)
+        self.worker.send(Command::Unsubscribe)
     }
 
     /// A new stream of events from now on.
@@ -474,10 +464,7 @@ impl ParlayClient {
     }
 
     fn stop(&mut self) -> Option<ClientError> {
-        let _ = self.commands.send(Command::Shutdown);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        self.worker.stop(Command::Shutdown);
         self.error()
     }
 }

@@ -75,8 +75,46 @@ pub(crate) async fn open(
     }
 }
 
+/// A client's handle on its thread: the command channel and the thread to join.
+#[derive(Debug)]
+pub(crate) struct Worker<C> {
+    commands: tokio::sync::mpsc::UnboundedSender<C>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl<C> Worker<C> {
+    /// Starts `run` (given the command receiver) on a thread of its own.
+    pub(crate) fn start<F, Fut>(name: &str, run: F) -> Result<Worker<C>, ClientError>
+    where
+        F: FnOnce(tokio::sync::mpsc::UnboundedReceiver<C>) -> Fut,
+        Fut: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let (commands, rx) = tokio::sync::mpsc::unbounded_channel();
+        let thread = spawn(name, run(rx))?;
+        Ok(Worker {
+            commands,
+            thread: Some(thread),
+        })
+    }
+
+    /// Hands a command to the thread; `Stopped` once it has ended.
+    pub(crate) fn send(&self, command: C) -> Result<(), ClientError> {
+        self.commands
+            .send(command)
+            .map_err(|_| ClientError::Stopped)
+    }
+
+    /// Sends `shutdown` and waits for the thread (once).
+    pub(crate) fn stop(&mut self, shutdown: C) {
+        let _ = self.commands.send(shutdown);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
 /// Runs `task` on a thread of its own with a single-threaded runtime.
-pub(crate) fn spawn<F>(name: &str, task: F) -> Result<std::thread::JoinHandle<()>, ClientError>
+fn spawn<F>(name: &str, task: F) -> Result<std::thread::JoinHandle<()>, ClientError>
 where
     F: std::future::Future<Output = ()> + Send + 'static,
 {

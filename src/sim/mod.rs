@@ -559,8 +559,7 @@ impl Simulator {
 
     /// The Parsec endpoint: `ws://127.0.0.1:PORT/ws` (or `wss://`).
     pub fn url(&self) -> String {
-        let scheme = if self.tls { "wss" } else { "ws" };
-        format!("{scheme}://{}/ws", self.addr)
+        format!("{}/ws", self.base_url())
     }
 
     /// The generated certificate (DER) when serving TLS: give it to the
@@ -607,12 +606,8 @@ impl Simulator {
     /// The Parlay odds endpoint of a sport: `ws://127.0.0.1:PORT/v1/ws/odds/{sport}`
     /// (`/v1/ws/live/` with `live`).
     pub fn parlay_url(&self, sport: &str, live: bool) -> String {
-        let scheme = if self.tls { "wss" } else { "ws" };
-        format!(
-            "{scheme}://{}/v1/ws/{}/{sport}",
-            self.addr,
-            if live { "live" } else { "odds" }
-        )
+        let kind = if live { "live" } else { "odds" };
+        format!("{}/v1/ws/{kind}/{sport}", self.base_url())
     }
 
     /// The server's base URL (`ws://127.0.0.1:PORT`), for clients that add the path.

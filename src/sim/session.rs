@@ -634,6 +634,10 @@ impl Session {
         tick: Tick,
     ) -> Flow {
         let key = (tick.market, tick.outcome);
+        if !self.subs.contains_key(&key) {
+            return Flow::Continue;
+        }
+        let silent = self.silent();
         let Some(sub) = self.subs.get_mut(&key) else {
             return Flow::Continue;
         };
@@ -642,17 +646,6 @@ impl Session {
             &mut sub.view,
             &mut self.changes,
         );
-        let silent = match self.silent_until {
-            Some(t) if Instant::now() < t => true,
-            Some(_) => {
-                self.silent_until = None;
-                false
-            }
-            None => false,
-        };
-        let Some(sub) = self.subs.get_mut(&key) else {
-            return Flow::Continue;
-        };
         let market_id = key.0.to_string();
         let parsec_id = format!("sim:{market_id}");
         let outcome = OUTCOMES[key.1 as usize];
