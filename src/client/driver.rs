@@ -40,6 +40,7 @@ enum End {
 const BATCH: usize = 500;
 /// Housekeeping period: store poll, liveness, pings, counters.
 const TICK: Duration = Duration::from_millis(50);
+const TICK_NS: u64 = TICK.as_nanos() as u64;
 /// Most buffered messages handled per turn of the session loop.
 const DRAIN: usize = 64;
 
@@ -371,6 +372,8 @@ impl Driver {
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let dead_after_ns = u64::try_from(self.config.dead_after.as_nanos()).unwrap_or(u64::MAX);
+        let mut housekeeping = false;
+        let mut next_housekeeping_ns = last_rx_ns + TICK_NS;
         loop {
             let wake = if self.has_control() {
                 self.pacer
@@ -400,6 +403,10 @@ impl Driver {
                             None => break,
                         }
                     }
+                    // Under a flood the socket is always ready and tokio polls
+                    // its timers only every few dozen task polls, so the tick
+                    // can starve; the engine clock read above keeps it on time.
+                    housekeeping = last_rx_ns >= next_housekeeping_ns;
                 }
                 cmd = commands.recv() => {
                     if let Some(end) = self.command(cmd) {
@@ -407,21 +414,24 @@ impl Driver {
                         return end;
                     }
                 }
-                _ = tick.tick() => {
-                    let now_ns = clock::now_ns();
-                    if now_ns.saturating_sub(last_rx_ns) >= dead_after_ns {
-                        return self.lost(format!("no frame for {:?}", self.config.dead_after));
-                    }
-                    if last_ping.elapsed() >= self.config.ping_interval {
-                        last_ping = Instant::now();
-                        if let Err(e) = ws.send(Message::Ping(Default::default())).await {
-                            return self.lost(e.to_string());
-                        }
-                    }
-                    self.store.poll(now_ns);
-                    self.flush_status();
-                }
+                _ = tick.tick() => housekeeping = true,
                 _ = tokio::time::sleep_until(wake.unwrap_or_else(Instant::now)), if wake.is_some() => {}
+            }
+            if housekeeping {
+                housekeeping = false;
+                let now_ns = clock::now_ns();
+                next_housekeeping_ns = now_ns + TICK_NS;
+                if now_ns.saturating_sub(last_rx_ns) >= dead_after_ns {
+                    return self.lost(format!("no frame for {:?}", self.config.dead_after));
+                }
+                if last_ping.elapsed() >= self.config.ping_interval {
+                    last_ping = Instant::now();
+                    if let Err(e) = ws.send(Message::Ping(Default::default())).await {
+                        return self.lost(e.to_string());
+                    }
+                }
+                self.store.poll(now_ns);
+                self.flush_status();
             }
             if let Err(e) = self.send_control(&mut ws).await {
                 return self.lost(e);
