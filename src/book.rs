@@ -132,10 +132,11 @@ impl Ladder {
         self.levels.iter().rev().copied()
     }
 
-    /// Sets a level's absolute size (zero removes it). Returns the depths
-    /// (from the top) whose levels changed: one level for a new size, that
-    /// level and everything below it for an insert or a removal; `None` if
-    /// nothing changed.
+    /// Sets a level's absolute size (zero removes it). Returns the storage
+    /// indices (worst first, see [`worst_first`](Self::worst_first)) whose
+    /// levels changed: one index for a new size, that index and every level
+    /// above it (towards the best) for an insert or a removal, so a change
+    /// near the top of the book touches few; `None` if nothing changed.
     ///
     /// ```
     /// # use wirebook::{Ladder, Side, Price, Size};
@@ -158,11 +159,11 @@ impl Ladder {
         match (found, size.is_zero()) {
             (Ok(i), true) => {
                 self.levels.remove(i);
-                Ok(Some(n - 1 - i..usize::MAX))
+                Ok(Some(i..usize::MAX))
             }
             (Ok(i), false) => {
                 self.levels[i].size = size;
-                Ok(Some(n - 1 - i..n - i))
+                Ok(Some(i..i + 1))
             }
             (Err(_), true) => Ok(None),
             (Err(i), false) => {
@@ -172,7 +173,7 @@ impl Ladder {
                     });
                 }
                 self.levels.insert(i, Level { price, size });
-                Ok(Some(n - i..usize::MAX))
+                Ok(Some(i..usize::MAX))
             }
         }
     }
@@ -295,12 +296,13 @@ pub struct Book {
     asks: Ladder,
 }
 
-/// Depth ranges (from the top) of each side whose levels changed.
+/// Storage index ranges (worst first, as [`Ladder::worst_first`]) of each
+/// side whose levels changed, so a publisher rewrites only those.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Dirty {
-    /// Changed bid depths, if any (`end` may be `usize::MAX`: to the bottom).
+    /// Changed bid indices, if any (`end` may be `usize::MAX`: up to the best level).
     pub bids: Option<std::ops::Range<usize>>,
-    /// Changed ask depths, if any.
+    /// Changed ask indices, if any.
     pub asks: Option<std::ops::Range<usize>>,
 }
 
@@ -404,7 +406,7 @@ impl Book {
         r
     }
 
-    /// Applies changes in array order; returns which published depths changed.
+    /// Applies changes in array order; returns which storage indices changed.
     ///
     /// ```
     /// # use wirebook::{Book, Change, Price, Side, Size};
@@ -489,7 +491,7 @@ mod tests {
     }
 
     #[test]
-    fn dirty_depth_is_the_shallowest_change() {
+    fn dirty_range_starts_at_the_lowest_index_changed() {
         let mut b = Book::new(8);
         let lv = |u, s| Level::new(p(u), Size::from_units(s));
         b.replace(&[lv(50, 1), lv(40, 1), lv(30, 1)], &[lv(60, 1)])
@@ -508,10 +510,11 @@ mod tests {
                 },
             ])
             .unwrap();
+        // Worst first: 30 is index 0, the new 45 goes in at index 2.
         assert_eq!(
             d,
             Dirty {
-                bids: Some(1..usize::MAX),
+                bids: Some(0..usize::MAX),
                 asks: None
             }
         );
@@ -522,7 +525,7 @@ mod tests {
                 size: Size::from_units(7),
             }])
             .unwrap();
-        assert_eq!(d.bids, Some(2..3), "a new size rewrites one level");
+        assert_eq!(d.bids, Some(1..2), "a new size rewrites one level");
     }
 
     #[test]

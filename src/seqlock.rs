@@ -295,11 +295,11 @@ impl WordReader<'_> {
         &self,
         start: usize,
         count: usize,
-    ) -> impl ExactSizeIterator<Item = (u64, u64)> + '_ {
+    ) -> impl ExactSizeIterator<Item = (u64, u64)> + DoubleEndedIterator + '_ {
         let words = self.words.get(start..).unwrap_or(&[]);
+        let words = words.get(..count.saturating_mul(2)).unwrap_or(words);
         words
             .chunks_exact(2)
-            .take(count)
             .map(|w| (w[0].load(Ordering::Relaxed), w[1].load(Ordering::Relaxed)))
     }
 

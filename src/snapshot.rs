@@ -153,6 +153,10 @@ pub(crate) struct Publisher {
     writer: SeqLockWriter,
     notify: Arc<Notify>,
     depth: usize,
+    /// Storage index of the lowest published level of each side (bids, asks):
+    /// the window is the top `depth` levels, published worst first, so a
+    /// change near the top of the book rewrites only the levels above it.
+    offsets: [usize; 2],
 }
 
 impl Publisher {
@@ -163,6 +167,7 @@ impl Publisher {
             writer,
             notify: Arc::new(Notify::default()),
             depth,
+            offsets: [0; 2],
         }
     }
 
@@ -182,6 +187,7 @@ impl Publisher {
         let depth = self.depth;
         let bids = book.bids().len().min(depth);
         let asks = book.asks().len().min(depth);
+        let [bid_off, ask_off] = &mut self.offsets;
         self.writer.write(|w| {
             w.set(
                 W_STATE,
@@ -196,12 +202,15 @@ impl Publisher {
             w.set(W_INGEST_TS, meta.ingest_ts_ms.unwrap_or(NONE));
             w.set(W_STALE_AFTER, meta.stale_after_ms.unwrap_or(NONE));
             w.set(W_COUNTS, bids as u64 | (asks as u64) << 32);
-            if let Some(r) = &dirty.bids {
-                write_side(w, HEADER, book.bids(), r.start, r.end.min(bids));
-            }
-            if let Some(r) = &dirty.asks {
-                write_side(w, HEADER + 2 * depth, book.asks(), r.start, r.end.min(asks));
-            }
+            write_side(w, HEADER, book.bids(), dirty.bids.clone(), depth, bid_off);
+            write_side(
+                w,
+                HEADER + 2 * depth,
+                book.asks(),
+                dirty.asks.clone(),
+                depth,
+                ask_off,
+            );
         });
         if self.notify.waiters.load(Ordering::Relaxed) != 0 {
             let _guard = self.notify.mutex.lock();
@@ -210,23 +219,38 @@ impl Publisher {
     }
 }
 
-/// Stores the levels at depths `from..to` (best first) as word pairs.
+/// Stores the changed levels of the published window of `ladder` (its top
+/// `depth` levels, worst first: position `i - offset` holds `levels[i]`).
+/// When the window's lower end moves (a book deeper than `depth` grew or
+/// shrank), every position changes and the whole window is written.
 #[inline(always)]
-fn write_side(w: &WordWriter<'_>, base: usize, ladder: &Ladder, from: usize, to: usize) {
-    if from >= to {
-        return;
-    }
+fn write_side(
+    w: &WordWriter<'_>,
+    base: usize,
+    ladder: &Ladder,
+    dirty: Option<std::ops::Range<usize>>,
+    depth: usize,
+    offset: &mut usize,
+) {
     let levels = ladder.worst_first();
     let n = levels.len();
-    // Depth d is levels[n - 1 - d]: depths from..to are levels[n - to..n - from], reversed.
-    let Some(range) = levels.get(n.saturating_sub(to)..n.saturating_sub(from)) else {
+    let off = n.saturating_sub(depth);
+    let (from, to) = if off != *offset {
+        *offset = off;
+        (off, n)
+    } else {
+        match dirty {
+            Some(r) => (r.start.max(off), r.end.min(n)),
+            None => return,
+        }
+    };
+    let Some(range) = levels.get(from..to) else {
         return;
     };
     w.set_pairs(
-        base + 2 * from,
+        base + 2 * (from - off),
         range
             .iter()
-            .rev()
             .map(|l| (u64::from(l.price.units()), l.size.units())),
     );
 }
@@ -403,10 +427,8 @@ impl BookReader {
         let version = self.lock.read(|r| {
             r.copy_to(&mut header);
             let counts = header[W_COUNTS];
-            let bids = (counts as u32 as usize).min(depth);
-            let asks = ((counts >> 32) as usize).min(depth);
-            read_side(r, HEADER, bids, &mut out.bids);
-            read_side(r, ask_base, asks, &mut out.asks);
+            read_side(r, HEADER, counts as u32 as usize, depth, &mut out.bids);
+            read_side(r, ask_base, (counts >> 32) as usize, depth, &mut out.asks);
         });
         let opt = |w: u64| (w != NONE).then_some(w);
         out.seq = header[W_SEQ];
@@ -484,10 +506,20 @@ fn state_of_header(header: &[u64; HEADER], now_ns: Option<u64>) -> BookState {
 }
 
 #[inline(always)]
-fn read_side(r: &WordReader<'_>, base: usize, count: usize, out: &mut Vec<Level>) {
+fn read_side(
+    r: &WordReader<'_>,
+    base: usize,
+    published: usize,
+    depth: usize,
+    out: &mut Vec<Level>,
+) {
     out.clear();
-    // A torn copy may hold nonsense (even a zero price); the seqlock retry discards it.
-    out.extend(r.pairs(base, count).map(|(price, size)| Level {
+    // Published worst first: the best `depth` are the last of the `published`.
+    // A torn copy may hold nonsense (even a zero price or a wild count); the
+    // seqlock retry discards it, and `pairs` stays within the lock's words.
+    let take = published.min(depth);
+    let from = base + 2 * (published - take);
+    out.extend(r.pairs(from, take).rev().map(|(price, size)| Level {
         price: Price::from_raw(price as u32),
         size: Size::from_units(size),
     }));

@@ -39,6 +39,22 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::default())]
+
+    /// The same with books deeper than the published depth (8 levels of up to
+    /// 49): readers see exactly the top 8 while the window's lower end moves.
+    #[test]
+    fn shallow_publication_of_deep_books_matches_the_model(ops in prop::collection::vec(op(), 1..200)) {
+        let mut model = Model::with_depth(8);
+        for op in &ops {
+            model.run(op);
+        }
+        model.run(&Op::Answer { lag: 0 });
+        prop_assert!(model.fresh_checks > 0, "the model compared no Fresh book");
+    }
+}
+
 /// After the storm, answering the resyncs brings every book back to Fresh = truth.
 #[test]
 fn books_recover_after_every_kind_of_fault() {

@@ -127,12 +127,19 @@ pub struct Model {
     now: u64,
     /// Snapshots checked while Fresh (so a test can tell it checked something).
     pub fresh_checks: u64,
+    /// Levels a side the store publishes (books deeper than this publish their top).
+    depth: usize,
 }
 
 impl Model {
     pub fn new() -> Model {
+        Model::with_depth(100)
+    }
+
+    /// A model whose store publishes `depth` levels a side.
+    pub fn with_depth(depth: usize) -> Model {
         let mut store = BookStore::new(StoreConfig {
-            depth: 100,
+            depth,
             resync_buffer: 8,
             ..StoreConfig::default()
         });
@@ -148,6 +155,7 @@ impl Model {
             snap: BookSnapshot::with_depth(100),
             now: SEC,
             fresh_checks: 0,
+            depth,
         };
         for book in 0..BOOKS {
             m.truth[book].seq = 100 * (book as u64 + 1);
@@ -302,6 +310,7 @@ impl Model {
         #[allow(clippy::needless_range_loop)] // book indexes three parallel arrays
         for book in 0..BOOKS {
             self.readers[book].read_into_at(100, &mut self.snap, self.now);
+            let depth = self.depth;
             let s = &self.snap;
             let bids: Vec<_> = s
                 .bids
@@ -333,9 +342,10 @@ impl Model {
                     .history
                     .get(&s.seq)
                     .unwrap_or_else(|| panic!("Fresh at seq {} the server never had", s.seq));
+                let top = |side: &Vec<(u32, u64)>| side[..side.len().min(depth)].to_vec();
                 assert_eq!(
                     (&bids, &asks),
-                    (&truth.0, &truth.1),
+                    (&top(&truth.0), &top(&truth.1)),
                     "Fresh book {} differs from the truth at seq {}",
                     IDS[book],
                     s.seq
