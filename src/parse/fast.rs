@@ -454,10 +454,46 @@ struct Slot {
     memo: Vec<u8>,
 }
 
+/// A stretch of a template's expected bytes: literals with the remembered
+/// string values between them, up to the next value that must be parsed.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    /// End of the run in `Template::expected`.
+    end: u32,
+    /// The slot whose literal starts the run (where the slot-by-slot scan resumes).
+    first_slot: u32,
+    /// The remembered strings inside the run: `Template::run_memos[memo_from..memo_to]`.
+    memo_from: u32,
+    memo_to: u32,
+    /// The slot whose value follows the run (`NO_SLOT` after the last run).
+    value_slot: u32,
+}
+
+const NO_SLOT: u32 = u32::MAX;
+
+/// A remembered string inside a run: its field, and where its contents lie
+/// from the run's start.
+#[derive(Debug, Clone, Copy)]
+struct RunMemo {
+    field: Field,
+    offset: u32,
+    len: u32,
+}
+
+/// Most slow frames between rebuilds of the runs when they keep missing.
+const MAX_REBUILD_AFTER: u32 = 1024;
+
 /// A frame shape learned from a frame the generic scan accepted: the literal
 /// bytes between values (keys, punctuation, whitespace and the `type` value)
 /// and which field each value is. A frame of the same shape is then read by
 /// comparing the literals word by word and parsing only the values.
+///
+/// String values that repeat (the market's ids, `book_state`, ...) are
+/// folded into the literals: a frame of the same market is then a few long
+/// comparisons ("runs") and the numbers between them. A run that differs
+/// (another market) hands the rest of the frame to the slot-by-slot scan,
+/// which remembers the new strings; the runs are rebuilt from them, less and
+/// less often while they keep missing (markets interleaved).
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Template {
     kind: Option<Kind>,
@@ -469,6 +505,20 @@ pub(crate) struct Template {
     seen: u32,
     /// For least-recently-used replacement.
     pub(crate) last_used: u64,
+    /// Literals and remembered strings, run after run.
+    expected: Vec<u8>,
+    runs: Vec<Run>,
+    run_memos: Vec<RunMemo>,
+    /// Whether `runs` were built (false until the first rebuild).
+    runs_valid: bool,
+    /// Slot-by-slot frames that repeated the previous one's strings (so the
+    /// runs are out of date) before the runs are rebuilt.
+    rebuild_after: u32,
+    slow_frames: u32,
+    /// Frames read through the runs since they were last rebuilt.
+    run_hits: u32,
+    /// The last slot-by-slot frame repeated its predecessor's strings.
+    last_stable: bool,
 }
 
 impl Template {
@@ -502,19 +552,133 @@ impl Template {
         }
         self.slots.truncate(n);
         self.bytes.extend_from_slice(buf.get(from..).unwrap_or(&[]));
+        // The next frame goes slot by slot, remembering its strings; the runs follow.
+        self.runs_valid = false;
+        self.rebuild_after = 1;
+        self.slow_frames = 0;
+        self.run_hits = 0;
+    }
+
+    /// Folds the slots' memos into the literals.
+    fn rebuild_runs(&mut self) {
+        self.expected.clear();
+        self.runs.clear();
+        self.run_memos.clear();
+        let mut lit = 0usize;
+        let mut run_start = 0usize;
+        let mut first_slot = 0u32;
+        let mut memo_from = 0u32;
+        for (k, slot) in self.slots.iter().enumerate() {
+            let lit_end = slot.lit_end as usize;
+            self.expected
+                .extend_from_slice(self.bytes.get(lit..lit_end).unwrap_or(&[]));
+            lit = lit_end;
+            if slot.memo.is_empty() {
+                self.runs.push(Run {
+                    end: self.expected.len() as u32,
+                    first_slot,
+                    memo_from,
+                    memo_to: self.run_memos.len() as u32,
+                    value_slot: k as u32,
+                });
+                run_start = self.expected.len();
+                first_slot = k as u32 + 1;
+                memo_from = self.run_memos.len() as u32;
+            } else {
+                self.run_memos.push(RunMemo {
+                    field: slot.field,
+                    offset: (self.expected.len() - run_start + 1) as u32,
+                    len: slot.memo.len() as u32,
+                });
+                self.expected.push(b'"');
+                self.expected.extend_from_slice(&slot.memo);
+                self.expected.push(b'"');
+            }
+        }
+        self.expected
+            .extend_from_slice(self.bytes.get(lit..).unwrap_or(&[]));
+        self.runs.push(Run {
+            end: self.expected.len() as u32,
+            first_slot,
+            memo_from,
+            memo_to: self.run_memos.len() as u32,
+            value_slot: NO_SLOT,
+        });
+        self.runs_valid = true;
+        self.run_hits = 0;
     }
 
     /// Reads a frame of this shape; `None` if the frame has another shape or a bad value.
     #[inline]
     pub(crate) fn scan(&mut self, buf: &[u8], scratch: &mut Scratch, f: &mut Fields) -> Option<()> {
-        let mut c = Cursor { buf, pos: 0 };
         *f = Fields {
             kind: self.kind,
             seen: self.seen,
             ..Fields::default()
         };
-        let mut lit = 0usize;
-        for slot in self.slots.iter_mut() {
+        if !self.runs_valid {
+            return self.scan_slow(buf, scratch, f, 0, 0);
+        }
+        let mut c = Cursor { buf, pos: 0 };
+        let mut exp = 0usize;
+        for run in &self.runs {
+            let want = self.expected.get(exp..run.end as usize)?;
+            if !prefix_equal(buf, c.pos, want) {
+                // Another market's strings (or another shape): slot by slot from here.
+                if self.run_hits == 0 {
+                    self.rebuild_after = (self.rebuild_after * 2).min(MAX_REBUILD_AFTER);
+                }
+                let (slot, pos) = (run.first_slot as usize, c.pos);
+                return self.scan_slow(buf, scratch, f, slot, pos);
+            }
+            let start = c.pos;
+            for m in self
+                .run_memos
+                .get(run.memo_from as usize..run.memo_to as usize)?
+            {
+                let span = Span {
+                    start: u32::try_from(start + m.offset as usize).ok()?,
+                    len: m.len,
+                };
+                apply_string(&c, m.field, span, f)?;
+            }
+            c.pos = start + want.len();
+            exp = run.end as usize;
+            if let Some(slot) = self.slots.get(run.value_slot as usize) {
+                value_unmarked(&mut c, slot.field, f, scratch)?;
+            }
+        }
+        if c.pos != buf.len() {
+            return None;
+        }
+        self.run_hits = self.run_hits.saturating_add(1);
+        self.rebuild_after = 1;
+        f.finish(buf)
+    }
+
+    /// The slot-by-slot scan from slot `first` at `pos` (the start of its
+    /// literal), remembering string values; rebuilds the runs when due.
+    ///
+    /// A frame read here whose strings all repeat the previous one's shows
+    /// the runs are out of date (they would have matched otherwise): they are
+    /// rebuilt, at once while rebuilding pays, less and less often while each
+    /// rebuild is followed by a miss (markets interleaved frame by frame).
+    #[inline(never)]
+    fn scan_slow(
+        &mut self,
+        buf: &[u8],
+        scratch: &mut Scratch,
+        f: &mut Fields,
+        first: usize,
+        pos: usize,
+    ) -> Option<()> {
+        let mut c = Cursor { buf, pos };
+        let mut changed = false;
+        let mut lit = match first.checked_sub(1) {
+            Some(prev) => self.slots.get(prev)?.lit_end as usize,
+            None => 0,
+        };
+        for slot in self.slots.get_mut(first..)? {
             let field = slot.field;
             c.literal_bytes(self.bytes.get(lit..slot.lit_end as usize)?)?;
             lit = slot.lit_end as usize;
@@ -531,9 +695,13 @@ impl Template {
             // one without escapes: a memo hit stands for the raw bytes as the value).
             if buf.get(start) == Some(&b'"') && c.pos - start <= MAX_MEMO + 2 {
                 if let Some(text) = buf.get(start + 1..c.pos - 1) {
+                    let had = !memo.is_empty();
                     memo.clear();
                     if !text.contains(&b'\\') {
                         memo.extend_from_slice(text);
+                        changed = true;
+                    } else {
+                        changed |= had;
                     }
                 }
             }
@@ -542,8 +710,42 @@ impl Template {
         if c.pos != buf.len() {
             return None;
         }
-        f.finish(buf)
+        f.finish(buf)?;
+        if !changed {
+            if self.last_stable {
+                // Strings repeating frame after frame: one market again.
+                self.rebuild_after = (self.rebuild_after / 2).max(1);
+            }
+            self.slow_frames += 1;
+            if self.slow_frames >= self.rebuild_after {
+                self.slow_frames = 0;
+                self.rebuild_runs();
+            }
+        }
+        self.last_stable = !changed;
+        Some(())
     }
+}
+
+/// Whether `buf[pos..]` starts with `want`, compared a word at a time and
+/// stopping at the first word that differs.
+#[inline(always)]
+fn prefix_equal(buf: &[u8], pos: usize, want: &[u8]) -> bool {
+    let n = want.len();
+    let Some(here) = buf.get(pos..pos + n) else {
+        return false;
+    };
+    if n < 8 {
+        return bytes_equal(here, want);
+    }
+    let mut i = 0;
+    while i + 8 < n {
+        if load(here, i) != load(want, i) {
+            return false;
+        }
+        i += 8;
+    }
+    load(here, n - 8) == load(want, n - 8)
 }
 
 const LO: u64 = 0x0101_0101_0101_0101;

@@ -475,3 +475,54 @@ fn parser_reuses_its_buffers() {
         }
     );
 }
+
+/// Deltas of several markets, interleaved in bursts and one by one, with
+/// strings that change now and then: every frame the fast path reads agrees
+/// with simd-json, and the learned templates (their runs of remembered
+/// strings included) read nearly all of them.
+#[test]
+fn interleaved_markets_read_through_templates_agree_with_simd_json() {
+    let mut parser = FrameParser::new();
+    let mut general = FrameParser::new();
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let mut market = 0u64;
+    let mut escaped = 0;
+    for i in 0..4000u64 {
+        // Bursts of one market, then stretches of round robin.
+        if (i / 200) % 2 == 1 || next().is_multiple_of(8) {
+            market = (market + 1) % 12;
+        }
+        let r = next();
+        let state = ["fresh", "stale", "needs_refresh"]
+            [(r % 97 / 95) as usize + usize::from(r % 1000 == 0)];
+        // An escaped id is left to simd-json (ids are never escaped in practice).
+        let title_escape = if r.is_multiple_of(50) { "\\u2019" } else { "" };
+        escaped += usize::from(!title_escape.is_empty());
+        let frame = format!(
+            r#"{{"type":"orderbook_delta","parsec_id":"polymarket:0x{market:04x}{title_escape}","exchange":"polymarket","outcome":"{}","changes":[{{"side":"bid","price":0.{:03},"size":{}.5}}],"server_seq":{i},"book_state":"{state}","stale_after_ms":{},"exchange_ts_ms":1707044096{:03}}}"#,
+            if market.is_multiple_of(3) {
+                "No"
+            } else {
+                "Yes"
+            },
+            r % 999 + 1,
+            r % 5000,
+            if r % 300 == 0 { 2000 } else { 5000 },
+            r % 1000,
+        );
+        let mut a = frame.clone().into_bytes();
+        let mut b = frame.clone().into_bytes();
+        let fast = parser.parse(&mut a).expect(&frame);
+        let slow = general.parse_general(&mut b).expect(&frame);
+        assert_eq!(fast, slow, "{frame}");
+    }
+    let stats = parser.stats();
+    assert_eq!(stats.general as usize, escaped, "{stats:?}");
+    assert!(stats.template as usize + escaped > 3990, "{stats:?}");
+}
