@@ -293,11 +293,17 @@ impl FrameParser {
     fn scan_fast(&mut self, buf: &[u8]) -> Option<()> {
         self.tick += 1;
         self.scratch.clear();
-        for t in self.templates.iter_mut() {
+        for i in 0..self.templates.len() {
+            let t = &mut self.templates[i];
             if t.scan(buf, &mut self.scratch, &mut self.fields).is_some() {
                 t.last_used = self.tick;
                 self.stats.fast += 1;
                 self.stats.template += 1;
+                // Most recently used first: a stream of one frame type (deltas)
+                // tries its own template before the others.
+                if i > 0 {
+                    self.templates.swap(i - 1, i);
+                }
                 return Some(());
             }
             self.scratch.clear();
