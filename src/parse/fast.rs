@@ -460,8 +460,6 @@ struct Slot {
 struct Run {
     /// End of the run in `Template::expected`.
     end: u32,
-    /// The slot whose literal starts the run (where the slot-by-slot scan resumes).
-    first_slot: u32,
     /// The remembered strings inside the run: `Template::run_memos[memo_from..memo_to]`.
     memo_from: u32,
     memo_to: u32,
@@ -480,8 +478,37 @@ struct RunMemo {
     len: u32,
 }
 
-/// Most slow frames between rebuilds of the runs when they keep missing.
+/// Most misses of a variant between its rebuilds when rebuilding keeps failing.
 const MAX_REBUILD_AFTER: u32 = 1024;
+
+/// Variants of a template's runs (one per market, by a hash of the bytes
+/// where the market's ids are), in sets of two: a market may use either of
+/// its set's two, so two markets that hash alike still both get theirs.
+const VARIANTS: usize = 32;
+const SETS: usize = VARIANTS / 2;
+
+/// Most bytes of the market's ids hashed to choose a variant (a real
+/// Polymarket `parsec_id` is 77 bytes; its `outcome` follows the exchange).
+const MAX_KEY_LEN: usize = 128;
+
+/// The runs of one market (or of whatever strings a frame had when they were built).
+#[derive(Debug, Default, Clone)]
+struct RunSet {
+    /// Literals and remembered strings, run after run.
+    expected: Vec<u8>,
+    runs: Vec<Run>,
+    run_memos: Vec<RunMemo>,
+    /// Built at least once since the template was learned.
+    valid: bool,
+    /// Frames read through these runs since they were built.
+    hits: u32,
+    /// Frames that missed since they were built (or last hit).
+    misses: u32,
+    /// Misses before the next rebuild: doubles while builds go unused.
+    rebuild_after: u32,
+    /// `Template::clock` at the last build or hit (the older of a set's two is replaced).
+    used: u64,
+}
 
 /// A frame shape learned from a frame the generic scan accepted: the literal
 /// bytes between values (keys, punctuation, whitespace and the `type` value)
@@ -489,11 +516,13 @@ const MAX_REBUILD_AFTER: u32 = 1024;
 /// comparing the literals word by word and parsing only the values.
 ///
 /// String values that repeat (the market's ids, `book_state`, ...) are
-/// folded into the literals: a frame of the same market is then a few long
-/// comparisons ("runs") and the numbers between them. A run that differs
-/// (another market) hands the rest of the frame to the slot-by-slot scan,
-/// which remembers the new strings; the runs are rebuilt from them, less and
-/// less often while they keep missing (markets interleaved).
+/// folded into the literals: a frame of a market seen before is then a few
+/// long comparisons ("runs") and the numbers between them. Each market gets
+/// its own runs (a variant, chosen by a hash of the bytes where its ids are),
+/// so markets interleaved frame by frame all take this route. A run that
+/// differs (new strings, or two markets sharing a variant) hands the frame
+/// to the slot-by-slot scan, whose strings then rebuild the variant, less
+/// and less often while rebuilding does not pay.
 #[derive(Debug, Default, Clone)]
 pub(crate) struct Template {
     kind: Option<Kind>,
@@ -505,20 +534,14 @@ pub(crate) struct Template {
     seen: u32,
     /// For least-recently-used replacement.
     pub(crate) last_used: u64,
-    /// Literals and remembered strings, run after run.
-    expected: Vec<u8>,
-    runs: Vec<Run>,
-    run_memos: Vec<RunMemo>,
-    /// Whether `runs` were built (false until the first rebuild).
-    runs_valid: bool,
-    /// Slot-by-slot frames that repeated the previous one's strings (so the
-    /// runs are out of date) before the runs are rebuilt.
-    rebuild_after: u32,
-    slow_frames: u32,
-    /// Frames read through the runs since they were last rebuilt.
-    run_hits: u32,
-    /// The last slot-by-slot frame repeated its predecessor's strings.
-    last_stable: bool,
+    variants: Vec<RunSet>,
+    /// Where the hashed bytes start (the first value, a string) and how
+    /// many there are (0: a single variant); decided at the first build.
+    key_at: u32,
+    key_len: u32,
+    key_decided: bool,
+    /// Frames scanned (for `RunSet::used`).
+    clock: u64,
 }
 
 impl Template {
@@ -552,87 +575,183 @@ impl Template {
         }
         self.slots.truncate(n);
         self.bytes.extend_from_slice(buf.get(from..).unwrap_or(&[]));
-        // The next frame goes slot by slot, remembering its strings; the runs follow.
-        self.runs_valid = false;
-        self.rebuild_after = 1;
-        self.slow_frames = 0;
-        self.run_hits = 0;
+        // The next frame goes slot by slot, remembering its strings; its runs follow.
+        for v in &mut self.variants {
+            v.valid = false;
+        }
+        self.key_decided = false;
+        self.key_at = 0;
+        self.key_len = 0;
     }
 
-    /// Folds the slots' memos into the literals.
-    fn rebuild_runs(&mut self) {
-        self.expected.clear();
-        self.runs.clear();
-        self.run_memos.clear();
+    /// The first of the two variants for the frame in `buf`.
+    #[inline(always)]
+    fn variant_of(&self, buf: &[u8]) -> usize {
+        let (at, len) = (self.key_at as usize, self.key_len as usize);
+        if len < 8 {
+            return 0;
+        }
+        // Words folded by rotate and xor, mixed once at the end: a collision
+        // only costs speed (two markets sharing a variant).
+        let mut h = 0u64;
+        let mut i = 0;
+        while i + 8 < len {
+            h = h.rotate_left(11) ^ load(buf, at + i).unwrap_or(0);
+            i += 8;
+        }
+        h = h.rotate_left(11) ^ load(buf, at + len - 8).unwrap_or(0);
+        // The top bits of the product depend on every bit of `h`.
+        2 * (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SETS.trailing_zeros())) as usize
+    }
+
+    /// Folds the slots' memos (the strings of the frame in `buf`, just read
+    /// slot by slot from its start) into the literals of its variant.
+    fn build(&mut self, buf: &[u8]) {
+        if !self.key_decided {
+            self.key_decided = true;
+            // The market's strings open the frame: hash the stretch of them
+            // (up to the first value that is not a remembered string).
+            if let Some(first) = self.slots.first().filter(|s| !s.memo.is_empty()) {
+                let at = first.lit_end as usize;
+                let mut end = at;
+                let mut lit = at;
+                for slot in &self.slots {
+                    if slot.memo.is_empty() {
+                        break;
+                    }
+                    end += slot.lit_end as usize - lit + slot.memo.len() + 2;
+                    lit = slot.lit_end as usize;
+                }
+                let len = (end - at).min(MAX_KEY_LEN);
+                if len >= 8 {
+                    self.key_at = at as u32;
+                    self.key_len = len as u32;
+                }
+            }
+        }
+        let first = self.variant_of(buf);
+        if self.variants.len() < VARIANTS {
+            self.variants.resize_with(VARIANTS, RunSet::default);
+        }
+        let v = self.replaced(first);
+        let set = &mut self.variants[v];
+        if set.valid && set.hits == 0 {
+            set.rebuild_after = (set.rebuild_after * 2).clamp(1, MAX_REBUILD_AFTER);
+        }
+        set.expected.clear();
+        set.runs.clear();
+        set.run_memos.clear();
         let mut lit = 0usize;
         let mut run_start = 0usize;
-        let mut first_slot = 0u32;
         let mut memo_from = 0u32;
         for (k, slot) in self.slots.iter().enumerate() {
             let lit_end = slot.lit_end as usize;
-            self.expected
+            set.expected
                 .extend_from_slice(self.bytes.get(lit..lit_end).unwrap_or(&[]));
             lit = lit_end;
             if slot.memo.is_empty() {
-                self.runs.push(Run {
-                    end: self.expected.len() as u32,
-                    first_slot,
+                set.runs.push(Run {
+                    end: set.expected.len() as u32,
                     memo_from,
-                    memo_to: self.run_memos.len() as u32,
+                    memo_to: set.run_memos.len() as u32,
                     value_slot: k as u32,
                 });
-                run_start = self.expected.len();
-                first_slot = k as u32 + 1;
-                memo_from = self.run_memos.len() as u32;
+                run_start = set.expected.len();
+                memo_from = set.run_memos.len() as u32;
             } else {
-                self.run_memos.push(RunMemo {
+                set.run_memos.push(RunMemo {
                     field: slot.field,
-                    offset: (self.expected.len() - run_start + 1) as u32,
+                    offset: (set.expected.len() - run_start + 1) as u32,
                     len: slot.memo.len() as u32,
                 });
-                self.expected.push(b'"');
-                self.expected.extend_from_slice(&slot.memo);
-                self.expected.push(b'"');
+                set.expected.push(b'"');
+                set.expected.extend_from_slice(&slot.memo);
+                set.expected.push(b'"');
             }
         }
-        self.expected
+        set.expected
             .extend_from_slice(self.bytes.get(lit..).unwrap_or(&[]));
-        self.runs.push(Run {
-            end: self.expected.len() as u32,
-            first_slot,
+        set.runs.push(Run {
+            end: set.expected.len() as u32,
             memo_from,
-            memo_to: self.run_memos.len() as u32,
+            memo_to: set.run_memos.len() as u32,
             value_slot: NO_SLOT,
         });
-        self.runs_valid = true;
-        self.run_hits = 0;
+        set.valid = true;
+        set.hits = 0;
+        set.misses = 0;
+        set.used = self.clock;
     }
 
-    /// Reads a frame of this shape; `None` if the frame has another shape or a bad value.
+    /// Which of the two variants from `first` a new build replaces: an
+    /// unbuilt one, else the one used less recently.
+    fn replaced(&self, first: usize) -> usize {
+        match (self.variants.get(first), self.variants.get(first + 1)) {
+            (Some(a), _) if !a.valid => first,
+            (_, Some(b)) if !b.valid => first + 1,
+            (Some(a), Some(b)) if b.used < a.used => first + 1,
+            _ => first,
+        }
+    }
+
+    /// Reads a frame of this shape; `None` if the frame has another shape or
+    /// a bad value, else whether its market's runs read it.
     #[inline]
-    pub(crate) fn scan(&mut self, buf: &[u8], scratch: &mut Scratch, f: &mut Fields) -> Option<()> {
+    pub(crate) fn scan(
+        &mut self,
+        buf: &[u8],
+        scratch: &mut Scratch,
+        f: &mut Fields,
+    ) -> Option<bool> {
+        self.clock += 1;
+        let first = self.variant_of(buf);
+        for v in [first, first + 1] {
+            if self.read_runs(v, buf, scratch, f).is_some() {
+                return Some(true);
+            }
+            scratch.clear();
+        }
+        // Slot by slot from the start (the strings of the whole frame are
+        // then in the slots' memos, ready to build its variant).
+        self.scan_slots(buf, scratch, f)?;
+        let v = self.replaced(first);
+        let due = match self.variants.get_mut(v) {
+            Some(set) if set.valid => {
+                set.misses += 1;
+                set.misses >= set.rebuild_after
+            }
+            _ => true,
+        };
+        if due {
+            self.build(buf);
+        }
+        Some(false)
+    }
+
+    /// Reads the frame through variant `v`'s runs.
+    #[inline(always)]
+    fn read_runs(
+        &mut self,
+        v: usize,
+        buf: &[u8],
+        scratch: &mut Scratch,
+        f: &mut Fields,
+    ) -> Option<()> {
+        let set = self.variants.get_mut(v).filter(|s| s.valid)?;
         *f = Fields {
             kind: self.kind,
             seen: self.seen,
             ..Fields::default()
         };
-        if !self.runs_valid {
-            return self.scan_slow(buf, scratch, f, 0, 0);
-        }
         let mut c = Cursor { buf, pos: 0 };
         let mut exp = 0usize;
-        for run in &self.runs {
-            let want = self.expected.get(exp..run.end as usize)?;
+        for run in &set.runs {
+            let want = set.expected.get(exp..run.end as usize)?;
             if !prefix_equal(buf, c.pos, want) {
-                // Another market's strings (or another shape): slot by slot from here.
-                if self.run_hits == 0 {
-                    self.rebuild_after = (self.rebuild_after * 2).min(MAX_REBUILD_AFTER);
-                }
-                let (slot, pos) = (run.first_slot as usize, c.pos);
-                return self.scan_slow(buf, scratch, f, slot, pos);
+                return None;
             }
             let start = c.pos;
-            for m in self
+            for m in set
                 .run_memos
                 .get(run.memo_from as usize..run.memo_to as usize)?
             {
@@ -651,34 +770,25 @@ impl Template {
         if c.pos != buf.len() {
             return None;
         }
-        self.run_hits = self.run_hits.saturating_add(1);
-        self.rebuild_after = 1;
-        f.finish(buf)
+        f.finish(buf)?;
+        set.hits = set.hits.saturating_add(1);
+        set.misses = 0;
+        set.rebuild_after = 1;
+        set.used = self.clock;
+        Some(())
     }
 
-    /// The slot-by-slot scan from slot `first` at `pos` (the start of its
-    /// literal), remembering string values; rebuilds the runs when due.
-    ///
-    /// A frame read here whose strings all repeat the previous one's shows
-    /// the runs are out of date (they would have matched otherwise): they are
-    /// rebuilt, at once while rebuilding pays, less and less often while each
-    /// rebuild is followed by a miss (markets interleaved frame by frame).
+    /// The slot-by-slot scan, remembering string values in the slots.
     #[inline(never)]
-    fn scan_slow(
-        &mut self,
-        buf: &[u8],
-        scratch: &mut Scratch,
-        f: &mut Fields,
-        first: usize,
-        pos: usize,
-    ) -> Option<()> {
-        let mut c = Cursor { buf, pos };
-        let mut changed = false;
-        let mut lit = match first.checked_sub(1) {
-            Some(prev) => self.slots.get(prev)?.lit_end as usize,
-            None => 0,
+    fn scan_slots(&mut self, buf: &[u8], scratch: &mut Scratch, f: &mut Fields) -> Option<()> {
+        *f = Fields {
+            kind: self.kind,
+            seen: self.seen,
+            ..Fields::default()
         };
-        for slot in self.slots.get_mut(first..)? {
+        let mut c = Cursor { buf, pos: 0 };
+        let mut lit = 0usize;
+        for slot in self.slots.iter_mut() {
             let field = slot.field;
             c.literal_bytes(self.bytes.get(lit..slot.lit_end as usize)?)?;
             lit = slot.lit_end as usize;
@@ -695,13 +805,9 @@ impl Template {
             // one without escapes: a memo hit stands for the raw bytes as the value).
             if buf.get(start) == Some(&b'"') && c.pos - start <= MAX_MEMO + 2 {
                 if let Some(text) = buf.get(start + 1..c.pos - 1) {
-                    let had = !memo.is_empty();
                     memo.clear();
                     if !text.contains(&b'\\') {
                         memo.extend_from_slice(text);
-                        changed = true;
-                    } else {
-                        changed |= had;
                     }
                 }
             }
@@ -710,20 +816,7 @@ impl Template {
         if c.pos != buf.len() {
             return None;
         }
-        f.finish(buf)?;
-        if !changed {
-            if self.last_stable {
-                // Strings repeating frame after frame: one market again.
-                self.rebuild_after = (self.rebuild_after / 2).max(1);
-            }
-            self.slow_frames += 1;
-            if self.slow_frames >= self.rebuild_after {
-                self.slow_frames = 0;
-                self.rebuild_runs();
-            }
-        }
-        self.last_stable = !changed;
-        Some(())
+        f.finish(buf)
     }
 }
 

@@ -471,6 +471,7 @@ fn parser_reuses_its_buffers() {
         ParserStats {
             fast: 3,
             template: 2,
+            remembered: 1,
             general: 3
         }
     );
@@ -525,4 +526,7 @@ fn interleaved_markets_read_through_templates_agree_with_simd_json() {
     let stats = parser.stats();
     assert_eq!(stats.general as usize, escaped, "{stats:?}");
     assert!(stats.template as usize + escaped > 3990, "{stats:?}");
+    // Each of the 12 markets has its own remembered strings: round robin
+    // included, most frames are a few long compares.
+    assert!(stats.remembered > 3000, "{stats:?}");
 }
