@@ -11,7 +11,7 @@ mod common;
 
 use std::hint::black_box;
 
-use common::{base_read, delta_stream, snapshot, wirebook_store, BaseStore};
+use common::{base_read, delta_stream, interleaved_stream, snapshot, wirebook_store, BaseStore};
 use wirebook::{BookSnapshot, FrameParser};
 
 const BASE_SEQ: u64 = 1_000;
@@ -20,6 +20,7 @@ const ID: &str = "polymarket:0x1234abcd";
 const DELTAS: usize = 4096 * 25;
 const SNAPSHOTS: usize = 2_000;
 const READS: usize = 200_000;
+const INTERLEAVED: usize = 100_000;
 
 /// The fixed capture of `tests/data/capture/sim.cap` (a simulator session
 /// with gaps, duplicates and malformed frames), read into memory.
@@ -143,10 +144,37 @@ fn main() {
             }
             black_box(base.gaps);
         }
+        "interleaved" => {
+            let (snapshots, mut deltas) = interleaved_stream(INTERLEAVED);
+            let mut store = wirebook::BookStore::new(wirebook::StoreConfig::default());
+            let mut parser = FrameParser::new();
+            for mut s in snapshots {
+                store.ingest(&mut parser, &mut s, 1).unwrap();
+            }
+            for f in &mut deltas {
+                black_box(store.ingest(&mut parser, f, 1).is_ok());
+            }
+            assert_eq!(store.counters().gaps, 0);
+        }
+        "interleaved-baseline" => {
+            let (snapshots, deltas) = interleaved_stream(INTERLEAVED);
+            let mut base = BaseStore::default();
+            for s in &snapshots {
+                base.ingest(s);
+            }
+            for f in &deltas {
+                base.ingest(black_box(f));
+            }
+            assert_eq!(base.gaps, 0);
+        }
+        "interleaved-setup" => {
+            black_box(interleaved_stream(INTERLEAVED));
+        }
         "replay-frames" => println!("{}", capture().len()),
         _ => println!(
             "workloads: delta delta-baseline snapshot snapshot-baseline read read-baseline \
-             replay replay-baseline (run benches/callgrind.sh)"
+             replay replay-baseline interleaved interleaved-baseline interleaved-setup \
+             (run benches/callgrind.sh)"
         ),
     }
 }

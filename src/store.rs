@@ -264,7 +264,9 @@ pub struct BookStore {
     slots: Vec<Slot>,
     index: HashTable<u32>,
     hasher: foldhash::fast::FixedState,
-    last_hit: Option<u32>,
+    /// Books found lately, by a cheap fingerprint of their key (verified
+    /// before use): markets interleaved frame by frame skip the full hash.
+    recent: [u32; RECENT],
     queue: VecDeque<u32>,
     counters: Counters,
     applied_ns: u64,
@@ -286,6 +288,24 @@ fn state_of(phase: Phase, disconnected: bool) -> BookState {
     }
 }
 
+/// Entries of `BookStore::recent` (a power of two).
+const RECENT: usize = 64;
+
+/// An index into `BookStore::recent` from the first and last eight bytes of
+/// the id, its length, and the outcome's first letter (any case) and length.
+#[inline(always)]
+fn fingerprint(id: &[u8], outcome: &[u8]) -> usize {
+    let word = |b: &[u8]| match b.get(..8) {
+        Some(w) => <[u8; 8]>::try_from(w).map_or(0, u64::from_le_bytes),
+        None => b.iter().rev().fold(0, |w, &x| w << 8 | u64::from(x)),
+    };
+    let head = word(id);
+    let tail = word(&id[id.len().saturating_sub(8)..]);
+    let o = u64::from(outcome.first().map_or(0, |b| b | 0x20)) | (outcome.len() as u64) << 8;
+    let h = head ^ tail.rotate_left(23) ^ (id.len() as u64) << 48 ^ o << 32;
+    (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - RECENT.trailing_zeros())) as usize
+}
+
 impl BookStore {
     /// An empty store.
     ///
@@ -299,7 +319,7 @@ impl BookStore {
             slots: Vec::new(),
             index: HashTable::new(),
             hasher: foldhash::fast::FixedState::with_seed(0x5eed_b00c),
-            last_hit: None,
+            recent: [u32::MAX; RECENT],
             queue: VecDeque::new(),
             counters: Counters::default(),
             applied_ns: 0,
@@ -376,17 +396,21 @@ impl BookStore {
 
     #[inline]
     fn find(&mut self, parsec_id: &str, outcome: &str) -> Option<usize> {
-        if let Some(i) = self.last_hit {
-            if self.slots[i as usize].key.matches(parsec_id, outcome) {
-                return Some(i as usize);
-            }
+        let r = fingerprint(parsec_id.as_bytes(), outcome.as_bytes());
+        let i = self.recent[r] as usize;
+        if self
+            .slots
+            .get(i)
+            .is_some_and(|s| s.key.matches(parsec_id, outcome))
+        {
+            return Some(i);
         }
         let hash = self.hash(parsec_id, outcome);
         let slots = &self.slots;
         let i = *self
             .index
             .find(hash, |&i| slots[i as usize].key.matches(parsec_id, outcome))?;
-        self.last_hit = Some(i);
+        self.recent[r] = i;
         Some(i as usize)
     }
 

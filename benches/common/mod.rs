@@ -226,3 +226,63 @@ pub fn base_read(book: &RwLock<BaseBook>, depth: usize, out: &mut Vec<(u64, f64)
     out.extend(b.asks.iter().take(depth).map(|(p, s)| (*p, *s)));
     b.seq
 }
+
+/// Books of the interleaved workload: 4 markets, `yes` and `no`.
+pub const INTERLEAVED_BOOKS: usize = 8;
+
+/// The simulator's flood over [`INTERLEAVED_BOOKS`] books, round robin: a
+/// snapshot per book (20 levels a side, seq 10^12), then `count` deltas of
+/// one or two changes near the top, with 13-digit seqs and timestamps as the
+/// simulator writes them (what `end_to_end` parses, without the socket).
+pub fn interleaved_stream(count: usize) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+    const SEQ: u64 = 1_000_000_000_000;
+    let id = |b: usize| (b / 2, if b.is_multiple_of(2) { "yes" } else { "no" });
+    let prefix = |b: usize, kind: &str| {
+        let (m, o) = id(b);
+        format!(
+            r#"{{"type":"{kind}","parsec_id":"sim:{m}","exchange":"sim","outcome":"{o}","token_id":"","market_id":"{m}","#
+        )
+    };
+    let snapshots = (0..INTERLEAVED_BOOKS)
+        .map(|b| {
+            let bids: Vec<_> = (0..20).map(|i| format!("[0.{},{}]", 49 - i, 100 + i)).collect();
+            let asks: Vec<_> = (0..20).map(|i| format!("[0.{},{}]", 51 + i, 90 + i)).collect();
+            format!(
+                r#"{}"tick_size":0.01,"bids":[{}],"asks":[{}],"server_seq":{SEQ},"book_state":"fresh","feed_state":"healthy","stale_after_ms":5000,"exchange_ts_ms":1795302710496,"ingest_ts_ms":1795302710499}}"#,
+                prefix(b, "orderbook"),
+                bids.join(","),
+                asks.join(",")
+            )
+            .into_bytes()
+        })
+        .collect();
+    let mut x = 0x2545_f491_4f6c_dd1du64;
+    let deltas = (0..count)
+        .map(|i| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let b = i % INTERLEAVED_BOOKS;
+            let seq = SEQ + 1 + (i / INTERLEAVED_BOOKS) as u64;
+            let bid = format!(
+                r#"{{"side":"bid","price":0.{},"size":{}}}"#,
+                49 - x % 5,
+                x % 1000 + 1
+            );
+            let ask = format!(
+                r#"{{"side":"ask","price":0.{},"size":{}.5}}"#,
+                51 + (x >> 8) % 5,
+                (x >> 16) % 1000
+            );
+            let changes = if x.is_multiple_of(3) { bid } else { format!("{bid},{ask}") };
+            format!(
+                r#"{}"changes":[{changes}],"server_seq":{seq},"book_state":"fresh","feed_state":"healthy","stale_after_ms":5000,"exchange_ts_ms":{},"ingest_ts_ms":{}}}"#,
+                prefix(b, "orderbook_delta"),
+                1_795_302_710_496 + i as u64 / 100,
+                1_795_302_710_499 + i as u64 / 100,
+            )
+            .into_bytes()
+        })
+        .collect();
+    (snapshots, deltas)
+}

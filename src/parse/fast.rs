@@ -450,8 +450,10 @@ struct Slot {
     /// Where the literal before this value ends in `Template::bytes`.
     lit_end: u32,
     field: Field,
-    /// The last string seen here (empty if none): already validated bytes.
+    /// The last string seen here: already validated bytes.
     memo: Vec<u8>,
+    /// Whether `memo` holds one (an empty string is a value too: Kalshi's `token_id`).
+    remembered: bool,
 }
 
 /// A stretch of a template's expected bytes: literals with the remembered
@@ -563,11 +565,13 @@ impl Template {
                     slot.lit_end = lit_end;
                     slot.field = v.field;
                     slot.memo.clear();
+                    slot.remembered = false;
                 }
                 None => self.slots.push(Slot {
                     lit_end,
                     field: v.field,
                     memo: Vec::new(),
+                    remembered: false,
                 }),
             }
             n += 1;
@@ -611,12 +615,12 @@ impl Template {
             self.key_decided = true;
             // The market's strings open the frame: hash the stretch of them
             // (up to the first value that is not a remembered string).
-            if let Some(first) = self.slots.first().filter(|s| !s.memo.is_empty()) {
+            if let Some(first) = self.slots.first().filter(|s| s.remembered) {
                 let at = first.lit_end as usize;
                 let mut end = at;
                 let mut lit = at;
                 for slot in &self.slots {
-                    if slot.memo.is_empty() {
+                    if !slot.remembered {
                         break;
                     }
                     end += slot.lit_end as usize - lit + slot.memo.len() + 2;
@@ -649,7 +653,7 @@ impl Template {
             set.expected
                 .extend_from_slice(self.bytes.get(lit..lit_end).unwrap_or(&[]));
             lit = lit_end;
-            if slot.memo.is_empty() {
+            if !slot.remembered {
                 set.runs.push(Run {
                     end: set.expected.len() as u32,
                     memo_from,
@@ -792,9 +796,8 @@ impl Template {
             let field = slot.field;
             c.literal_bytes(self.bytes.get(lit..slot.lit_end as usize)?)?;
             lit = slot.lit_end as usize;
-            let memo = &mut slot.memo;
-            if !memo.is_empty() {
-                if let Some(span) = c.memo_string(memo) {
+            if slot.remembered {
+                if let Some(span) = c.memo_string(&slot.memo) {
                     apply_string(&c, field, span, f)?;
                     continue;
                 }
@@ -803,11 +806,13 @@ impl Template {
             value_unmarked(&mut c, field, f, scratch)?;
             // Remember a string value for the next frame of this shape (only
             // one without escapes: a memo hit stands for the raw bytes as the value).
+            slot.remembered = false;
             if buf.get(start) == Some(&b'"') && c.pos - start <= MAX_MEMO + 2 {
                 if let Some(text) = buf.get(start + 1..c.pos - 1) {
-                    memo.clear();
                     if !text.contains(&b'\\') {
-                        memo.extend_from_slice(text);
+                        slot.memo.clear();
+                        slot.memo.extend_from_slice(text);
+                        slot.remembered = true;
                     }
                 }
             }
