@@ -454,6 +454,17 @@ struct Slot {
     memo: Vec<u8>,
     /// Whether `memo` holds one (an empty string is a value too: Kalshi's `token_id`).
     remembered: bool,
+    /// For an integer: its first eight digits last time.
+    leading: Leading,
+}
+
+/// The first eight digits of an integer (as bytes and as their value), which
+/// the next frame's integer in the same place most likely starts with too.
+#[derive(Debug, Default, Clone, Copy)]
+struct Leading {
+    /// The eight ASCII digits as a little-endian word (0: none yet).
+    word: u64,
+    value: u64,
 }
 
 /// A stretch of a template's expected bytes: literals with the remembered
@@ -566,12 +577,14 @@ impl Template {
                     slot.field = v.field;
                     slot.memo.clear();
                     slot.remembered = false;
+                    slot.leading = Leading::default();
                 }
                 None => self.slots.push(Slot {
                     lit_end,
                     field: v.field,
                     memo: Vec::new(),
                     remembered: false,
+                    leading: Leading::default(),
                 }),
             }
             n += 1;
@@ -741,10 +754,18 @@ impl Template {
         scratch: &mut Scratch,
         f: &mut Fields,
     ) -> Option<()> {
-        let set = self.variants.get_mut(v).filter(|s| s.valid)?;
+        let Template {
+            variants,
+            slots,
+            kind,
+            seen,
+            clock,
+            ..
+        } = self;
+        let set = variants.get_mut(v).filter(|s| s.valid)?;
         *f = Fields {
-            kind: self.kind,
-            seen: self.seen,
+            kind: *kind,
+            seen: *seen,
             ..Fields::default()
         };
         let mut c = Cursor { buf, pos: 0 };
@@ -767,8 +788,23 @@ impl Template {
             }
             c.pos = start + want.len();
             exp = run.end as usize;
-            if let Some(slot) = self.slots.get(run.value_slot as usize) {
-                value_unmarked(&mut c, slot.field, f, scratch)?;
+            if let Some(slot) = slots.get_mut(run.value_slot as usize) {
+                let field = slot.field;
+                match field {
+                    // Sequence numbers and epoch times keep their leading digits
+                    // from frame to frame: those are compared, not read.
+                    Field::ServerSeq | Field::ExchangeTsMs | Field::IngestTsMs => {
+                        match c.u64_prefixed(&mut slot.leading) {
+                            Some(v) => match field {
+                                Field::ServerSeq => f.server_seq = Some(v),
+                                Field::ExchangeTsMs => f.exchange_ts_ms = Some(v),
+                                _ => f.ingest_ts_ms = Some(v),
+                            },
+                            None => value_unmarked(&mut c, field, f, scratch)?,
+                        }
+                    }
+                    _ => value_unmarked(&mut c, field, f, scratch)?,
+                }
             }
         }
         if c.pos != buf.len() {
@@ -778,7 +814,7 @@ impl Template {
         set.hits = set.hits.saturating_add(1);
         set.misses = 0;
         set.rebuild_after = 1;
-        set.used = self.clock;
+        set.used = *clock;
         Some(())
     }
 
@@ -1270,6 +1306,47 @@ impl<'b> Cursor<'b> {
         let (units, used) = units_slow(self.buf.get(self.pos..)?)?;
         self.pos += used;
         Some(units)
+    }
+
+    /// [`u64`](Self::u64), skipping the first eight digits when they are
+    /// those of `leading` (and remembering them when they are not); `None`
+    /// where [`u64`](Self::u64) might decide otherwise (it then reads the value).
+    #[inline(always)]
+    fn u64_prefixed(&mut self, leading: &mut Leading) -> Option<u64> {
+        let b = self.buf;
+        let i = self.pos;
+        let w = load(b, i)?;
+        let (mut v, mut j) = if leading.word != 0 && w == leading.word {
+            (leading.value, i + 8)
+        } else {
+            let (v, j) = digit_run(b, i, 16)?;
+            let n = j - i;
+            if n < 8 || b.get(i) == Some(&b'0') {
+                return None; // short (or a leading zero): the plain route
+            }
+            *leading = Leading {
+                word: w,
+                value: v / POW10.get(16 - n)?,
+            };
+            (v, j)
+        };
+        // The digits after the remembered eight (at most 19 in all).
+        while let Some(&c) = b.get(j) {
+            let d = c.wrapping_sub(b'0');
+            if d > 9 {
+                break;
+            }
+            if j - i == 19 {
+                return None;
+            }
+            v = v * 10 + u64::from(d);
+            j += 1;
+        }
+        if let Some(b'.' | b'e' | b'E') = b.get(j) {
+            return None;
+        }
+        self.pos = j;
+        Some(v)
     }
 
     /// An unsigned integer in plain integer syntax (no sign, fraction or exponent).
@@ -1787,6 +1864,53 @@ impl<'b> Cursor<'b> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Integers that share their first digits with the one before (and some
+    /// that do not, are too long, have a leading zero or a fraction): where
+    /// the remembered route gives a value it is the plain route's, and it
+    /// gives one for most of them.
+    #[test]
+    fn remembered_leading_digits_read_like_the_plain_route() {
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut leading = Leading::default();
+        let (mut agreed, mut total) = (0, 0);
+        let mut ts = 1_795_302_710_496u64;
+        for i in 0..20_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            ts += x % 50;
+            let text = match x % 16 {
+                0 => format!("{}", x % 1000),
+                1 => format!("0{}", ts),
+                2 => format!("{}", x),
+                3 => format!("{}.5", ts),
+                4 => format!("{}e3", ts),
+                5 => format!("{}{}", ts, ts),
+                6 => format!("{}", 99_999_999 + i % 3),
+                _ => format!("{ts}"),
+            };
+            for tail in [",", "}", ""] {
+                let buf = format!("{text}{tail}");
+                let mut plain = Cursor {
+                    buf: buf.as_bytes(),
+                    pos: 0,
+                };
+                let want = plain.u64().map(|v| (v, plain.pos));
+                let mut c = Cursor {
+                    buf: buf.as_bytes(),
+                    pos: 0,
+                };
+                let got = c.u64_prefixed(&mut leading).map(|v| (v, c.pos));
+                total += 1;
+                if got.is_some() {
+                    assert_eq!(got, want, "{buf}");
+                    agreed += 1;
+                }
+            }
+        }
+        assert!(agreed * 2 > total, "{agreed} of {total}");
+    }
 
     #[test]
     fn bytes_equal_sees_every_difference_at_every_length() {
