@@ -964,7 +964,7 @@ fn level_compact(b: &[u8], i: usize) -> Option<(Level, usize)> {
     if *b.get(i)? != b'[' {
         return None;
     }
-    let (price, j) = plain_units(b, i + 1)?;
+    let (price, j) = price_units(b, i + 1)?;
     if *b.get(j)? != b',' {
         return None;
     }
@@ -977,6 +977,24 @@ fn level_compact(b: &[u8], i: usize) -> Option<(Level, usize)> {
         size: Size::from_units(size),
     };
     Some((level, k + 1))
+}
+
+/// [`plain_units`] for a price: most are `0.` and a few digits, read here
+/// without the integer part's loop.
+#[inline(always)]
+fn price_units(b: &[u8], i: usize) -> Option<(u64, usize)> {
+    if b.get(i..i + 2) == Some(b"0.") {
+        let (frac, end) = digit_run(b, i + 2, 8)?;
+        let n = end - (i + 2);
+        if n == 0 {
+            return None;
+        }
+        if let Some(b'e' | b'E') = b.get(end) {
+            return None;
+        }
+        return Some((frac * POW10[n], end));
+    }
+    plain_units(b, i)
 }
 
 /// A plain decimal (`D+` or `D+.D+`, at most 11 and 8 digits, no sign or
@@ -1301,6 +1319,18 @@ impl<'b> Cursor<'b> {
         }
     }
 
+    /// [`units`](Self::units) for a price (see [`price_units`]).
+    #[inline(always)]
+    fn price_units(&mut self) -> Option<u64> {
+        match price_units(self.buf, self.pos) {
+            Some((units, end)) => {
+                self.pos = end;
+                Some(units)
+            }
+            None => self.units_slow(),
+        }
+    }
+
     #[inline(always)]
     fn units_slow(&mut self) -> Option<u64> {
         let (units, used) = units_slow(self.buf.get(self.pos..)?)?;
@@ -1486,7 +1516,7 @@ impl<'b> Cursor<'b> {
         };
         self.pos += 3;
         self.literal_bytes(br#"","price":"#)?;
-        let price = Price::from_units(self.units()?).ok()?;
+        let price = Price::from_units(self.price_units()?).ok()?;
         self.literal_bytes(br#","size":"#)?;
         let size = Size::from_units(self.units()?);
         self.literal_bytes(b"}")?;
@@ -1910,6 +1940,31 @@ mod tests {
             }
         }
         assert!(agreed * 2 > total, "{agreed} of {total}");
+    }
+
+    #[test]
+    fn prices_read_like_any_decimal() {
+        for text in [
+            "0.5]",
+            "0.123]",
+            "0.12345678]",
+            "0.123456789]",
+            "0.]",
+            "0.5e2]",
+            "0.5E2]",
+            "0]",
+            "1]",
+            "1.0]",
+            "00.5]",
+            "0.05,",
+            "0.5",
+            "0.",
+            "1.5]",
+            "0.0]",
+        ] {
+            let b = text.as_bytes();
+            assert_eq!(price_units(b, 0), plain_units(b, 0), "{text}");
+        }
     }
 
     #[test]
