@@ -62,6 +62,19 @@ fn the_quickstart_python_client_works_against_the_simulator() {
     );
 }
 
+/// The seed's curl handshake with `key` in the `X-API-Key` header.
+fn curl_handshake(url: &str, key: &str) -> std::process::Output {
+    Command::new("curl")
+        .args(["--include", "--no-buffer", "--max-time", "2"])
+        .args(["--header", "Connection: Upgrade"])
+        .args(["--header", "Upgrade: websocket"])
+        .args(["--header", "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ=="])
+        .args(["--header", "Sec-WebSocket-Version: 13"])
+        .args(["--header", &format!("X-API-Key: {key}"), url])
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn the_quickstart_curl_handshake_gets_101() {
     if Command::new("curl").arg("--version").output().is_err() {
@@ -77,46 +90,14 @@ fn the_quickstart_curl_handshake_gets_101() {
     let url = sim
         .parlay_url("baseball_mlb", false)
         .replace("ws://", "http://");
-    let out = Command::new("curl")
-        .args(["--include", "--no-buffer", "--max-time", "2"])
-        .args([
-            "--header",
-            "Connection: Upgrade",
-            "--header",
-            "Upgrade: websocket",
-        ])
-        .args([
-            "--header",
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-            "--header",
-            "Sec-WebSocket-Version: 13",
-        ])
-        .args(["--header", "X-API-Key: pk_scale_curl", &url])
-        .output()
-        .unwrap();
+    let out = curl_handshake(&url, "pk_scale_curl");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(
         text.starts_with("HTTP/1.1 101 Switching Protocols"),
         "{text}"
     );
     // A bad key is refused after the handshake with close 1008 (the close frame's first bytes: 0x88, len, 0x03 0xf0).
-    let bad = Command::new("curl")
-        .args(["--include", "--no-buffer", "--max-time", "2"])
-        .args([
-            "--header",
-            "Connection: Upgrade",
-            "--header",
-            "Upgrade: websocket",
-        ])
-        .args([
-            "--header",
-            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-            "--header",
-            "Sec-WebSocket-Version: 13",
-        ])
-        .args(["--header", "X-API-Key: pk_invalid", &url])
-        .output()
-        .unwrap();
+    let bad = curl_handshake(&url, "pk_invalid");
     assert!(
         bad.stdout.windows(2).any(|w| w == [0x03, 0xf0]),
         "close code 1008 in the body"

@@ -23,7 +23,7 @@ use super::{tls, ClientError, Secret};
 use crate::clock;
 use crate::encode::FrameWriter;
 use crate::frame::{Frame, Line};
-use crate::odds::{best_of, EdgeAlert, EdgeAlerts, OddsBoard, Quote};
+use crate::odds::{best_among, best_of, EdgeAlert, EdgeAlerts, OddsBoard, Quote};
 use crate::parse::{FrameParser, ParseError};
 
 /// Everything the odds client needs; [`ParlayConfig::new`] and the setters.
@@ -421,10 +421,7 @@ impl ParlayClient {
         point: Option<Line>,
     ) -> Option<Quote> {
         let event = self.event(event_id)?;
-        let candidates = event.iter().filter(|q| {
-            &*q.key.market_key == market_key && &*q.key.outcome == outcome && q.key.point == point
-        });
-        best_of(candidates).first().map(|q| (*q).clone())
+        best_among(event.iter(), market_key, outcome, point).cloned()
     }
 
     /// The best quote of every (event, market, outcome, point), sorted.

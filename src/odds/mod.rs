@@ -550,20 +550,33 @@ impl OddsBoard {
         outcome: &str,
         point: Option<Line>,
     ) -> Option<&Quote> {
-        self.quotes()
-            .filter(|q| {
-                &*q.key.event_id == event_id
-                    && &*q.key.market_key == market_key
-                    && &*q.key.outcome == outcome
-                    && q.key.point == point
-            })
-            .min_by(|a, b| rank(a).cmp(&rank(b)))
+        best_among(
+            self.quotes().filter(|q| &*q.key.event_id == event_id),
+            market_key,
+            outcome,
+            point,
+        )
     }
 
     /// The best price of every (event, market, outcome, point) on the board.
     pub fn best_all(&self) -> Vec<&Quote> {
         best_of(self.quotes())
     }
+}
+
+/// The best quote for a bettor among `quotes` on (market, outcome, point).
+pub(crate) fn best_among<'q>(
+    quotes: impl IntoIterator<Item = &'q Quote>,
+    market_key: &str,
+    outcome: &str,
+    point: Option<Line>,
+) -> Option<&'q Quote> {
+    quotes
+        .into_iter()
+        .filter(|q| {
+            &*q.key.market_key == market_key && &*q.key.outcome == outcome && q.key.point == point
+        })
+        .min_by(|a, b| rank(a).cmp(&rank(b)))
 }
 
 /// How good a price is for a bettor: lower implied probability first (ties

@@ -278,6 +278,16 @@ pub(crate) fn scan(
 }
 
 impl Fields {
+    /// Nothing read yet of a frame of a template's shape (its type and its fields' bits known).
+    #[inline(always)]
+    fn of_shape(kind: Option<Kind>, seen: u32) -> Fields {
+        Fields {
+            kind,
+            seen,
+            ..Fields::default()
+        }
+    }
+
     /// Sets a field's bit; `None` if it was already set (a duplicate key).
     #[inline(always)]
     fn mark(&mut self, field: Field) -> Option<()> {
@@ -763,11 +773,7 @@ impl Template {
             ..
         } = self;
         let set = variants.get_mut(v).filter(|s| s.valid)?;
-        *f = Fields {
-            kind: *kind,
-            seen: *seen,
-            ..Fields::default()
-        };
+        *f = Fields::of_shape(*kind, *seen);
         let mut c = Cursor { buf, pos: 0 };
         let mut exp = 0usize;
         for run in &set.runs {
@@ -821,11 +827,7 @@ impl Template {
     /// The slot-by-slot scan, remembering string values in the slots.
     #[inline(never)]
     fn scan_slots(&mut self, buf: &[u8], scratch: &mut Scratch, f: &mut Fields) -> Option<()> {
-        *f = Fields {
-            kind: self.kind,
-            seen: self.seen,
-            ..Fields::default()
-        };
+        *f = Fields::of_shape(self.kind, self.seen);
         let mut c = Cursor { buf, pos: 0 };
         let mut lit = 0usize;
         for slot in self.slots.iter_mut() {
@@ -1310,19 +1312,21 @@ impl<'b> Cursor<'b> {
     /// [`Decimal`] route, so both give the same units.
     #[inline(always)]
     fn units(&mut self) -> Option<u64> {
-        match plain_units(self.buf, self.pos) {
-            Some((units, end)) => {
-                self.pos = end;
-                Some(units)
-            }
-            None => self.units_slow(),
-        }
+        let read = plain_units(self.buf, self.pos);
+        self.take_units(read)
     }
 
     /// [`units`](Self::units) for a price (see [`price_units`]).
     #[inline(always)]
     fn price_units(&mut self) -> Option<u64> {
-        match price_units(self.buf, self.pos) {
+        let read = price_units(self.buf, self.pos);
+        self.take_units(read)
+    }
+
+    /// Advances past what a fast reader read, or reads by the exact route.
+    #[inline(always)]
+    fn take_units(&mut self, read: Option<(u64, usize)>) -> Option<u64> {
+        match read {
             Some((units, end)) => {
                 self.pos = end;
                 Some(units)
