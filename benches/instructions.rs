@@ -33,6 +33,14 @@ fn capture() -> Vec<wirebook::capture::CapturedFrame> {
         .expect("a whole capture")
 }
 
+/// `default`, or `WIREBOOK_ITERS` when set (longer runs for `perf record`).
+fn iters(default: usize) -> usize {
+    std::env::var("WIREBOOK_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 fn main() {
     let workload = std::env::args()
         .skip(1)
@@ -43,7 +51,7 @@ fn main() {
             let mut store = wirebook_store();
             let mut parser = FrameParser::new();
             let mut frames = delta_stream(BASE_SEQ, 4096);
-            for _ in 0..DELTAS / 4096 {
+            for _ in 0..iters(DELTAS) / 4096 {
                 store
                     .ingest(&mut parser, &mut snapshot(BASE_SEQ, 50), 1)
                     .unwrap();
@@ -63,7 +71,7 @@ fn main() {
             let mut parser = FrameParser::new();
             let mut latency = LatencyRecorder::new();
             let mut frames = delta_stream(BASE_SEQ, 4096);
-            for _ in 0..DELTAS / 4096 {
+            for _ in 0..iters(DELTAS) / 4096 {
                 store
                     .ingest(&mut parser, &mut snapshot(BASE_SEQ, 50), 1)
                     .unwrap();
@@ -82,7 +90,7 @@ fn main() {
         "delta-baseline" => {
             let mut base = BaseStore::default();
             let frames = delta_stream(BASE_SEQ, 4096);
-            for _ in 0..DELTAS / 4096 {
+            for _ in 0..iters(DELTAS) / 4096 {
                 base.ingest(&snapshot(BASE_SEQ, 50));
                 for f in &frames {
                     base.ingest(black_box(f));
@@ -95,6 +103,15 @@ fn main() {
             let mut buf = snapshot(BASE_SEQ, 50);
             for _ in 0..SNAPSHOTS {
                 black_box(store.ingest(&mut parser, &mut buf, 1).is_ok());
+            }
+        }
+        "parse-snapshot" => {
+            // Parsing alone (the `parse_snapshot` group); WIREBOOK_ITERS repeats
+            // it for a sampling profiler.
+            let mut parser = FrameParser::new();
+            let mut buf = snapshot(BASE_SEQ, 50);
+            for _ in 0..iters(SNAPSHOTS) {
+                black_box(parser.parse(black_box(&mut buf)).is_ok());
             }
         }
         "snapshot-baseline" => {

@@ -65,6 +65,7 @@ const SEEN_DATA: u32 = 1 << 22;
 
 impl Fields {
     /// Builds the frame; only called after `scan` accepted `buf`.
+    #[inline(always)]
     pub(crate) fn to_frame<'a>(&self, buf: &'a [u8], scratch: &'a Scratch) -> Frame<'a> {
         let text = match self.proof {
             Some(proof) => text::as_str(buf, proof),
@@ -618,15 +619,20 @@ impl Template {
         if len < 8 {
             return 0;
         }
-        // Words folded by rotate and xor, mixed once at the end: a collision
-        // only costs speed (two markets sharing a variant).
-        let mut h = 0u64;
+        // Words folded by rotate and xor in two independent lanes (half the
+        // dependency chain), mixed once at the end: a collision only costs
+        // speed (two markets sharing a variant).
+        let (mut h, mut g) = (0u64, 0u64);
         let mut i = 0;
-        while i + 8 < len {
+        while i + 16 < len {
             h = h.rotate_left(11) ^ load(buf, at + i).unwrap_or(0);
-            i += 8;
+            g = g.rotate_left(13) ^ load(buf, at + i + 8).unwrap_or(0);
+            i += 16;
         }
-        h = h.rotate_left(11) ^ load(buf, at + len - 8).unwrap_or(0);
+        if i + 8 < len {
+            h = h.rotate_left(11) ^ load(buf, at + i).unwrap_or(0);
+        }
+        h = h.rotate_left(11) ^ g ^ load(buf, at + len - 8).unwrap_or(0);
         // The top bits of the product depend on every bit of `h`.
         2 * (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SETS.trailing_zeros())) as usize
     }
@@ -874,7 +880,16 @@ fn prefix_equal(buf: &[u8], pos: usize, want: &[u8]) -> bool {
     if n < 8 {
         return bytes_equal(here, want);
     }
-    let mut i = 0;
+    // 32 bytes a step as fixed-size arrays (vector compares), stopping at
+    // the first step that differs; then words, the last one overlapping.
+    let (here_steps, _) = here.as_chunks::<32>();
+    let (want_steps, _) = want.as_chunks::<32>();
+    for (a, b) in here_steps.iter().zip(want_steps) {
+        if a != b {
+            return false;
+        }
+    }
+    let mut i = n - n % 32;
     while i + 8 < n {
         if load(here, i) != load(want, i) {
             return false;

@@ -231,6 +231,7 @@ impl FrameParser {
     /// let err = parser.parse(&mut b"hello".to_vec()).unwrap_err();
     /// assert!(matches!(err, ParseError::InvalidJson { .. }));
     /// ```
+    #[inline(always)]
     pub fn parse<'a>(&'a mut self, buf: &'a mut [u8]) -> Result<Frame<'a>, ParseError> {
         if buf.len() > MAX_FRAME_LEN {
             return Err(ParseError::TooLarge { len: buf.len() });
