@@ -28,7 +28,7 @@ enum Kind {
 }
 
 /// Everything the scan found, as owned values and spans (no borrow of the buffer).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(crate) struct Fields {
     kind: Option<Kind>,
     parsec_id: Option<Span>,
@@ -421,6 +421,12 @@ fn value_unmarked(
 /// Used for freshly scanned strings and for memo hits alike.
 #[inline(always)]
 fn apply_string(c: &Cursor<'_>, field: Field, span: Span, f: &mut Fields) -> Option<()> {
+    apply_string_text(c.slice(span), field, span, f)
+}
+
+/// [`apply_string`] with the string's bytes (`text`, at `span`) given.
+#[inline(always)]
+fn apply_string_text(text: &[u8], field: Field, span: Span, f: &mut Fields) -> Option<()> {
     match field {
         Field::ParsecId => f.parsec_id = Some(span),
         Field::Outcome => f.outcome = Some(span),
@@ -430,7 +436,7 @@ fn apply_string(c: &Cursor<'_>, field: Field, span: Span, f: &mut Fields) -> Opt
         Field::TokenId => f.token_id = Some(span),
         Field::Title => f.title = Some(span),
         Field::BookState => {
-            f.book_state = match c.slice(span) {
+            f.book_state = match text {
                 b"fresh" => Some(WireBookState::Fresh),
                 b"stale" => Some(WireBookState::Stale),
                 b"needs_refresh" => Some(WireBookState::NeedsRefresh),
@@ -438,7 +444,7 @@ fn apply_string(c: &Cursor<'_>, field: Field, span: Span, f: &mut Fields) -> Opt
             }
         }
         Field::FeedState => {
-            f.feed_state = match c.slice(span) {
+            f.feed_state = match text {
                 b"healthy" => Some(FeedState::Healthy),
                 b"degraded" => Some(FeedState::Degraded),
                 b"disconnected" => Some(FeedState::Disconnected),
@@ -522,6 +528,12 @@ struct RunSet {
     expected: Vec<u8>,
     runs: Vec<Run>,
     run_memos: Vec<RunMemo>,
+    /// The fields every frame read through these runs starts from: the
+    /// shape's, with the remembered strings that need no per-frame work
+    /// already applied (the first run's, whose spans are at fixed offsets
+    /// from the frame's start, and `book_state` and `feed_state`, whose
+    /// values are parsed once here); `run_memos` holds only the rest.
+    base: Fields,
     /// Built at least once since the template was learned.
     valid: bool,
     /// Frames read through these runs since they were built.
@@ -674,6 +686,7 @@ impl Template {
         set.expected.clear();
         set.runs.clear();
         set.run_memos.clear();
+        set.base = Fields::of_shape(self.kind, self.seen);
         let mut lit = 0usize;
         let mut run_start = 0usize;
         let mut memo_from = 0u32;
@@ -692,11 +705,24 @@ impl Template {
                 run_start = set.expected.len();
                 memo_from = set.run_memos.len() as u32;
             } else {
-                set.run_memos.push(RunMemo {
+                let memo = RunMemo {
                     field: slot.field,
                     offset: (set.expected.len() - run_start + 1) as u32,
                     len: slot.memo.len() as u32,
-                });
+                };
+                // In the first run (from the frame's start) the span is the
+                // same in every frame; a state's value does not need one.
+                let fixed = set.runs.is_empty()
+                    || matches!(slot.field, Field::BookState | Field::FeedState);
+                let span = Span {
+                    start: memo.offset,
+                    len: memo.len,
+                };
+                let folded = fixed
+                    && apply_string_text(&slot.memo, slot.field, span, &mut set.base).is_some();
+                if !folded {
+                    set.run_memos.push(memo);
+                }
                 set.expected.push(b'"');
                 set.expected.extend_from_slice(&slot.memo);
                 set.expected.push(b'"');
@@ -773,13 +799,11 @@ impl Template {
         let Template {
             variants,
             slots,
-            kind,
-            seen,
             clock,
             ..
         } = self;
         let set = variants.get_mut(v).filter(|s| s.valid)?;
-        *f = Fields::of_shape(*kind, *seen);
+        f.clone_from(&set.base);
         let mut c = Cursor { buf, pos: 0 };
         let mut exp = 0usize;
         for run in &set.runs {
