@@ -1549,20 +1549,37 @@ impl<'b> Cursor<'b> {
         self.change_generic()
     }
 
+    /// `{"side":"bid","price":` (22 bytes) is three word compares (the
+    /// last two words overlap), `,"size":` one.
     #[inline(always)]
     fn change_canonical(&mut self) -> Option<Change> {
-        self.literal_bytes(br#"{"side":""#)?;
-        let side = match self.buf.get(self.pos..self.pos + 3)? {
-            b"bid" => Side::Bid,
-            b"ask" => Side::Ask,
+        const OPEN: u64 = word(br#"{"side":"#);
+        const BID: u64 = word(br#""bid","p"#);
+        const ASK: u64 = word(br#""ask","p"#);
+        const PRICE: u64 = word(br#""price":"#);
+        const SIZE: u64 = word(br#","size":"#);
+        let at = self.pos;
+        let (open, middle, price_key) = (
+            load(self.buf, at)?,
+            load(self.buf, at + 8)?,
+            load(self.buf, at + 14)?,
+        );
+        if open != OPEN || price_key != PRICE {
+            return None;
+        }
+        let side = match middle {
+            BID => Side::Bid,
+            ASK => Side::Ask,
             _ => return None,
         };
-        self.pos += 3;
-        self.literal_bytes(br#"","price":"#)?;
+        self.pos = at + 22;
         let price = Price::from_units(self.price_units()?).ok()?;
-        self.literal_bytes(br#","size":"#)?;
+        if load(self.buf, self.pos)? != SIZE {
+            return None;
+        }
+        self.pos += 8;
         let size = Size::from_units(self.units()?);
-        self.literal_bytes(b"}")?;
+        self.eat(b'}')?;
         Some(Change { side, price, size })
     }
 
