@@ -172,6 +172,9 @@ fn main() {
                 black_box(store.ingest(&mut parser, f, 1).is_ok());
             }
             assert_eq!(store.counters().gaps, 0);
+            if std::env::var_os("WIREBOOK_STATS").is_some() {
+                eprintln!("{:?}", parser.stats());
+            }
         }
         "interleaved-baseline" => {
             let (snapshots, deltas) = interleaved_stream(INTERLEAVED);

@@ -512,10 +512,12 @@ struct RunMemo {
 const MAX_REBUILD_AFTER: u32 = 1024;
 
 /// Variants of a template's runs (one per market, by a hash of the bytes
-/// where the market's ids are), in sets of two: a market may use either of
-/// its set's two, so two markets that hash alike still both get theirs.
+/// where the market's ids are), in sets of four: a market may use any of its
+/// set's four, found by a tag (more bits of the same hash), so up to four
+/// markets that hash to one set all get theirs, each at the first try.
 const VARIANTS: usize = 32;
-const SETS: usize = VARIANTS / 2;
+const WAYS: usize = 4;
+const SETS: usize = VARIANTS / WAYS;
 
 /// Most bytes of the market's ids hashed to choose a variant (a real
 /// Polymarket `parsec_id` is 77 bytes; its `outcome` follows the exchange).
@@ -534,6 +536,8 @@ struct RunSet {
     /// from the frame's start, and `book_state` and `feed_state`, whose
     /// values are parsed once here); `run_memos` holds only the rest.
     base: Fields,
+    /// The tag of the market it was built for (see `Template::variant_of`).
+    tag: u8,
     /// Built at least once since the template was learned.
     valid: bool,
     /// Frames read through these runs since they were built.
@@ -624,29 +628,60 @@ impl Template {
         self.key_len = 0;
     }
 
-    /// The first of the two variants for the frame in `buf`.
+    /// The first variant of the set for the frame in `buf`, and the tag of
+    /// its market.
     #[inline(always)]
-    fn variant_of(&self, buf: &[u8]) -> usize {
+    fn variant_of(&self, buf: &[u8]) -> (usize, u8) {
         let (at, len) = (self.key_at as usize, self.key_len as usize);
         if len < 8 {
-            return 0;
+            return (0, 0);
         }
-        // Words folded by rotate and xor in two independent lanes (half the
-        // dependency chain), mixed once at the end: a collision only costs
-        // speed (two markets sharing a variant).
-        let (mut h, mut g) = (0u64, 0u64);
+        // 32 bytes a step: four words mixed by rotations (independent of
+        // the running hash) and folded in with one rotate and xor, so the
+        // dependency chain is a step per 32 bytes; then the rest a word at a
+        // time, the last word overlapping. A collision only costs speed (two
+        // markets sharing a set of variants).
+        let Some(key) = buf.get(at..at + len) else {
+            return (0, 0);
+        };
+        let (steps, rest) = key.as_chunks::<32>();
+        let mut h = 0u64;
+        for step in steps {
+            let (a, b) = step.split_at(16);
+            let w = |half: &[u8], k: usize| load(half, k).unwrap_or(0);
+            let mixed = w(a, 0)
+                ^ w(a, 8).rotate_left(17)
+                ^ w(b, 0).rotate_left(29)
+                ^ w(b, 8).rotate_left(41);
+            h = h.rotate_left(11) ^ mixed;
+        }
         let mut i = 0;
-        while i + 16 < len {
-            h = h.rotate_left(11) ^ load(buf, at + i).unwrap_or(0);
-            g = g.rotate_left(13) ^ load(buf, at + i + 8).unwrap_or(0);
-            i += 16;
+        while i + 8 < rest.len() {
+            h = h.rotate_left(11) ^ load(rest, i).unwrap_or(0);
+            i += 8;
         }
-        if i + 8 < len {
-            h = h.rotate_left(11) ^ load(buf, at + i).unwrap_or(0);
-        }
-        h = h.rotate_left(11) ^ g ^ load(buf, at + len - 8).unwrap_or(0);
+        h = h.rotate_left(11) ^ load(key, len - 8).unwrap_or(0);
         // The top bits of the product depend on every bit of `h`.
-        2 * (h.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> (64 - SETS.trailing_zeros())) as usize
+        // A full finalizer (MurmurHash3's): a product alone carries a
+        // difference only upwards, so two keys differing in high bits only
+        // (one digit at the end) shared their tag.
+        let mut mixed = h ^ (h >> 33);
+        mixed = mixed.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        mixed ^= mixed >> 33;
+        mixed = mixed.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        mixed ^= mixed >> 33;
+        let set = (mixed >> (64 - SETS.trailing_zeros())) as usize;
+        (WAYS * set, (mixed >> 32) as u8)
+    }
+
+    /// The built variant of the set from `first` whose tag is `tag`.
+    #[inline(always)]
+    fn way_of(&self, first: usize, tag: u8) -> Option<usize> {
+        (first..first + WAYS).find(|&v| {
+            self.variants
+                .get(v)
+                .is_some_and(|set| set.valid && set.tag == tag)
+        })
     }
 
     /// Folds the slots' memos (the strings of the frame in `buf`, just read
@@ -674,11 +709,11 @@ impl Template {
                 }
             }
         }
-        let first = self.variant_of(buf);
+        let (first, tag) = self.variant_of(buf);
         if self.variants.len() < VARIANTS {
             self.variants.resize_with(VARIANTS, RunSet::default);
         }
-        let v = self.replaced(first);
+        let v = self.replaced(first, tag);
         let set = &mut self.variants[v];
         if set.valid && set.hits == 0 {
             set.rebuild_after = (set.rebuild_after * 2).clamp(1, MAX_REBUILD_AFTER);
@@ -737,20 +772,30 @@ impl Template {
             value_slot: NO_SLOT,
         });
         set.valid = true;
+        set.tag = tag;
         set.hits = 0;
         set.misses = 0;
         set.used = self.clock;
     }
 
-    /// Which of the two variants from `first` a new build replaces: an
-    /// unbuilt one, else the one used less recently.
-    fn replaced(&self, first: usize) -> usize {
-        match (self.variants.get(first), self.variants.get(first + 1)) {
-            (Some(a), _) if !a.valid => first,
-            (_, Some(b)) if !b.valid => first + 1,
-            (Some(a), Some(b)) if b.used < a.used => first + 1,
-            _ => first,
+    /// Which variant of the set from `first` a new build for the market
+    /// tagged `tag` replaces: the market's own (its strings changed), else
+    /// an unbuilt one, else the least recently used.
+    fn replaced(&self, first: usize, tag: u8) -> usize {
+        if let Some(v) = self.way_of(first, tag) {
+            return v;
         }
+        let ways = first..first + WAYS;
+        let used = |v: &usize| {
+            self.variants
+                .get(*v)
+                .filter(|set| set.valid)
+                .map(|set| set.used)
+        };
+        ways.clone()
+            .find(|v| used(v).is_none())
+            .or_else(|| ways.min_by_key(|v| used(v).unwrap_or(0)))
+            .unwrap_or(first)
     }
 
     /// Reads a frame of this shape; `None` if the frame has another shape or
@@ -763,8 +808,8 @@ impl Template {
         f: &mut Fields,
     ) -> Option<bool> {
         self.clock += 1;
-        let first = self.variant_of(buf);
-        for v in [first, first + 1] {
+        let (first, tag) = self.variant_of(buf);
+        if let Some(v) = self.way_of(first, tag) {
             if self.read_runs(v, buf, scratch, f).is_some() {
                 return Some(true);
             }
@@ -773,7 +818,7 @@ impl Template {
         // Slot by slot from the start (the strings of the whole frame are
         // then in the slots' memos, ready to build its variant).
         self.scan_slots(buf, scratch, f)?;
-        let v = self.replaced(first);
+        let v = self.replaced(first, tag);
         let due = match self.variants.get_mut(v) {
             Some(set) if set.valid => {
                 set.misses += 1;

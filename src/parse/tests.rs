@@ -530,3 +530,36 @@ fn interleaved_markets_read_through_templates_agree_with_simd_json() {
     // included, most frames are a few long compares.
     assert!(stats.remembered > 3000, "{stats:?}");
 }
+
+/// Eight books round robin (four markets, `yes` and `no`), as the simulator
+/// floods them, with ids that differ in one digit in the middle or only at
+/// the end: after each book's first frames, every frame is read through its
+/// own remembered runs (a hash that let two of them share a set and a tag
+/// read a fifth of these frames slot by slot).
+#[test]
+fn eight_interleaved_books_each_keep_their_runs() {
+    for id in [
+        "sim:{m}",
+        "kalshi:KXBTC-26MAR1{m}",
+        "polymarket:0x{m}1234abcd",
+    ] {
+        let mut parser = FrameParser::new();
+        let frames = 8 * 500;
+        for i in 0..frames {
+            let book = i % 8;
+            let m = (book / 2).to_string();
+            let outcome = if book % 2 == 0 { "yes" } else { "no" };
+            let parsec_id = id.replace("{m}", &m);
+            let mut frame = format!(
+                r#"{{"type":"orderbook_delta","parsec_id":"{parsec_id}","exchange":"sim","outcome":"{outcome}","token_id":"","market_id":"{m}","changes":[{{"side":"bid","price":0.4{},"size":{}}}],"server_seq":{},"book_state":"fresh","feed_state":"healthy","stale_after_ms":5000,"exchange_ts_ms":1795302710496,"ingest_ts_ms":1795302710499}}"#,
+                i % 10,
+                i % 700 + 1,
+                1_000_000 + i / 8,
+            )
+            .into_bytes();
+            assert!(matches!(parser.parse(&mut frame), Ok(Frame::Delta(_))));
+        }
+        let stats = parser.stats();
+        assert!(stats.remembered >= frames - 32, "{id}: {stats:?}");
+    }
+}
