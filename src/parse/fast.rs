@@ -471,8 +471,6 @@ struct Slot {
     memo: Vec<u8>,
     /// Whether `memo` holds one (an empty string is a value too: Kalshi's `token_id`).
     remembered: bool,
-    /// For an integer: its first eight digits last time.
-    leading: Leading,
 }
 
 /// The first eight digits of an integer (as bytes and as their value), which
@@ -495,6 +493,10 @@ struct Run {
     memo_to: u32,
     /// The slot whose value follows the run (`NO_SLOT` after the last run).
     value_slot: u32,
+    /// That value's field (copied from the slot: no slot read per frame).
+    field: Field,
+    /// For an integer: its first eight digits in this market's last frame.
+    leading: Leading,
 }
 
 const NO_SLOT: u32 = u32::MAX;
@@ -516,6 +518,7 @@ const MAX_REBUILD_AFTER: u32 = 1024;
 /// set's four, found by a tag (more bits of the same hash), so up to four
 /// markets that hash to one set all get theirs, each at the first try.
 const VARIANTS: usize = 32;
+const VALID_TAG: u16 = 0x100;
 const WAYS: usize = 4;
 const SETS: usize = VARIANTS / WAYS;
 
@@ -536,8 +539,6 @@ struct RunSet {
     /// from the frame's start, and `book_state` and `feed_state`, whose
     /// values are parsed once here); `run_memos` holds only the rest.
     base: Fields,
-    /// The tag of the market it was built for (see `Template::variant_of`).
-    tag: u8,
     /// Built at least once since the template was learned.
     valid: bool,
     /// Frames read through these runs since they were built.
@@ -575,6 +576,10 @@ pub(crate) struct Template {
     /// For least-recently-used replacement.
     pub(crate) last_used: u64,
     variants: Vec<RunSet>,
+    /// `VALID_TAG | tag` of each built variant (0: unbuilt), side by side
+    /// so that finding a frame's variant reads one cache line, not four
+    /// `RunSet`s.
+    way_tags: [u16; VARIANTS],
     /// Where the hashed bytes start (the first value, a string) and how
     /// many there are (0: a single variant); decided at the first build.
     key_at: u32,
@@ -604,14 +609,12 @@ impl Template {
                     slot.field = v.field;
                     slot.memo.clear();
                     slot.remembered = false;
-                    slot.leading = Leading::default();
                 }
                 None => self.slots.push(Slot {
                     lit_end,
                     field: v.field,
                     memo: Vec::new(),
                     remembered: false,
-                    leading: Leading::default(),
                 }),
             }
             n += 1;
@@ -623,6 +626,7 @@ impl Template {
         for v in &mut self.variants {
             v.valid = false;
         }
+        self.way_tags = [0; VARIANTS];
         self.key_decided = false;
         self.key_at = 0;
         self.key_len = 0;
@@ -677,11 +681,8 @@ impl Template {
     /// The built variant of the set from `first` whose tag is `tag`.
     #[inline(always)]
     fn way_of(&self, first: usize, tag: u8) -> Option<usize> {
-        (first..first + WAYS).find(|&v| {
-            self.variants
-                .get(v)
-                .is_some_and(|set| set.valid && set.tag == tag)
-        })
+        let want = VALID_TAG | u16::from(tag);
+        (first..first + WAYS).find(|&v| self.way_tags.get(v) == Some(&want))
     }
 
     /// Folds the slots' memos (the strings of the frame in `buf`, just read
@@ -736,6 +737,8 @@ impl Template {
                     memo_from,
                     memo_to: set.run_memos.len() as u32,
                     value_slot: k as u32,
+                    field: slot.field,
+                    leading: Leading::default(),
                 });
                 run_start = set.expected.len();
                 memo_from = set.run_memos.len() as u32;
@@ -770,9 +773,13 @@ impl Template {
             memo_from,
             memo_to: set.run_memos.len() as u32,
             value_slot: NO_SLOT,
+            field: Field::Unknown,
+            leading: Leading::default(),
         });
         set.valid = true;
-        set.tag = tag;
+        if let Some(t) = self.way_tags.get_mut(v) {
+            *t = VALID_TAG | u16::from(tag);
+        }
         set.hits = 0;
         set.misses = 0;
         set.used = self.clock;
@@ -842,25 +849,25 @@ impl Template {
         f: &mut Fields,
     ) -> Option<()> {
         let Template {
-            variants,
-            slots,
-            clock,
-            ..
+            variants, clock, ..
         } = self;
         let set = variants.get_mut(v).filter(|s| s.valid)?;
         f.clone_from(&set.base);
+        let RunSet {
+            expected,
+            runs,
+            run_memos,
+            ..
+        } = &mut *set;
         let mut c = Cursor { buf, pos: 0 };
         let mut exp = 0usize;
-        for run in &set.runs {
-            let want = set.expected.get(exp..run.end as usize)?;
+        for run in runs.iter_mut() {
+            let want = expected.get(exp..run.end as usize)?;
             if !prefix_equal(buf, c.pos, want) {
                 return None;
             }
             let start = c.pos;
-            for m in set
-                .run_memos
-                .get(run.memo_from as usize..run.memo_to as usize)?
-            {
+            for m in run_memos.get(run.memo_from as usize..run.memo_to as usize)? {
                 let span = Span {
                     start: u32::try_from(start + m.offset as usize).ok()?,
                     len: m.len,
@@ -869,13 +876,14 @@ impl Template {
             }
             c.pos = start + want.len();
             exp = run.end as usize;
-            if let Some(slot) = slots.get_mut(run.value_slot as usize) {
-                let field = slot.field;
+            if run.value_slot != NO_SLOT {
+                let field = run.field;
                 match field {
                     // Sequence numbers and epoch times keep their leading digits
-                    // from frame to frame: those are compared, not read.
+                    // from frame to frame (per market: each variant has its
+                    // own): those are compared, not read.
                     Field::ServerSeq | Field::ExchangeTsMs | Field::IngestTsMs => {
-                        match c.u64_prefixed(&mut slot.leading) {
+                        match c.u64_prefixed(&mut run.leading) {
                             Some(v) => match field {
                                 Field::ServerSeq => f.server_seq = Some(v),
                                 Field::ExchangeTsMs => f.exchange_ts_ms = Some(v),

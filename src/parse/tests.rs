@@ -535,9 +535,12 @@ fn interleaved_markets_read_through_templates_agree_with_simd_json() {
 /// floods them, with ids that differ in one digit in the middle or only at
 /// the end: after each book's first frames, every frame is read through its
 /// own remembered runs (a hash that let two of them share a set and a tag
-/// read a fifth of these frames slot by slot).
+/// read a fifth of these frames slot by slot), and each book's seq, whose
+/// leading digits differ from the others', reads right.
 #[test]
 fn eight_interleaved_books_each_keep_their_runs() {
+    // Each book's seq has its own leading digits (remembered per market).
+    let seq = |book: usize, i: usize| (book as u64 + 1) * 1_000_000_007 + (i / 8) as u64;
     for id in [
         "sim:{m}",
         "kalshi:KXBTC-26MAR1{m}",
@@ -554,12 +557,15 @@ fn eight_interleaved_books_each_keep_their_runs() {
                 r#"{{"type":"orderbook_delta","parsec_id":"{parsec_id}","exchange":"sim","outcome":"{outcome}","token_id":"","market_id":"{m}","changes":[{{"side":"bid","price":0.4{},"size":{}}}],"server_seq":{},"book_state":"fresh","feed_state":"healthy","stale_after_ms":5000,"exchange_ts_ms":1795302710496,"ingest_ts_ms":1795302710499}}"#,
                 i % 10,
                 i % 700 + 1,
-                1_000_000 + i / 8,
+                seq(book, i),
             )
             .into_bytes();
-            assert!(matches!(parser.parse(&mut frame), Ok(Frame::Delta(_))));
+            match parser.parse(&mut frame) {
+                Ok(Frame::Delta(d)) => assert_eq!(d.server_seq, seq(book, i)),
+                other => panic!("{other:?}"),
+            }
         }
         let stats = parser.stats();
-        assert!(stats.remembered >= frames - 32, "{id}: {stats:?}");
+        assert!(stats.remembered as usize >= frames - 32, "{id}: {stats:?}");
     }
 }
