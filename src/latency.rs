@@ -221,6 +221,16 @@ struct WireRun {
 
 const WIRE_STAGES: [Stage; 2] = [Stage::ExchangeToReceive, Stage::IngestToReceive];
 
+/// Records the pending `run` of wire stage `k` into its histogram.
+fn record_wire_run(hists: &mut [Histogram<u64>; 6], k: usize, run: WireRun) {
+    if run.count == 0 {
+        return;
+    }
+    if let Some(stage) = WIRE_STAGES.get(k) {
+        hists[stage.index()].saturating_record_n(run.value, run.count);
+    }
+}
+
 impl Default for LatencyRecorder {
     fn default() -> Self {
         LatencyRecorder::new()
@@ -260,18 +270,13 @@ impl LatencyRecorder {
                 count: 1,
             },
         );
-        if done.count > 0 {
-            self.hists[WIRE_STAGES[k].index()].saturating_record_n(done.value, done.count);
-        }
+        record_wire_run(&mut self.hists, k, done);
     }
 
     /// Records the pending wire runs into their histograms.
     fn flush_wire(&mut self) {
         for (k, run) in self.wire_runs.iter_mut().enumerate() {
-            if run.count > 0 {
-                self.hists[WIRE_STAGES[k].index()].saturating_record_n(run.value, run.count);
-            }
-            *run = WireRun::default();
+            record_wire_run(&mut self.hists, k, std::mem::take(run));
         }
     }
 
@@ -327,9 +332,7 @@ impl LatencyRecorder {
             let _ = a.add(b);
         }
         for (k, run) in other.wire_runs.iter().enumerate() {
-            if run.count > 0 {
-                self.hists[WIRE_STAGES[k].index()].saturating_record_n(run.value, run.count);
-            }
+            record_wire_run(&mut self.hists, k, *run);
         }
         self.clock_skewed += other.clock_skewed;
     }

@@ -570,7 +570,7 @@ impl BookStore {
             }
             Err(e) => {
                 self.record_parse_error(e);
-                parsed.map(|frame| (frame, Applied::NotBookState))
+                Err(e.clone())
             }
         }
     }

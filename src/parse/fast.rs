@@ -491,15 +491,11 @@ struct Run {
     /// The remembered strings inside the run: `Template::run_memos[memo_from..memo_to]`.
     memo_from: u32,
     memo_to: u32,
-    /// The slot whose value follows the run (`NO_SLOT` after the last run).
-    value_slot: u32,
-    /// That value's field (copied from the slot: no slot read per frame).
-    field: Field,
+    /// The field of the value that follows the run (`None` after the last run).
+    value: Option<Field>,
     /// For an integer: its first eight digits in this market's last frame.
     leading: Leading,
 }
-
-const NO_SLOT: u32 = u32::MAX;
 
 /// A remembered string inside a run: its field, and where its contents lie
 /// from the run's start.
@@ -539,8 +535,6 @@ struct RunSet {
     /// from the frame's start, and `book_state` and `feed_state`, whose
     /// values are parsed once here); `run_memos` holds only the rest.
     base: Fields,
-    /// Built at least once since the template was learned.
-    valid: bool,
     /// Frames read through these runs since they were built.
     hits: u32,
     /// Frames that missed since they were built (or last hit).
@@ -576,7 +570,8 @@ pub(crate) struct Template {
     /// For least-recently-used replacement.
     pub(crate) last_used: u64,
     variants: Vec<RunSet>,
-    /// `VALID_TAG | tag` of each built variant (0: unbuilt), side by side
+    /// `VALID_TAG | tag` of each built variant (0: unbuilt, or built before
+    /// the template was last learned), side by side
     /// so that finding a frame's variant reads one cache line, not four
     /// `RunSet`s.
     way_tags: [u16; VARIANTS],
@@ -623,9 +618,6 @@ impl Template {
         self.slots.truncate(n);
         self.bytes.extend_from_slice(buf.get(from..).unwrap_or(&[]));
         // The next frame goes slot by slot, remembering its strings; its runs follow.
-        for v in &mut self.variants {
-            v.valid = false;
-        }
         self.way_tags = [0; VARIANTS];
         self.key_decided = false;
         self.key_at = 0;
@@ -678,6 +670,12 @@ impl Template {
         (WAYS * set, (mixed >> 32) as u8)
     }
 
+    /// Whether variant `v` has been built since the template was learned.
+    #[inline(always)]
+    fn built(&self, v: usize) -> bool {
+        self.way_tags.get(v).is_some_and(|&t| t != 0)
+    }
+
     /// The built variant of the set from `first` whose tag is `tag`.
     #[inline(always)]
     fn way_of(&self, first: usize, tag: u8) -> Option<usize> {
@@ -715,8 +713,9 @@ impl Template {
             self.variants.resize_with(VARIANTS, RunSet::default);
         }
         let v = self.replaced(first, tag);
+        let was_built = self.built(v);
         let set = &mut self.variants[v];
-        if set.valid && set.hits == 0 {
+        if was_built && set.hits == 0 {
             set.rebuild_after = (set.rebuild_after * 2).clamp(1, MAX_REBUILD_AFTER);
         }
         set.expected.clear();
@@ -726,7 +725,7 @@ impl Template {
         let mut lit = 0usize;
         let mut run_start = 0usize;
         let mut memo_from = 0u32;
-        for (k, slot) in self.slots.iter().enumerate() {
+        for slot in &self.slots {
             let lit_end = slot.lit_end as usize;
             set.expected
                 .extend_from_slice(self.bytes.get(lit..lit_end).unwrap_or(&[]));
@@ -736,8 +735,7 @@ impl Template {
                     end: set.expected.len() as u32,
                     memo_from,
                     memo_to: set.run_memos.len() as u32,
-                    value_slot: k as u32,
-                    field: slot.field,
+                    value: Some(slot.field),
                     leading: Leading::default(),
                 });
                 run_start = set.expected.len();
@@ -772,11 +770,9 @@ impl Template {
             end: set.expected.len() as u32,
             memo_from,
             memo_to: set.run_memos.len() as u32,
-            value_slot: NO_SLOT,
-            field: Field::Unknown,
+            value: None,
             leading: Leading::default(),
         });
-        set.valid = true;
         if let Some(t) = self.way_tags.get_mut(v) {
             *t = VALID_TAG | u16::from(tag);
         }
@@ -796,7 +792,7 @@ impl Template {
         let used = |v: &usize| {
             self.variants
                 .get(*v)
-                .filter(|set| set.valid)
+                .filter(|_| self.built(*v))
                 .map(|set| set.used)
         };
         ways.clone()
@@ -826,8 +822,9 @@ impl Template {
         // then in the slots' memos, ready to build its variant).
         self.scan_slots(buf, scratch, f)?;
         let v = self.replaced(first, tag);
+        let was_built = self.built(v);
         let due = match self.variants.get_mut(v) {
-            Some(set) if set.valid => {
+            Some(set) if was_built => {
                 set.misses += 1;
                 set.misses >= set.rebuild_after
             }
@@ -851,7 +848,7 @@ impl Template {
         let Template {
             variants, clock, ..
         } = self;
-        let set = variants.get_mut(v).filter(|s| s.valid)?;
+        let set = variants.get_mut(v)?;
         f.clone_from(&set.base);
         let RunSet {
             expected,
@@ -876,8 +873,7 @@ impl Template {
             }
             c.pos = start + want.len();
             exp = run.end as usize;
-            if run.value_slot != NO_SLOT {
-                let field = run.field;
+            if let Some(field) = run.value {
                 match field {
                     // Sequence numbers and epoch times keep their leading digits
                     // from frame to frame (per market: each variant has its
