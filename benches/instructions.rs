@@ -4,7 +4,9 @@
 //!
 //! `cargo bench --bench instructions -- WORKLOAD` runs one workload once:
 //! `delta`, `delta-baseline`, `snapshot`, `snapshot-baseline`, `read`, `read-baseline`,
-//! `replay`, `replay-baseline` (the fixed capture `tests/data/capture/sim.cap`).
+//! `replay`, `replay-baseline` (the fixed capture `tests/data/capture/sim.cap`),
+//! `record` (the latency recorder alone; `record-setup` makes up the same
+//! stamps without recording them).
 //! Without an argument it lists them (and does nothing, so `cargo bench` stays quick).
 
 mod common;
@@ -83,6 +85,38 @@ fn main() {
                     let published = clock::now_ns();
                     let stamps = Stamps::applied(read, parsed, store.applied_ns(), published);
                     latency.record_frame(&frame, &stamps, clock::wall_ns(read) / 1_000_000);
+                }
+            }
+            black_box(latency.report());
+        }
+        "record" | "record-setup" => {
+            // The latency recorder alone, on stamps like a client's (tens to
+            // hundreds of ns a stage; under valgrind the real clock's would be
+            // ~50x larger), wire clocks repeating for a few frames.
+            use wirebook::latency::{LatencyRecorder, Stamps};
+            let mut latency = LatencyRecorder::new();
+            let mut x = 0x2545_f491_4f6c_dd1du64;
+            for i in 0..iters(DELTAS) as u64 {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                let read = i * 1_000;
+                let parsed = read + 120 + x % 180;
+                let applied = parsed + 30 + (x >> 20) % 90;
+                let published = applied + 20 + (x >> 40) % 60;
+                let stamps = Stamps {
+                    read,
+                    parsed,
+                    applied,
+                    published,
+                };
+                let ms = 1_707_044_096_000 + i / 8;
+                if workload == "record" {
+                    latency.record(black_box(&stamps));
+                    latency.record_wire(ms + 5, Some(ms), Some(ms + 4));
+                } else {
+                    // Making up the stamps alone, taken off the count.
+                    black_box((&stamps, ms));
                 }
             }
             black_box(latency.report());
@@ -193,7 +227,7 @@ fn main() {
         "replay-frames" => println!("{}", capture().len()),
         _ => println!(
             "workloads: delta delta-baseline snapshot snapshot-baseline read read-baseline \
-             replay replay-baseline interleaved interleaved-baseline interleaved-setup \
+             replay replay-baseline interleaved interleaved-baseline interleaved-setup record record-setup \
              (run benches/callgrind.sh)"
         ),
     }

@@ -15,6 +15,8 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use common::{base_read, delta, delta_stream, snapshot, wirebook_store, BaseFrame, BaseStore};
+use wirebook::clock;
+use wirebook::latency::{LatencyRecorder, Stamps};
 use wirebook::{BookSnapshot, FrameParser};
 
 const ROUNDS: usize = 41;
@@ -181,5 +183,78 @@ fn main() {
             "{:<26} {:>12.1} {:>12.1} {:>7.1}x",
             r.group, r.wirebook, r.baseline, r.ratio
         );
+    }
+
+    // The cost of per-stage latency recording on the delta hot path, as the
+    // client runs it: recording off (one clock read a frame, for the store)
+    // against on (four clock reads and the recorder), interleaved like the rows.
+    let frames = delta_stream(BASE_SEQ, 4096);
+    let mut off = Recording::new(false, &frames);
+    let mut on = Recording::new(true, &frames);
+    let (mut t_off, mut t_on, mut extra) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..ROUNDS {
+        let a = off.round();
+        let b = on.round();
+        t_off.push(a);
+        t_on.push(b);
+        extra.push(b - a);
+    }
+    println!(
+        "{:<26} {:>12.1} {:>12.1} {:>+7.1} ns a delta (recording off, on, added)",
+        "latency_recording",
+        median(&mut t_off),
+        median(&mut t_on),
+        median(&mut extra)
+    );
+}
+
+/// The delta hot path with per-stage latency recording on or off.
+struct Recording {
+    on: bool,
+    store: wirebook::BookStore,
+    parser: FrameParser,
+    latency: LatencyRecorder,
+    frames: Vec<Vec<u8>>,
+}
+
+impl Recording {
+    fn new(on: bool, frames: &[Vec<u8>]) -> Recording {
+        Recording {
+            on,
+            store: wirebook::BookStore::new(wirebook::StoreConfig {
+                stage_timing: on,
+                ..wirebook::StoreConfig::default()
+            }),
+            parser: FrameParser::new(),
+            latency: LatencyRecorder::new(),
+            frames: frames.to_vec(),
+        }
+    }
+
+    /// The whole stream after a fresh snapshot: ns a delta.
+    fn round(&mut self) -> f64 {
+        self.store
+            .ingest(&mut self.parser, &mut snapshot(BASE_SEQ, 50), 1)
+            .unwrap();
+        let start = Instant::now();
+        for f in self.frames.iter_mut() {
+            let read = clock::now_ns();
+            let Ok(frame) = self.parser.parse(f) else {
+                continue;
+            };
+            if self.on {
+                let parsed = clock::now_ns();
+                self.store.apply(&frame, read);
+                let published = clock::now_ns();
+                let stamps = Stamps::applied(read, parsed, self.store.applied_ns(), published);
+                self.latency
+                    .record_frame(&frame, &stamps, clock::wall_ns(read) / 1_000_000);
+            } else {
+                black_box(self.store.apply(&frame, read));
+            }
+        }
+        let ns = start.elapsed().as_nanos() as f64 / self.frames.len() as f64;
+        black_box(self.latency.report());
+        ns
     }
 }

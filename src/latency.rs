@@ -199,17 +199,48 @@ impl LatencyReport {
 
 /// Six HDR histograms, one per [`Stage`].
 ///
-/// The two wire-clock stages are in whole milliseconds, so consecutive frames
-/// mostly repeat their values: a repeat is counted in a pending run and
-/// recorded with its count when the value changes (or when the recorder is
-/// read), which is exact and saves two of the six histogram records (about
-/// 65 instructions each) on most frames.
+/// Recording is exact but does not go into the histograms value by value
+/// (about 65 instructions a record, four to six records a frame):
+///
+/// - the four engine-clock stages are counted first in a plain array indexed
+///   by the value in ns (1 to 2,047 ns; larger values go straight in), a
+///   bounds check and an increment;
+/// - the two wire-clock stages are in whole milliseconds, so consecutive
+///   frames mostly repeat their values: a repeat is counted in a pending run.
+///
+/// Both go into the histograms with their counts when the recorder is read
+/// ([`report`](Self::report), [`add`](Self::add)), which gives the same
+/// histograms as recording every value.
 #[derive(Debug, Clone)]
 pub struct LatencyRecorder {
     hists: [Histogram<u64>; 6],
     clock_skewed: u64,
+    /// Counts of the engine-clock stages' values below [`FRONT_NS`] not yet in
+    /// their histograms: `front[stage * FRONT_NS + ns]`.
+    front: Box<[u32]>,
+    /// Whether `front` holds any count.
+    front_used: bool,
     /// A value of each wire stage not yet in its histogram, and how many times.
     wire_runs: [WireRun; 2],
+}
+
+/// Values (ns) of the engine-clock stages counted in the recorder's plain
+/// array before they go into the histograms: a frame's stages on the receive
+/// path are tens to hundreds of ns (32 KiB for the four stages).
+const FRONT_NS: usize = 2048;
+
+/// The engine-clock stages, which are counted in the front array.
+const CLOCK_STAGES: [Stage; 4] = [Stage::Parse, Stage::Apply, Stage::Publish, Stage::Total];
+
+/// Adds the counts of `front` (laid out as `LatencyRecorder::front`) to `hists`.
+fn record_front(hists: &mut [Histogram<u64>; 6], front: &[u32]) {
+    for (stage, counts) in CLOCK_STAGES.iter().zip(front.chunks_exact(FRONT_NS)) {
+        for (ns, &n) in counts.iter().enumerate() {
+            if n != 0 {
+                hists[stage.index()].saturating_record_n(ns as u64, u64::from(n));
+            }
+        }
+    }
 }
 
 /// A value repeated `count` times, not yet recorded.
@@ -247,6 +278,8 @@ impl LatencyRecorder {
         LatencyRecorder {
             hists: std::array::from_fn(|_| h()),
             clock_skewed: 0,
+            front: vec![0; CLOCK_STAGES.len() * FRONT_NS].into_boxed_slice(),
+            front_used: false,
             wire_runs: [WireRun::default(); 2],
         }
     }
@@ -273,25 +306,51 @@ impl LatencyRecorder {
         record_wire_run(&mut self.hists, k, done);
     }
 
-    /// Records the pending wire runs into their histograms.
-    fn flush_wire(&mut self) {
+    /// Records the pending wire runs and front counts into their histograms.
+    fn flush(&mut self) {
         for (k, run) in self.wire_runs.iter_mut().enumerate() {
             record_wire_run(&mut self.hists, k, std::mem::take(run));
         }
+        if self.front_used {
+            record_front(&mut self.hists, &self.front);
+            self.front.fill(0);
+            self.front_used = false;
+        }
     }
 
-    #[inline]
-    fn put(&mut self, stage: Stage, ns: u64) {
-        self.hists[stage.index()].saturating_record(ns.max(1));
+    /// Whether values are counted that are not in the histograms yet.
+    fn has_pending(&self) -> bool {
+        self.front_used || self.wire_runs.iter().any(|r| r.count > 0)
+    }
+
+    /// Counts `ns` for engine-clock stage `stage` (index into
+    /// [`CLOCK_STAGES`]): in the front array when it is small and its count
+    /// has room, else in the histogram.
+    #[inline(always)]
+    fn put(&mut self, stage: usize, ns: u64) {
+        let ns = ns.max(1);
+        if ns < FRONT_NS as u64 {
+            if let Some(n) = self.front.get_mut(stage * FRONT_NS + ns as usize) {
+                if *n < u32::MAX {
+                    *n += 1;
+                    self.front_used = true;
+                    return;
+                }
+            }
+        }
+        if let Some(s) = CLOCK_STAGES.get(stage) {
+            self.hists[s.index()].saturating_record(ns);
+        }
     }
 
     /// Records one frame's stages.
     #[inline]
     pub fn record(&mut self, s: &Stamps) {
-        self.put(Stage::Parse, s.parsed.saturating_sub(s.read));
-        self.put(Stage::Apply, s.applied.saturating_sub(s.parsed));
-        self.put(Stage::Publish, s.published.saturating_sub(s.applied));
-        self.put(Stage::Total, s.published.saturating_sub(s.read));
+        // Indices into CLOCK_STAGES.
+        self.put(0, s.parsed.saturating_sub(s.read));
+        self.put(1, s.applied.saturating_sub(s.parsed));
+        self.put(2, s.published.saturating_sub(s.applied));
+        self.put(3, s.published.saturating_sub(s.read));
     }
 
     /// Records the frame's wire clocks against its local receive time (epoch ms).
@@ -334,6 +393,9 @@ impl LatencyRecorder {
         for (k, run) in other.wire_runs.iter().enumerate() {
             record_wire_run(&mut self.hists, k, *run);
         }
+        if other.front_used {
+            record_front(&mut self.hists, &other.front);
+        }
         self.clock_skewed += other.clock_skewed;
     }
 
@@ -343,22 +405,24 @@ impl LatencyRecorder {
             h.reset();
         }
         self.wire_runs = [WireRun::default(); 2];
+        if self.front_used {
+            self.front.fill(0);
+            self.front_used = false;
+        }
         self.clock_skewed = 0;
     }
 
     /// Whether nothing was recorded.
     pub fn is_empty(&self) -> bool {
-        self.hists.iter().all(Histogram::is_empty)
-            && self.wire_runs.iter().all(|r| r.count == 0)
-            && self.clock_skewed == 0
+        self.hists.iter().all(Histogram::is_empty) && !self.has_pending() && self.clock_skewed == 0
     }
 
     /// Percentiles of every stage.
     pub fn report(&self) -> LatencyReport {
-        if self.wire_runs.iter().any(|r| r.count > 0) {
-            // Rare (a recorder read while it records): a copy takes the runs.
+        if self.has_pending() {
+            // A recorder read while it records: a copy takes the pending counts.
             let mut flushed = self.clone();
-            flushed.flush_wire();
+            flushed.flush();
             return flushed.report();
         }
         LatencyReport {
@@ -413,6 +477,77 @@ mod tests {
         assert_eq!(total.report().clock_skewed, 2);
         total.reset();
         assert!(total.is_empty());
+    }
+
+    /// Engine-clock stages are counted in the front array first; whenever
+    /// the recorder is read (report, add) it holds exactly what histograms
+    /// fed every value hold, for values below and above the array's range,
+    /// and a count at its limit sends further values straight in.
+    #[test]
+    fn front_counts_record_exactly_every_value() {
+        let mut rec = LatencyRecorder::new();
+        let mut plain: [Histogram<u64>; 4] = std::array::from_fn(|_| {
+            Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 2).unwrap()
+        });
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for i in 0..50_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Mostly small stages, some beyond the front array, a few zero.
+            let read = 1_000_000 + i * 10_000;
+            let parsed = read + x % 700;
+            let applied = parsed + (x >> 16) % if i % 97 == 0 { 50_000 } else { 300 };
+            let published = applied + (x >> 32) % 2_100;
+            let stamps = Stamps {
+                read,
+                parsed,
+                applied,
+                published,
+            };
+            rec.record(&stamps);
+            for (h, ns) in plain.iter_mut().zip([
+                parsed - read,
+                applied - parsed,
+                published - applied,
+                published - read,
+            ]) {
+                h.record(ns.max(1)).unwrap();
+            }
+            if i == 20_000 {
+                // A count at its limit: the next value of that stage and ns
+                // goes into the histogram directly.
+                let at = rec.front.iter().position(|&n| n > 0).unwrap();
+                let (stage, ns) = (at / FRONT_NS, at % FRONT_NS);
+                rec.hists[CLOCK_STAGES[stage].index()].reset();
+                rec.front.fill(0);
+                rec.front[at] = u32::MAX - 1;
+                rec.put(stage, ns as u64);
+                rec.put(stage, ns as u64);
+                assert_eq!(rec.front[at], u32::MAX);
+                assert_eq!(rec.hists[CLOCK_STAGES[stage].index()].len(), 1);
+                // Back to counting what `plain` holds.
+                rec = LatencyRecorder::new();
+                for h in &mut plain {
+                    h.reset();
+                }
+            }
+            if i % 9_973 == 0 {
+                assert!(!rec.is_empty());
+                let r = rec.report();
+                let mut merged = LatencyRecorder::new();
+                merged.add(&rec);
+                assert!(!merged.front_used, "add records into the histograms");
+                for (stage, h) in CLOCK_STAGES.iter().zip(&plain) {
+                    assert_eq!(r.get(*stage), LatencySummary::of(h), "{stage:?} at {i}");
+                    assert_eq!(merged.report().get(*stage), LatencySummary::of(h));
+                }
+            }
+        }
+        assert!(rec.front_used);
+        rec.reset();
+        assert!(rec.is_empty());
+        assert!(rec.front.iter().all(|&n| n == 0));
     }
 
     /// Wire values are counted in runs of repeats; whenever the recorder is
