@@ -237,7 +237,7 @@ impl FrameParser {
             return Err(ParseError::TooLarge { len: buf.len() });
         }
         match self.scan_fast(buf) {
-            Some(()) => Ok(self.fields.to_frame(buf, &self.scratch)),
+            Some(()) => Ok(self.fields.frame(buf, &self.scratch)),
             None => {
                 self.stats.general += 1;
                 self.parse_general(buf)
@@ -265,7 +265,7 @@ impl FrameParser {
             return Err(ParseError::TooLarge { len: buf.len() });
         }
         match self.scan_fast(buf) {
-            Some(()) => Ok(self.fields.to_frame(buf, &self.scratch)),
+            Some(()) => Ok(self.fields.frame(buf, &self.scratch)),
             None => {
                 self.stats.general += 1;
                 spare.clear();
@@ -288,7 +288,7 @@ impl FrameParser {
             return None;
         }
         self.scan_fast(buf)?;
-        Some(self.fields.to_frame(buf, &self.scratch))
+        Some(self.fields.frame(buf, &self.scratch))
     }
 
     /// The fast path: learned shapes first, then the generic scan (which
