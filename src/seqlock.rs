@@ -296,11 +296,33 @@ impl WordReader<'_> {
         start: usize,
         count: usize,
     ) -> impl ExactSizeIterator<Item = (u64, u64)> + DoubleEndedIterator + '_ {
-        let words = self.words.get(start..).unwrap_or(&[]);
-        let words = words.get(..count.saturating_mul(2)).unwrap_or(words);
-        words
-            .chunks_exact(2)
-            .map(|w| (w[0].load(Ordering::Relaxed), w[1].load(Ordering::Relaxed)))
+        let end = start
+            .saturating_add(count.saturating_mul(2))
+            .min(self.words.len());
+        let (pairs, _) = self.words.get(start..end).unwrap_or(&[]).as_chunks::<2>();
+        pairs
+            .iter()
+            .map(|[a, b]| (a.load(Ordering::Relaxed), b.load(Ordering::Relaxed)))
+    }
+
+    /// The `N` words from `start` (zeros if they run past the end of the lock).
+    ///
+    /// ```
+    /// let (lock, mut w) = wirebook::SeqLock::new(3);
+    /// w.write(|w| w.set(2, 9));
+    /// lock.read(|r| assert_eq!(r.array::<2>(1), [0, 9]));
+    /// lock.read(|r| assert_eq!(r.array::<2>(2), [0, 0]));
+    /// ```
+    #[inline(always)]
+    pub fn array<const N: usize>(&self, start: usize) -> [u64; N] {
+        match self
+            .words
+            .get(start..)
+            .and_then(<[AtomicU64]>::first_chunk::<N>)
+        {
+            Some(words) => std::array::from_fn(|i| words[i].load(Ordering::Relaxed)),
+            None => [0; N],
+        }
     }
 
     /// Copies the first `out.len()` words into `out`.

@@ -425,7 +425,7 @@ impl BookReader {
         let ask_base = HEADER + 2 * self.depth;
         let mut header = [0u64; HEADER];
         let version = self.lock.read(|r| {
-            r.copy_to(&mut header);
+            header = r.array(0);
             let counts = header[W_COUNTS];
             read_side(r, HEADER, counts as u32 as usize, depth, &mut out.bids);
             read_side(r, ask_base, (counts >> 32) as usize, depth, &mut out.asks);
