@@ -19,7 +19,10 @@ use std::time::{Duration, Instant};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
 use wirebook::{BookSnapshot, BookStore, FrameParser, StoreConfig};
 
-use common::{base_read, delta, delta_stream, snapshot, wirebook_store, BaseFrame, BaseStore};
+use common::{
+    base_read, delta, delta_stream, ingest_timed, snapshot, timed_store, wirebook_store, BaseFrame,
+    BaseStore,
+};
 
 const ID: &str = "polymarket:0x1234abcd";
 const BASE_SEQ: u64 = 1_000;
@@ -327,17 +330,13 @@ fn config_criterion() -> Criterion {
 /// recording off (one clock read a frame, for the store) and on (four clock
 /// reads, the store's apply stamp, six histogram records).
 fn latency_recording(c: &mut Criterion) {
-    use wirebook::clock;
-    use wirebook::latency::{LatencyRecorder, Stamps};
+    use wirebook::latency::LatencyRecorder;
     let mut g = c.benchmark_group("latency_recording");
     let frames = delta_stream(BASE_SEQ, CHUNK);
     for on in [false, true] {
         g.bench_function(if on { "on" } else { "off" }, |b| {
             b.iter_custom(|iters| {
-                let mut store = BookStore::new(StoreConfig {
-                    stage_timing: on,
-                    ..StoreConfig::default()
-                });
+                let mut store = timed_store(on);
                 let mut parser = FrameParser::new();
                 let mut latency = LatencyRecorder::new();
                 let mut frames = frames.clone();
@@ -349,18 +348,7 @@ fn latency_recording(c: &mut Criterion) {
                     let n = (iters - done).min(CHUNK as u64) as usize;
                     let start = Instant::now();
                     for f in &mut frames[..n] {
-                        let read = clock::now_ns();
-                        let Ok(frame) = parser.parse(f) else { continue };
-                        if on {
-                            let parsed = clock::now_ns();
-                            store.apply(&frame, read);
-                            let published = clock::now_ns();
-                            let stamps =
-                                Stamps::applied(read, parsed, store.applied_ns(), published);
-                            latency.record_frame(&frame, &stamps, clock::wall_ns(read) / 1_000_000);
-                        } else {
-                            black_box(store.apply(&frame, read));
-                        }
+                        ingest_timed(&mut store, &mut parser, f, on.then_some(&mut latency));
                     }
                     total += start.elapsed();
                     done += n as u64;

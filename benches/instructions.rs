@@ -13,7 +13,10 @@ mod common;
 
 use std::hint::black_box;
 
-use common::{base_read, delta_stream, interleaved_stream, snapshot, wirebook_store, BaseStore};
+use common::{
+    base_read, delta_stream, ingest_timed, interleaved_stream, snapshot, timed_store,
+    wirebook_store, BaseStore,
+};
 use wirebook::{BookSnapshot, FrameParser};
 
 const BASE_SEQ: u64 = 1_000;
@@ -64,12 +67,8 @@ fn main() {
         }
         "delta-latency" => {
             // The delta hot path as the client runs it with per-stage latency on.
-            use wirebook::latency::{LatencyRecorder, Stamps};
-            use wirebook::{clock, StoreConfig};
-            let mut store = wirebook::BookStore::new(StoreConfig {
-                stage_timing: true,
-                ..StoreConfig::default()
-            });
+            use wirebook::latency::LatencyRecorder;
+            let mut store = timed_store(true);
             let mut parser = FrameParser::new();
             let mut latency = LatencyRecorder::new();
             let mut frames = delta_stream(BASE_SEQ, 4096);
@@ -78,13 +77,7 @@ fn main() {
                     .ingest(&mut parser, &mut snapshot(BASE_SEQ, 50), 1)
                     .unwrap();
                 for f in &mut frames {
-                    let read = clock::now_ns();
-                    let Ok(frame) = parser.parse(f) else { continue };
-                    let parsed = clock::now_ns();
-                    store.apply(&frame, read);
-                    let published = clock::now_ns();
-                    let stamps = Stamps::applied(read, parsed, store.applied_ns(), published);
-                    latency.record_frame(&frame, &stamps, clock::wall_ns(read) / 1_000_000);
+                    ingest_timed(&mut store, &mut parser, f, Some(&mut latency));
                 }
             }
             black_box(latency.report());

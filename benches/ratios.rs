@@ -14,9 +14,11 @@ mod common;
 use std::hint::black_box;
 use std::time::Instant;
 
-use common::{base_read, delta, delta_stream, snapshot, wirebook_store, BaseFrame, BaseStore};
-use wirebook::clock;
-use wirebook::latency::{LatencyRecorder, Stamps};
+use common::{
+    base_read, delta, delta_stream, ingest_timed, snapshot, timed_store, wirebook_store, BaseFrame,
+    BaseStore,
+};
+use wirebook::latency::LatencyRecorder;
 use wirebook::{BookSnapshot, FrameParser};
 
 const ROUNDS: usize = 41;
@@ -221,10 +223,7 @@ impl Recording {
     fn new(on: bool, frames: &[Vec<u8>]) -> Recording {
         Recording {
             on,
-            store: wirebook::BookStore::new(wirebook::StoreConfig {
-                stage_timing: on,
-                ..wirebook::StoreConfig::default()
-            }),
+            store: timed_store(on),
             parser: FrameParser::new(),
             latency: LatencyRecorder::new(),
             frames: frames.to_vec(),
@@ -238,20 +237,8 @@ impl Recording {
             .unwrap();
         let start = Instant::now();
         for f in self.frames.iter_mut() {
-            let read = clock::now_ns();
-            let Ok(frame) = self.parser.parse(f) else {
-                continue;
-            };
-            if self.on {
-                let parsed = clock::now_ns();
-                self.store.apply(&frame, read);
-                let published = clock::now_ns();
-                let stamps = Stamps::applied(read, parsed, self.store.applied_ns(), published);
-                self.latency
-                    .record_frame(&frame, &stamps, clock::wall_ns(read) / 1_000_000);
-            } else {
-                black_box(self.store.apply(&frame, read));
-            }
+            let latency = self.on.then_some(&mut self.latency);
+            ingest_timed(&mut self.store, &mut self.parser, f, latency);
         }
         let ns = start.elapsed().as_nanos() as f64 / self.frames.len() as f64;
         black_box(self.latency.report());

@@ -323,14 +323,15 @@ impl LatencyRecorder {
         self.front_used || self.wire_runs.iter().any(|r| r.count > 0)
     }
 
-    /// Counts `ns` for engine-clock stage `stage` (index into
-    /// [`CLOCK_STAGES`]): in the front array when it is small and its count
-    /// has room, else in the histogram.
+    /// Counts `ns` for engine-clock stage `stage` (the clock stages come
+    /// first in [`Stage`], so its index is also its place in the front
+    /// array): there when it is small and its count has room, else in the
+    /// histogram.
     #[inline(always)]
-    fn put(&mut self, stage: usize, ns: u64) {
+    fn put(&mut self, stage: Stage, ns: u64) {
         let ns = ns.max(1);
         if ns < FRONT_NS as u64 {
-            if let Some(n) = self.front.get_mut(stage * FRONT_NS + ns as usize) {
+            if let Some(n) = self.front.get_mut(stage.index() * FRONT_NS + ns as usize) {
                 if *n < u32::MAX {
                     *n += 1;
                     self.front_used = true;
@@ -338,19 +339,16 @@ impl LatencyRecorder {
                 }
             }
         }
-        if let Some(s) = CLOCK_STAGES.get(stage) {
-            self.hists[s.index()].saturating_record(ns);
-        }
+        self.hists[stage.index()].saturating_record(ns);
     }
 
     /// Records one frame's stages.
     #[inline]
     pub fn record(&mut self, s: &Stamps) {
-        // Indices into CLOCK_STAGES.
-        self.put(0, s.parsed.saturating_sub(s.read));
-        self.put(1, s.applied.saturating_sub(s.parsed));
-        self.put(2, s.published.saturating_sub(s.applied));
-        self.put(3, s.published.saturating_sub(s.read));
+        self.put(Stage::Parse, s.parsed.saturating_sub(s.read));
+        self.put(Stage::Apply, s.applied.saturating_sub(s.parsed));
+        self.put(Stage::Publish, s.published.saturating_sub(s.applied));
+        self.put(Stage::Total, s.published.saturating_sub(s.read));
     }
 
     /// Records the frame's wire clocks against its local receive time (epoch ms).
@@ -522,8 +520,8 @@ mod tests {
                 rec.hists[CLOCK_STAGES[stage].index()].reset();
                 rec.front.fill(0);
                 rec.front[at] = u32::MAX - 1;
-                rec.put(stage, ns as u64);
-                rec.put(stage, ns as u64);
+                rec.put(CLOCK_STAGES[stage], ns as u64);
+                rec.put(CLOCK_STAGES[stage], ns as u64);
                 assert_eq!(rec.front[at], u32::MAX);
                 assert_eq!(rec.hists[CLOCK_STAGES[stage].index()].len(), 1);
                 // Back to counting what `plain` holds.

@@ -12,6 +12,45 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use serde::Deserialize;
 
+/// A store as the client builds it, with per-stage timing (the store's
+/// apply stamp) when `timed`.
+pub fn timed_store(timed: bool) -> wirebook::BookStore {
+    wirebook::BookStore::new(wirebook::StoreConfig {
+        stage_timing: timed,
+        ..wirebook::StoreConfig::default()
+    })
+}
+
+/// One frame through the receive path as the client runs it: a clock read
+/// for the store, parse, apply, publish; with `latency`, also the parsed and
+/// published stamps and the recorder (the store must be a `timed_store(true)`).
+#[inline(always)]
+pub fn ingest_timed(
+    store: &mut wirebook::BookStore,
+    parser: &mut wirebook::FrameParser,
+    buf: &mut [u8],
+    latency: Option<&mut wirebook::latency::LatencyRecorder>,
+) {
+    use wirebook::clock;
+    let read = clock::now_ns();
+    let Ok(frame) = parser.parse(buf) else {
+        return;
+    };
+    match latency {
+        Some(latency) => {
+            let parsed = clock::now_ns();
+            store.apply(&frame, read);
+            let published = clock::now_ns();
+            let stamps =
+                wirebook::latency::Stamps::applied(read, parsed, store.applied_ns(), published);
+            latency.record_frame(&frame, &stamps, clock::wall_ns(read) / 1_000_000);
+        }
+        None => {
+            std::hint::black_box(store.apply(&frame, read));
+        }
+    }
+}
+
 /// The store every bench uses: 50 levels a side published (the protocol's default depth).
 pub fn wirebook_store() -> wirebook::BookStore {
     wirebook::BookStore::new(wirebook::StoreConfig {

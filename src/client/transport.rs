@@ -13,13 +13,13 @@ use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::error::redact;
 use super::ClientError;
+use crate::parse::MAX_FRAME_LEN;
 
 /// Bytes tungstenite reads from the socket at a time (its default is 128 KiB).
 /// Under a flood each read fills the buffer; 512 KiB took about 4 % off the
 /// time a frame in `wirebook bench` (median of 8 alternating runs: 702 against
 /// 733 ns; 16 KiB was slower, 1 MiB no better). One buffer per connection.
 const READ_BUFFER: usize = 512 * 1024;
-use crate::parse::MAX_FRAME_LEN;
 
 pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
