@@ -104,6 +104,61 @@ fn delta_fields() {
     assert!(d.changes.is_empty());
 }
 
+/// The compact level reader works on a fixed window of bytes while one fits
+/// before the frame's end, and on the rest of the buffer after that: levels of
+/// every length, shape and place read exactly (and as simd-json reads them
+/// where its floats hold every digit); malformed ones are refused alike.
+#[test]
+fn snapshot_levels_read_alike_inside_and_past_the_level_window() {
+    // (level, exact price and size the fast path must give, if it must accept)
+    let cases = [
+        ("[0.5,1]", Some(("0.5", "1"))),
+        (
+            "[0.12345678,99999999999.99999999]",
+            Some(("0.12345678", "99999999999.99999999")),
+        ),
+        ("[1.00000000,12345678901.5]", Some(("1", "12345678901.5"))),
+        ("[1,0]", Some(("1", "0"))),
+        ("[0.0001,0.000001]", Some(("0.0001", "0.000001"))),
+        ("[0.5,0]", Some(("0.5", "0"))),
+        ("[0.5,123456789012]", None),
+        ("[0.123456789,5]", None),
+        ("[0.5,1.123456789]", None),
+        ("[0.5,1e3]", None),
+        ("[ 0.5 , 2 ]", None),
+        ("[0.07,00]", None),
+        ("[0.07,01]", None),
+        ("[0.,1]", None),
+        ("[0.5,1.]", None),
+        ("[0,1]", None),
+        ("[1.5,1]", None),
+        ("[-0.5,1]", None),
+    ];
+    for (level, exact) in cases {
+        for count in [1, 2, 5] {
+            // Bids last: their final levels sit closer to the frame's end than
+            // the window's length.
+            let list = vec![level; count].join(",");
+            let frame = format!(
+                r#"{{"type":"orderbook","parsec_id":"kalshi:X","outcome":"yes","server_seq":5,"asks":[[0.9,1]],"bids":[{list}]}}"#
+            );
+            let Some((p_text, s_text)) = exact else {
+                parse_both(frame.as_bytes());
+                continue;
+            };
+            if p_text.len() + s_text.len() < 16 {
+                parse_both(frame.as_bytes());
+            }
+            let mut p = FrameParser::new();
+            let Some(Frame::Book(b)) = p.parse_fast(frame.as_bytes()) else {
+                panic!("fast path declined {frame}")
+            };
+            let want = Level::new(price(p_text), size(s_text));
+            assert_eq!(b.bids, vec![want; count], "{frame}");
+        }
+    }
+}
+
 #[test]
 fn every_number_form_parses_to_the_same_exact_values() {
     let cases = [
