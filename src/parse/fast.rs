@@ -1159,12 +1159,13 @@ fn digit_run(b: &[u8], i: usize, max: usize) -> Option<(u64, usize)> {
     let mut v = 0u64;
     let mut j = i;
     while let Some(&c) = b.get(j) {
-        let d = c.wrapping_sub(b'0');
+        // Widened before the subtraction: no second zero-extension per digit.
+        let d = u64::from(c).wrapping_sub(u64::from(b'0'));
         if d > 9 {
             break;
         }
         // Wrapping: a digit past `max` may overflow, and is rejected just below.
-        v = v.wrapping_mul(10).wrapping_add(u64::from(d));
+        v = v.wrapping_mul(10).wrapping_add(d);
         j += 1;
         if j - i > max {
             return None;
