@@ -1086,14 +1086,63 @@ fn level_in(b: &[u8], i: usize) -> Option<(Level, usize)> {
     Some((level, k + 1))
 }
 
-/// [`plain_units`] for a price: most are `0.` and a few digits, read here
-/// without the integer part's loop.
+/// A change in the documented layout (`{"side":"bid","price":P,"size":S}`, no
+/// whitespace) at `b[i..]`: the change and where it ends. `None` for any other
+/// (the caller reads it as a generic object, which accepts the same values).
 #[inline(always)]
-fn price_units(b: &[u8], i: usize) -> Option<(u64, usize)> {
-    no_exponent(b, price_digits(b, i)?)
+fn change_compact(b: &[u8], i: usize) -> Option<(Change, usize)> {
+    match b.get(i..).and_then(<[u8]>::first_chunk::<CHANGE_WINDOW>) {
+        Some(w) => {
+            let (change, end) = change_in(w, 0)?;
+            Some((change, i + end))
+        }
+        None => change_in(b, i),
+    }
 }
 
-/// [`price_units`] without the check for an exponent after the digits.
+/// Bytes that hold any compact change: 22 before the price, two plain
+/// numbers of 20 bytes, `,"size":` and `}`. Within them the reader's bounds
+/// checks fold away against a constant length.
+const CHANGE_WINDOW: usize = 72;
+
+/// `{"side":"bid","price":` (22 bytes) is three word compares (the last two
+/// words overlap), `,"size":` one.
+#[inline(always)]
+fn change_in(b: &[u8], at: usize) -> Option<(Change, usize)> {
+    const OPEN: u64 = word(br#"{"side":"#);
+    const BID: u64 = word(br#""bid","p"#);
+    const ASK: u64 = word(br#""ask","p"#);
+    const PRICE: u64 = word(br#""price":"#);
+    const SIZE: u64 = word(br#","size":"#);
+    let (open, middle, price_key) = (load(b, at)?, load(b, at + 8)?, load(b, at + 14)?);
+    if open != OPEN || price_key != PRICE {
+        return None;
+    }
+    let side = match middle {
+        BID => Side::Bid,
+        ASK => Side::Ask,
+        _ => return None,
+    };
+    // The `,"size":` and `}` checks reject an exponent too: no check for one here.
+    let (price, j) = price_digits(b, at + 22)?;
+    let price = Price::from_units(price).ok()?;
+    if load(b, j)? != SIZE {
+        return None;
+    }
+    let (size, k) = decimal_digits(b, j + 8)?;
+    if *b.get(k)? != b'}' {
+        return None;
+    }
+    let change = Change {
+        side,
+        price,
+        size: Size::from_units(size),
+    };
+    Some((change, k + 1))
+}
+
+/// [`decimal_digits`] for a price: most are `0.` and a few digits, read here
+/// without the integer part's loop.
 #[inline(always)]
 fn price_digits(b: &[u8], i: usize) -> Option<(u64, usize)> {
     if b.get(i..i + 2) == Some(b"0.") {
@@ -1438,13 +1487,6 @@ impl<'b> Cursor<'b> {
         self.take_units(read)
     }
 
-    /// [`units`](Self::units) for a price (see [`price_units`]).
-    #[inline(always)]
-    fn price_units(&mut self) -> Option<u64> {
-        let read = price_units(self.buf, self.pos);
-        self.take_units(read)
-    }
-
     /// Advances past what a fast reader read, or reads by the exact route.
     #[inline(always)]
     fn take_units(&mut self, read: Option<(u64, usize)>) -> Option<u64> {
@@ -1643,38 +1685,12 @@ impl<'b> Cursor<'b> {
         self.change_generic()
     }
 
-    /// `{"side":"bid","price":` (22 bytes) is three word compares (the
-    /// last two words overlap), `,"size":` one.
+    /// The documented layout, read by [`change_compact`].
     #[inline(always)]
     fn change_canonical(&mut self) -> Option<Change> {
-        const OPEN: u64 = word(br#"{"side":"#);
-        const BID: u64 = word(br#""bid","p"#);
-        const ASK: u64 = word(br#""ask","p"#);
-        const PRICE: u64 = word(br#""price":"#);
-        const SIZE: u64 = word(br#","size":"#);
-        let at = self.pos;
-        let (open, middle, price_key) = (
-            load(self.buf, at)?,
-            load(self.buf, at + 8)?,
-            load(self.buf, at + 14)?,
-        );
-        if open != OPEN || price_key != PRICE {
-            return None;
-        }
-        let side = match middle {
-            BID => Side::Bid,
-            ASK => Side::Ask,
-            _ => return None,
-        };
-        self.pos = at + 22;
-        let price = Price::from_units(self.price_units()?).ok()?;
-        if load(self.buf, self.pos)? != SIZE {
-            return None;
-        }
-        self.pos += 8;
-        let size = Size::from_units(self.units()?);
-        self.eat(b'}')?;
-        Some(Change { side, price, size })
+        let (change, end) = change_compact(self.buf, self.pos)?;
+        self.pos = end;
+        Some(change)
     }
 
     fn change_generic(&mut self) -> Option<Change> {
@@ -2117,7 +2133,7 @@ mod tests {
             "0.0]",
         ] {
             let b = text.as_bytes();
-            assert_eq!(price_units(b, 0), plain_units(b, 0), "{text}");
+            assert_eq!(price_digits(b, 0), decimal_digits(b, 0), "{text}");
         }
     }
 

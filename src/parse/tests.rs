@@ -159,6 +159,54 @@ fn snapshot_levels_read_alike_inside_and_past_the_level_window() {
     }
 }
 
+/// The compact change reader, like the level reader, works on a fixed window
+/// while one fits before the frame's end: changes of every length and place
+/// read exactly, and the ones it does not take read as simd-json reads them.
+#[test]
+fn delta_changes_read_alike_inside_and_past_the_change_window() {
+    let cases = [
+        (r#""bid","price":0.5,"size":1"#, Some(("0.5", "1"))),
+        (
+            r#""ask","price":0.12345678,"size":99999999999.99999999"#,
+            Some(("0.12345678", "99999999999.99999999")),
+        ),
+        (r#""bid","price":1,"size":0"#, Some(("1", "0"))),
+        (
+            r#""ask","price":1.00000000,"size":12.5"#,
+            Some(("1", "12.5")),
+        ),
+        (r#""bid","price":0.5,"size":1e3"#, None),
+        (r#""bid","price":5e-1,"size":3"#, None),
+        (r#""bid","price":0.5,"size":123456789012"#, None),
+        (r#""bid","price":0.5,"size":01"#, None),
+        (r#""bid","price":0.,"size":1"#, None),
+        (r#""bid","price":0,"size":1"#, None),
+        (r#""bid","price":1.5,"size":1"#, None),
+        (r#""bid","price":0.5 ,"size":1"#, None),
+    ];
+    for (body, exact) in cases {
+        for count in [1, 2, 4] {
+            let list = vec![format!("{{\"side\":{body}}}"); count].join(",");
+            let frame = format!(
+                r#"{{"type":"orderbook_delta","parsec_id":"kalshi:X","outcome":"yes","server_seq":5,"changes":[{list}]}}"#
+            );
+            let Some((p_text, s_text)) = exact else {
+                parse_both(frame.as_bytes());
+                continue;
+            };
+            if p_text.len() + s_text.len() < 16 {
+                parse_both(frame.as_bytes());
+            }
+            let mut p = FrameParser::new();
+            let Some(Frame::Delta(d)) = p.parse_fast(frame.as_bytes()) else {
+                panic!("fast path declined {frame}")
+            };
+            let got: Vec<_> = d.changes.iter().map(|c| (c.price, c.size)).collect();
+            assert_eq!(got, vec![(price(p_text), size(s_text)); count], "{frame}");
+        }
+    }
+}
+
 #[test]
 fn every_number_form_parses_to_the_same_exact_values() {
     let cases = [
