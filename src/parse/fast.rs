@@ -1089,6 +1089,10 @@ fn level_in(b: &[u8], i: usize) -> Option<(Level, usize)> {
 /// A change in the documented layout (`{"side":"bid","price":P,"size":S}`, no
 /// whitespace) at `b[i..]`: the change and where it ends. `None` for any other
 /// (the caller reads it as a generic object, which accepts the same values).
+// The same shape as `level_compact`, on purpose: one generic function taking
+// the reader measured worse (a closure passed in was not inlined: 21,620
+// instructions a snapshot parse against 13,480; with a shared `window`
+// helper instead, 13,580).
 #[inline(always)]
 fn change_compact(b: &[u8], i: usize) -> Option<(Change, usize)> {
     match b.get(i..).and_then(<[u8]>::first_chunk::<CHANGE_WINDOW>) {

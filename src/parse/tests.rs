@@ -104,6 +104,31 @@ fn delta_fields() {
     assert!(d.changes.is_empty());
 }
 
+/// `frame` read by both paths (they must agree where the fast one accepts).
+/// With `exact` (a price and a size), the fast path must accept it and
+/// `pairs` must find them `count` times; simd-json's floats hold about 16
+/// digits, so longer numbers are checked against the exact values only.
+fn read_exactly(
+    frame: &str,
+    exact: Option<(&str, &str)>,
+    count: usize,
+    pairs: impl Fn(&Frame<'_>) -> Vec<(Price, Size)>,
+) {
+    let Some((p_text, s_text)) = exact else {
+        parse_both(frame.as_bytes());
+        return;
+    };
+    if p_text.len() + s_text.len() < 16 {
+        parse_both(frame.as_bytes());
+    }
+    let mut p = FrameParser::new();
+    let Some(f) = p.parse_fast(frame.as_bytes()) else {
+        panic!("fast path declined {frame}")
+    };
+    let want = (price(p_text), size(s_text));
+    assert_eq!(pairs(&f), vec![want; count], "{frame}");
+}
+
 /// The compact level reader works on a fixed window of bytes while one fits
 /// before the frame's end, and on the rest of the buffer after that: levels of
 /// every length, shape and place read exactly (and as simd-json reads them
@@ -142,19 +167,10 @@ fn snapshot_levels_read_alike_inside_and_past_the_level_window() {
             let frame = format!(
                 r#"{{"type":"orderbook","parsec_id":"kalshi:X","outcome":"yes","server_seq":5,"asks":[[0.9,1]],"bids":[{list}]}}"#
             );
-            let Some((p_text, s_text)) = exact else {
-                parse_both(frame.as_bytes());
-                continue;
-            };
-            if p_text.len() + s_text.len() < 16 {
-                parse_both(frame.as_bytes());
-            }
-            let mut p = FrameParser::new();
-            let Some(Frame::Book(b)) = p.parse_fast(frame.as_bytes()) else {
-                panic!("fast path declined {frame}")
-            };
-            let want = Level::new(price(p_text), size(s_text));
-            assert_eq!(b.bids, vec![want; count], "{frame}");
+            read_exactly(&frame, exact, count, |f| match f {
+                Frame::Book(b) => b.bids.iter().map(|l| (l.price, l.size)).collect(),
+                _ => Vec::new(),
+            });
         }
     }
 }
@@ -190,19 +206,10 @@ fn delta_changes_read_alike_inside_and_past_the_change_window() {
             let frame = format!(
                 r#"{{"type":"orderbook_delta","parsec_id":"kalshi:X","outcome":"yes","server_seq":5,"changes":[{list}]}}"#
             );
-            let Some((p_text, s_text)) = exact else {
-                parse_both(frame.as_bytes());
-                continue;
-            };
-            if p_text.len() + s_text.len() < 16 {
-                parse_both(frame.as_bytes());
-            }
-            let mut p = FrameParser::new();
-            let Some(Frame::Delta(d)) = p.parse_fast(frame.as_bytes()) else {
-                panic!("fast path declined {frame}")
-            };
-            let got: Vec<_> = d.changes.iter().map(|c| (c.price, c.size)).collect();
-            assert_eq!(got, vec![(price(p_text), size(s_text)); count], "{frame}");
+            read_exactly(&frame, exact, count, |f| match f {
+                Frame::Delta(d) => d.changes.iter().map(|c| (c.price, c.size)).collect(),
+                _ => Vec::new(),
+            });
         }
     }
 }
