@@ -1165,15 +1165,10 @@ fn price_digits(b: &[u8], i: usize) -> Option<(u64, usize)> {
 /// any other number (the general route reads it, with the same result).
 #[inline(always)]
 fn plain_units(b: &[u8], i: usize) -> Option<(u64, usize)> {
-    no_exponent(b, decimal_digits(b, i)?)
-}
-
-/// `read` unless an exponent follows it (`None`: the general route reads the number).
-#[inline(always)]
-fn no_exponent(b: &[u8], read: (u64, usize)) -> Option<(u64, usize)> {
-    match b.get(read.1) {
-        Some(b'e' | b'E') => None,
-        _ => Some(read),
+    let (units, end) = decimal_digits(b, i)?;
+    match b.get(end) {
+        Some(b'e' | b'E') => None, // an exponent: the general route reads it
+        _ => Some((units, end)),
     }
 }
 
