@@ -216,6 +216,19 @@ pub(crate) enum Field {
     Unknown = 31,
 }
 
+impl Field {
+    /// Numbers that stay the same from frame to frame of a market (its
+    /// grid, its minimum order, its staleness bound): a template folds
+    /// them into its runs, as it does the market's strings.
+    #[inline(always)]
+    fn is_stable_number(self) -> bool {
+        matches!(
+            self,
+            Field::StaleAfterMs | Field::TickSize | Field::MinOrderSize
+        )
+    }
+}
+
 /// Where one value lay in a scanned frame (for learning its template).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ValueSpan {
@@ -417,6 +430,31 @@ fn value_unmarked(
     Some(())
 }
 
+/// The value of a stable number field (`text`: its bytes as written, the
+/// whole of them) into `f`; `None` if `text` is not one such value.
+fn stable_number(text: &[u8], field: Field, f: &mut Fields) -> Option<()> {
+    let mut c = Cursor { buf: text, pos: 0 };
+    match field {
+        Field::StaleAfterMs => f.stale_after_ms = c.opt_u64()?,
+        Field::TickSize => {
+            f.tick_size = if c.null()? {
+                None
+            } else {
+                Some(Price::from_units(c.units()?).ok()?)
+            }
+        }
+        Field::MinOrderSize => {
+            f.min_order_size = if c.null()? {
+                None
+            } else {
+                Some(Size::from_units(c.units()?))
+            }
+        }
+        _ => return None,
+    }
+    (c.pos == text.len()).then_some(())
+}
+
 /// Stores a string value of a string-typed field (`None` for other fields).
 /// Used for freshly scanned strings and for memo hits alike.
 #[inline(always)]
@@ -471,6 +509,9 @@ struct Slot {
     memo: Vec<u8>,
     /// Whether `memo` holds one (an empty string is a value too: Kalshi's `token_id`).
     remembered: bool,
+    /// Whether `memo` is a string's contents (else a number's or `null`'s
+    /// bytes as written: see [`Field::is_stable_number`]).
+    quoted: bool,
 }
 
 /// The first eight digits of an integer (as bytes and as their value), which
@@ -604,12 +645,14 @@ impl Template {
                     slot.field = v.field;
                     slot.memo.clear();
                     slot.remembered = false;
+                    slot.quoted = false;
                 }
                 None => self.slots.push(Slot {
                     lit_end,
                     field: v.field,
                     memo: Vec::new(),
                     remembered: false,
+                    quoted: false,
                 }),
             }
             n += 1;
@@ -690,12 +733,12 @@ impl Template {
             self.key_decided = true;
             // The market's strings open the frame: hash the stretch of them
             // (up to the first value that is not a remembered string).
-            if let Some(first) = self.slots.first().filter(|s| s.remembered) {
+            if let Some(first) = self.slots.first().filter(|s| s.remembered && s.quoted) {
                 let at = first.lit_end as usize;
                 let mut end = at;
                 let mut lit = at;
                 for slot in &self.slots {
-                    if !slot.remembered {
+                    if !(slot.remembered && slot.quoted) {
                         break;
                     }
                     end += slot.lit_end as usize - lit + slot.memo.len() + 2;
@@ -740,6 +783,19 @@ impl Template {
                 });
                 run_start = set.expected.len();
                 memo_from = set.run_memos.len() as u32;
+            } else if !slot.quoted {
+                // A stable number, as written: its value is the shape's in
+                // every frame these runs read (the runs compare its bytes,
+                // and the literal after it starts with a byte no number has).
+                if stable_number(&slot.memo, slot.field, &mut set.base).is_none() {
+                    // Unreachable (the slot scan read these bytes): leave
+                    // the variant unbuilt, every frame then goes slot by slot.
+                    if let Some(t) = self.way_tags.get_mut(v) {
+                        *t = 0;
+                    }
+                    return;
+                }
+                set.expected.extend_from_slice(&slot.memo);
             } else {
                 let memo = RunMemo {
                     field: slot.field,
@@ -915,7 +971,7 @@ impl Template {
             let field = slot.field;
             c.literal_bytes(self.bytes.get(lit..slot.lit_end as usize)?)?;
             lit = slot.lit_end as usize;
-            if slot.remembered {
+            if slot.remembered && slot.quoted {
                 if let Some(span) = c.memo_string(&slot.memo) {
                     apply_string(&c, field, span, f)?;
                     continue;
@@ -926,12 +982,20 @@ impl Template {
             // Remember a string value for the next frame of this shape (only
             // one without escapes: a memo hit stands for the raw bytes as the value).
             slot.remembered = false;
-            if buf.get(start) == Some(&b'"') && c.pos - start <= MAX_MEMO + 2 {
+            if field.is_stable_number() && buf.get(start) != Some(&b'"') {
+                if let Some(raw) = buf.get(start..c.pos).filter(|r| r.len() <= MAX_MEMO) {
+                    slot.memo.clear();
+                    slot.memo.extend_from_slice(raw);
+                    slot.remembered = true;
+                    slot.quoted = false;
+                }
+            } else if buf.get(start) == Some(&b'"') && c.pos - start <= MAX_MEMO + 2 {
                 if let Some(text) = buf.get(start + 1..c.pos - 1) {
                     if !text.contains(&b'\\') {
                         slot.memo.clear();
                         slot.memo.extend_from_slice(text);
                         slot.remembered = true;
+                        slot.quoted = true;
                     }
                 }
             }

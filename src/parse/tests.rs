@@ -679,3 +679,51 @@ fn eight_interleaved_books_each_keep_their_runs() {
         assert!(stats.remembered as usize >= frames - 32, "{id}: {stats:?}");
     }
 }
+
+/// A market's stable numbers (its tick size, minimum order and staleness
+/// bound) are folded into its remembered runs: frames repeating them are
+/// read through the runs, and a frame that changes one, or writes it another
+/// way (`0.010`, `null`), reads its own value, as simd-json does.
+#[test]
+fn stable_numbers_are_remembered_and_a_change_is_read() {
+    let mut parser = FrameParser::new();
+    let mut general = FrameParser::new();
+    let cases = [
+        ("0.01", "1", "5000"),
+        ("0.001", "1", "5000"),
+        ("0.001", "2.5", "5000"),
+        ("0.001", "2.5", "500"),
+        ("0.001", "2.5", "50000"),
+        ("0.0010", "2.5", "50000"),
+        ("null", "null", "null"),
+        ("0.01", "1", "5000"),
+    ];
+    let mut seq = 0;
+    for (tick, min, stale) in cases {
+        for _ in 0..4 {
+            seq += 1;
+            let frame = format!(
+                r#"{{"type":"orderbook","parsec_id":"kalshi:KXBTC","outcome":"yes","tick_size":{tick},"min_order_size":{min},"bids":[[0.4,10]],"asks":[[0.6,5]],"server_seq":{seq},"stale_after_ms":{stale}}}"#
+            );
+            let (mut a, mut b) = (frame.clone().into_bytes(), frame.clone().into_bytes());
+            let fast = parser.parse(&mut a).expect(&frame);
+            let slow = general.parse_general(&mut b).expect(&frame);
+            assert_eq!(fast, slow, "{frame}");
+            let Frame::Book(book) = fast else {
+                panic!("{frame}")
+            };
+            let want = |t: &str| (t != "null").then(|| t.to_string());
+            assert_eq!(
+                book.tick_size.map(|p| p.to_string()),
+                want(tick).map(|t| t.trim_end_matches('0').to_string())
+            );
+            assert_eq!(book.min_order_size.map(|s| s.to_string()), want(min));
+            assert_eq!(book.stale_after_ms.map(|ms| ms.to_string()), want(stale));
+        }
+    }
+    // Each new value: one frame slot by slot (rebuilding the runs), three
+    // through them; the very first frame is learned by the generic scan.
+    let stats = parser.stats();
+    assert_eq!(stats.general, 0, "{stats:?}");
+    assert_eq!(stats.remembered, 3 * cases.len() as u64 - 1, "{stats:?}");
+}
