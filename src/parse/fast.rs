@@ -1214,12 +1214,7 @@ fn change_in(b: &[u8], at: usize) -> Option<(Change, usize)> {
 #[inline(always)]
 fn price_digits(b: &[u8], i: usize) -> Option<(u64, usize)> {
     if b.get(i..i + 2) == Some(b"0.") {
-        let (frac, end) = digit_run(b, i + 2, 8)?;
-        let n = end - (i + 2);
-        if n == 0 {
-            return None;
-        }
-        return Some((frac * POW10[n], end));
+        return fraction_units(b, i + 2);
     }
     decimal_digits(b, i)
 }
@@ -1253,14 +1248,36 @@ fn decimal_digits(b: &[u8], i: usize) -> Option<(u64, usize)> {
     // At most 11 integer digits: no overflow here nor below.
     let mut units = int * UNITS_PER_ONE;
     if b.get(j) == Some(&b'.') {
-        let (frac, end) = digit_run(b, j + 1, 8)?;
-        if end == j + 1 {
-            return None;
-        }
-        units += frac * POW10[end - j - 1];
+        let (frac, end) = fraction_units(b, j + 1)?;
+        units += frac;
         j = end;
     }
     Some((units, j))
+}
+
+/// The digits of a fraction at `b[i..]` (one to eight) in units, and where
+/// they end. Each digit is multiplied by its place's weight, which does not
+/// depend on how many digits follow: the products are independent of each
+/// other and no scaling waits for the last digit (a running `v * 10 + d`
+/// and a scale by the count made one chain of them).
+#[inline(always)]
+fn fraction_units(b: &[u8], i: usize) -> Option<(u64, usize)> {
+    const PLACE: [u64; 8] = [10_000_000, 1_000_000, 100_000, 10_000, 1_000, 100, 10, 1];
+    let mut units = 0u64;
+    let mut k = 0;
+    while k < PLACE.len() {
+        let Some(&c) = b.get(i + k) else { break };
+        let d = u64::from(c).wrapping_sub(u64::from(b'0'));
+        if d > 9 {
+            break;
+        }
+        units += d * PLACE[k];
+        k += 1;
+    }
+    if k == 0 || (k == PLACE.len() && b.get(i + k).is_some_and(u8::is_ascii_digit)) {
+        return None; // no digit, or more than the units hold
+    }
+    Some((units, i + k))
 }
 
 /// The digits at `b[i..]`: their value and where they end; `None` beyond `max`
