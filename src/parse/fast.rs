@@ -1126,6 +1126,9 @@ fn level_compact(b: &[u8], i: usize) -> Option<(Level, usize)> {
     }
 }
 
+/// Level slots made at a time ahead of the level reader.
+const LEVEL_CHUNK: usize = 64;
+
 /// Bytes that hold any compact level (`[`, 11 + 1 + 8 digits twice, `,`, `]`).
 const LEVEL_WINDOW: usize = 44;
 
@@ -1678,34 +1681,39 @@ impl<'b> Cursor<'b> {
         let buf = self.buf;
         let mut pos = self.pos;
         loop {
-            // The compact layout `[price,size]` directly; anything else (whitespace,
-            // exponents, long numbers) through the general steps.
-            match level_compact(buf, pos) {
-                Some((level, end)) => {
-                    out.push(level);
-                    pos = end;
+            // Room is made outside the loop that fills it: with no call that
+            // could grow `out` inside, its length stays in a register.
+            out.reserve(LEVEL_CHUNK);
+            while out.len() < out.capacity() {
+                // The compact layout `[price,size]` directly; anything else (whitespace,
+                // exponents, long numbers) through the general steps.
+                match level_compact(buf, pos) {
+                    Some((level, end)) => {
+                        out.push(level);
+                        pos = end;
+                    }
+                    None => {
+                        // Whitespace after the `,` too: the compact layout has none.
+                        self.pos = pos;
+                        self.ws();
+                        out.push(self.level_general()?);
+                        pos = self.pos;
+                    }
                 }
-                None => {
-                    // Whitespace after the `,` too: the compact layout has none.
-                    self.pos = pos;
-                    self.ws();
-                    out.push(self.level_general()?);
-                    pos = self.pos;
-                }
-            }
-            match buf.get(pos) {
-                Some(b',') => pos += 1,
-                Some(b']') => {
-                    self.pos = pos + 1;
-                    return Some(());
-                }
-                _ => {
-                    self.pos = pos;
-                    self.ws();
-                    match self.next()? {
-                        b',' => pos = self.pos,
-                        b']' => return Some(()),
-                        _ => return None,
+                match buf.get(pos) {
+                    Some(b',') => pos += 1,
+                    Some(b']') => {
+                        self.pos = pos + 1;
+                        return Some(());
+                    }
+                    _ => {
+                        self.pos = pos;
+                        self.ws();
+                        match self.next()? {
+                            b',' => pos = self.pos,
+                            b']' => return Some(()),
+                            _ => return None,
+                        }
                     }
                 }
             }

@@ -727,3 +727,43 @@ fn stable_numbers_are_remembered_and_a_change_is_read() {
     assert_eq!(stats.general, 0, "{stats:?}");
     assert_eq!(stats.remembered, 3 * cases.len() as u64 - 1, "{stats:?}");
 }
+
+/// Sides longer than the level buffer's reserved room (which the level loop
+/// grows a chunk at a time, outside its inner loop), some levels written
+/// with whitespace (the general steps), read whole and alike by both paths.
+#[test]
+fn long_sides_grow_the_level_buffer_and_read_alike() {
+    let mut parser = FrameParser::new();
+    let mut general = FrameParser::new();
+    for levels in [0usize, 1, 63, 64, 65, 127, 128, 129, 300, 1000] {
+        let side = |base: usize| {
+            (0..levels)
+                .map(|i| {
+                    let (p, s) = ((base + i) % 9999 + 1, i * 7 + 1);
+                    if i % 97 == 50 {
+                        format!("[ 0.{p:04} , {s}.5 ]")
+                    } else {
+                        format!("[0.{p:04},{s}.5]")
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let frame = format!(
+            r#"{{"type":"orderbook","parsec_id":"sim:long","bids":[{}],"asks":[{}],"server_seq":{levels}}}"#,
+            side(10),
+            side(5000)
+        );
+        for _ in 0..3 {
+            let (mut a, mut b) = (frame.clone().into_bytes(), frame.clone().into_bytes());
+            let fast = parser.parse(&mut a).expect(&frame);
+            let slow = general.parse_general(&mut b).expect(&frame);
+            let Frame::Book(book) = &fast else {
+                panic!("{frame}")
+            };
+            assert_eq!((book.bids.len(), book.asks.len()), (levels, levels));
+            assert_eq!(fast, slow, "{levels} levels");
+        }
+    }
+    assert_eq!(parser.stats().general, 0, "{:?}", parser.stats());
+}
