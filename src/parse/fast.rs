@@ -388,22 +388,10 @@ fn value_unmarked(
             }
         }
         Field::ServerSeq => f.server_seq = Some(c.u64()?),
-        Field::StaleAfterMs => f.stale_after_ms = c.opt_u64()?,
         Field::ExchangeTsMs => f.exchange_ts_ms = c.opt_u64()?,
         Field::IngestTsMs => f.ingest_ts_ms = c.opt_u64()?,
-        Field::TickSize => {
-            f.tick_size = if c.null()? {
-                None
-            } else {
-                Some(Price::from_units(c.units()?).ok()?)
-            }
-        }
-        Field::MinOrderSize => {
-            f.min_order_size = if c.null()? {
-                None
-            } else {
-                Some(Size::from_units(c.units()?))
-            }
+        Field::StaleAfterMs | Field::TickSize | Field::MinOrderSize => {
+            stable_value(c, field, f)?;
         }
         Field::Bids => c.detached(|c| c.levels(&mut scratch.bids))?,
         Field::Asks => c.detached(|c| c.levels(&mut scratch.asks))?,
@@ -434,6 +422,14 @@ fn value_unmarked(
 /// whole of them) into `f`; `None` if `text` is not one such value.
 fn stable_number(text: &[u8], field: Field, f: &mut Fields) -> Option<()> {
     let mut c = Cursor { buf: text, pos: 0 };
+    stable_value(&mut c, field, f)?;
+    (c.pos == text.len()).then_some(())
+}
+
+/// The value of a stable number field (see [`Field::is_stable_number`]) at
+/// the cursor into `f`; `None` for a bad value or another field.
+#[inline(always)]
+fn stable_value(c: &mut Cursor<'_>, field: Field, f: &mut Fields) -> Option<()> {
     match field {
         Field::StaleAfterMs => f.stale_after_ms = c.opt_u64()?,
         Field::TickSize => {
@@ -452,7 +448,7 @@ fn stable_number(text: &[u8], field: Field, f: &mut Fields) -> Option<()> {
         }
         _ => return None,
     }
-    (c.pos == text.len()).then_some(())
+    Some(())
 }
 
 /// Stores a string value of a string-typed field (`None` for other fields).
