@@ -501,13 +501,20 @@ struct Slot {
     /// Where the literal before this value ends in `Template::bytes`.
     lit_end: u32,
     field: Field,
-    /// The last string seen here: already validated bytes.
+    /// The last value seen here, already validated: a string's contents, or
+    /// for a stable number's field (see [`Field::is_stable_number`], whose
+    /// value the slot scan accepts only as a number or `null`) its bytes as written.
     memo: Vec<u8>,
     /// Whether `memo` holds one (an empty string is a value too: Kalshi's `token_id`).
     remembered: bool,
-    /// Whether `memo` is a string's contents (else a number's or `null`'s
-    /// bytes as written: see [`Field::is_stable_number`]).
-    quoted: bool,
+}
+
+impl Slot {
+    /// Whether the slot remembers a string (its contents between quotes).
+    #[inline(always)]
+    fn remembers_string(&self) -> bool {
+        self.remembered && !self.field.is_stable_number()
+    }
 }
 
 /// The first eight digits of an integer (as bytes and as their value), which
@@ -641,14 +648,12 @@ impl Template {
                     slot.field = v.field;
                     slot.memo.clear();
                     slot.remembered = false;
-                    slot.quoted = false;
                 }
                 None => self.slots.push(Slot {
                     lit_end,
                     field: v.field,
                     memo: Vec::new(),
                     remembered: false,
-                    quoted: false,
                 }),
             }
             n += 1;
@@ -729,12 +734,12 @@ impl Template {
             self.key_decided = true;
             // The market's strings open the frame: hash the stretch of them
             // (up to the first value that is not a remembered string).
-            if let Some(first) = self.slots.first().filter(|s| s.remembered && s.quoted) {
+            if let Some(first) = self.slots.first().filter(|s| s.remembers_string()) {
                 let at = first.lit_end as usize;
                 let mut end = at;
                 let mut lit = at;
                 for slot in &self.slots {
-                    if !(slot.remembered && slot.quoted) {
+                    if !slot.remembers_string() {
                         break;
                     }
                     end += slot.lit_end as usize - lit + slot.memo.len() + 2;
@@ -779,7 +784,7 @@ impl Template {
                 });
                 run_start = set.expected.len();
                 memo_from = set.run_memos.len() as u32;
-            } else if !slot.quoted {
+            } else if slot.field.is_stable_number() {
                 // A stable number, as written: its value is the shape's in
                 // every frame these runs read (the runs compare its bytes,
                 // and the literal after it starts with a byte no number has).
@@ -967,7 +972,7 @@ impl Template {
             let field = slot.field;
             c.literal_bytes(self.bytes.get(lit..slot.lit_end as usize)?)?;
             lit = slot.lit_end as usize;
-            if slot.remembered && slot.quoted {
+            if slot.remembers_string() {
                 if let Some(span) = c.memo_string(&slot.memo) {
                     apply_string(&c, field, span, f)?;
                     continue;
@@ -978,12 +983,12 @@ impl Template {
             // Remember a string value for the next frame of this shape (only
             // one without escapes: a memo hit stands for the raw bytes as the value).
             slot.remembered = false;
-            if field.is_stable_number() && buf.get(start) != Some(&b'"') {
+            if field.is_stable_number() {
+                // Its value was a number or `null` (a string is refused above).
                 if let Some(raw) = buf.get(start..c.pos).filter(|r| r.len() <= MAX_MEMO) {
                     slot.memo.clear();
                     slot.memo.extend_from_slice(raw);
                     slot.remembered = true;
-                    slot.quoted = false;
                 }
             } else if buf.get(start) == Some(&b'"') && c.pos - start <= MAX_MEMO + 2 {
                 if let Some(text) = buf.get(start + 1..c.pos - 1) {
@@ -991,7 +996,6 @@ impl Template {
                         slot.memo.clear();
                         slot.memo.extend_from_slice(text);
                         slot.remembered = true;
-                        slot.quoted = true;
                     }
                 }
             }
