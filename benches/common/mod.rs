@@ -79,14 +79,70 @@ fn delta_frame(
     ask_price: &str,
     ask_size: u64,
 ) -> Vec<u8> {
+    delta_frame_of(
+        Venue::Polymarket,
+        seq,
+        bid_price,
+        bid_size,
+        ask_price,
+        ask_size,
+    )
+}
+
+/// Where a bench market trades: the identifying fields differ in length (a
+/// Polymarket delta is 423 bytes, a Kalshi one 379).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Venue {
+    /// `polymarket:0x1234abcd`, with a 46-digit token id.
+    Polymarket,
+    /// `kalshi:KXBTC-26MAR10`, with an empty token id (as Kalshi books have).
+    Kalshi,
+}
+
+impl Venue {
+    /// The frame's identifying fields, between `"type"` and the book.
+    fn market_fields(self) -> &'static str {
+        match self {
+            Venue::Polymarket => {
+                r#""parsec_id":"polymarket:0x1234abcd","exchange":"polymarket","outcome":"Yes","token_id":"2174263314346390629056905015582624153306727273","market_id":"0x1234abcd""#
+            }
+            Venue::Kalshi => {
+                r#""parsec_id":"kalshi:KXBTC-26MAR10","exchange":"kalshi","outcome":"yes","token_id":"","market_id":"KXBTC-26MAR10""#
+            }
+        }
+    }
+
+    /// The book's `parsec_id`.
+    pub fn parsec_id(self) -> &'static str {
+        match self {
+            Venue::Polymarket => "polymarket:0x1234abcd",
+            Venue::Kalshi => "kalshi:KXBTC-26MAR10",
+        }
+    }
+}
+
+fn delta_frame_of(
+    venue: Venue,
+    seq: u64,
+    bid_price: &str,
+    bid_size: u64,
+    ask_price: &str,
+    ask_size: u64,
+) -> Vec<u8> {
     format!(
-        r#"{{"type":"orderbook_delta","parsec_id":"polymarket:0x1234abcd","exchange":"polymarket","outcome":"Yes","token_id":"2174263314346390629056905015582624153306727273","market_id":"0x1234abcd","changes":[{{"side":"bid","price":{bid_price},"size":{bid_size}.5}},{{"side":"ask","price":{ask_price},"size":{ask_size}.0}}],"server_seq":{seq},"book_state":"fresh","feed_state":"healthy","stale_after_ms":5000,"exchange_ts_ms":1707044096100,"ingest_ts_ms":1707044096105}}"#
+        r#"{{"type":"orderbook_delta",{},"changes":[{{"side":"bid","price":{bid_price},"size":{bid_size}.5}},{{"side":"ask","price":{ask_price},"size":{ask_size}.0}}],"server_seq":{seq},"book_state":"fresh","feed_state":"healthy","stale_after_ms":5000,"exchange_ts_ms":1707044096100,"ingest_ts_ms":1707044096105}}"#,
+        venue.market_fields()
     )
     .into_bytes()
 }
 
 /// A snapshot with `levels` levels a side on a 0.001 grid (best first).
 pub fn snapshot(seq: u64, levels: usize) -> Vec<u8> {
+    snapshot_of(Venue::Polymarket, seq, levels)
+}
+
+/// [`snapshot`] of `venue`'s market.
+pub fn snapshot_of(venue: Venue, seq: u64, levels: usize) -> Vec<u8> {
     let bids: Vec<_> = (0..levels)
         .map(|i| format!("[0.{:03},{}.25]", 499 - i, 100 + i * 7))
         .collect();
@@ -94,7 +150,8 @@ pub fn snapshot(seq: u64, levels: usize) -> Vec<u8> {
         .map(|i| format!("[0.{:03},{}.5]", 501 + i, 90 + i * 5))
         .collect();
     format!(
-        r#"{{"type":"orderbook","parsec_id":"polymarket:0x1234abcd","exchange":"polymarket","outcome":"Yes","token_id":"2174263314346390629056905015582624153306727273","market_id":"0x1234abcd","tick_size":0.001,"min_order_size":5,"kind":"snapshot","bids":[{}],"asks":[{}],"server_seq":{seq},"book_state":"fresh","feed_state":"healthy","stale_after_ms":5000,"exchange_ts_ms":1707044096000,"ingest_ts_ms":1707044096005}}"#,
+        r#"{{"type":"orderbook",{},"tick_size":0.001,"min_order_size":5,"kind":"snapshot","bids":[{}],"asks":[{}],"server_seq":{seq},"book_state":"fresh","feed_state":"healthy","stale_after_ms":5000,"exchange_ts_ms":1707044096000,"ingest_ts_ms":1707044096005}}"#,
+        venue.market_fields(),
         bids.join(","),
         asks.join(",")
     )
@@ -106,6 +163,11 @@ pub fn snapshot(seq: u64, levels: usize) -> Vec<u8> {
 /// geometric distribution (mean about 2.3 ticks), as real books update mostly
 /// at the top; one ask in three is a removal. The snapshot's grid (0.001).
 pub fn delta_stream(base: u64, count: usize) -> Vec<Vec<u8>> {
+    delta_stream_of(Venue::Polymarket, base, count)
+}
+
+/// [`delta_stream`] for `venue`'s market (the same changes).
+pub fn delta_stream_of(venue: Venue, base: u64, count: usize) -> Vec<Vec<u8>> {
     let mut x = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = move || {
         x ^= x << 13;
@@ -136,7 +198,8 @@ pub fn delta_stream(base: u64, count: usize) -> Vec<Vec<u8>> {
             let ask_price = 501 + depth(rng.rotate_left(17));
             let bid_size = (rng >> 8) % 500 + 1;
             let ask_size = (rng >> 24) % 3 * 100;
-            delta_frame(
+            delta_frame_of(
+                venue,
                 base + 1 + i as u64,
                 &format!("0.{bid_price:03}"),
                 bid_size,
