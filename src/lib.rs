@@ -33,4 +33,7 @@ pub use parse::{FrameParser, ParseError, ParserStats, MAX_FRAME_LEN};
 pub use price::{Decimal, NumberError, Price, Size, UNITS_PER_ONE};
 pub use seqlock::{SeqLock, SeqLockWriter};
 pub use snapshot::{BookReader, BookSnapshot, BookState, MAX_DEPTH};
-pub use store::{Applied, BookKey, BookStore, Counters, ResyncRequest, StoreConfig, StoreError};
+pub use store::{
+    Applied, BookKey, BookStore, Counters, ResyncRequest, StoreConfig, StoreError,
+    MAX_RESYNC_BUFFER,
+};

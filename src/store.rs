@@ -28,6 +28,17 @@ use crate::frame::{Change, DeltaFrame, Frame, MarketRef, WireBookState};
 use crate::parse::{FrameParser, ParseError};
 use crate::snapshot::{BookReader, BookState, Meta, Publisher, MAX_DEPTH};
 
+/// Upper bound on [`StoreConfig::resync_buffer`].
+///
+/// ```
+/// let store = wirebook::BookStore::new(wirebook::StoreConfig {
+///     resync_buffer: usize::MAX,
+///     ..Default::default()
+/// });
+/// assert_eq!(store.config().resync_buffer, wirebook::MAX_RESYNC_BUFFER);
+/// ```
+pub const MAX_RESYNC_BUFFER: usize = 4096;
+
 /// Store settings.
 ///
 /// ```
@@ -41,7 +52,9 @@ pub struct StoreConfig {
     pub depth: usize,
     /// A resync unanswered this long is sent again (rule A4.7).
     pub resync_timeout: Duration,
-    /// Deltas kept per book while it resyncs (rule A4.2).
+    /// Deltas kept per book while it resyncs (rule A4.2; at most
+    /// [`MAX_RESYNC_BUFFER`], larger values are taken as that). Room for them
+    /// is reserved when the book is created.
     pub resync_buffer: usize,
     /// Whether `activity` frames advance the book's sequence (rule A4.5; default no).
     pub activity_shares_seq: bool,
@@ -313,7 +326,8 @@ impl BookStore {
     /// let store = wirebook::BookStore::new(wirebook::StoreConfig::default());
     /// assert_eq!(store.len(), 0);
     /// ```
-    pub fn new(config: StoreConfig) -> BookStore {
+    pub fn new(mut config: StoreConfig) -> BookStore {
+        config.resync_buffer = config.resync_buffer.min(MAX_RESYNC_BUFFER);
         BookStore {
             config,
             slots: Vec::new(),
@@ -654,10 +668,21 @@ impl BookStore {
             self.counters.needs_refresh += 1;
             corrupt = true;
         }
+        // Rule A4.9 for the snapshot itself, before any buffered delta is
+        // replayed onto it: a replayed delta could uncross it and hide it.
+        if !corrupt && self.slots[i].book.is_crossed() {
+            self.counters.crossed += 1;
+            corrupt = true;
+        }
         if !corrupt {
             corrupt = self.replay(i);
         }
-        self.settle(i, corrupt, Dirty::ALL);
+        if self.settle(i, corrupt, Dirty::ALL) {
+            // The book is whole again at this seq: the seq that once
+            // corrupted it no longer stops a replay (rule A4.1: a later
+            // snapshot's seq may go back, e.g. on a new connection).
+            self.slots[i].corrupt_seq = 0;
+        }
         Applied::Snapshot
     }
 
@@ -710,6 +735,9 @@ impl BookStore {
             return Applied::Untracked;
         };
         let needs_refresh = d.book_state == Some(WireBookState::NeedsRefresh);
+        if needs_refresh {
+            self.counters.needs_refresh += 1;
+        }
         let s = &mut self.slots[i];
         match s.phase {
             Phase::AwaitingSnapshot => {
@@ -747,7 +775,6 @@ impl BookStore {
                     s.meta.stale_after_ms = d.stale_after_ms;
                 }
                 if needs_refresh {
-                    self.counters.needs_refresh += 1;
                     s.corrupt_seq = s.corrupt_seq.max(s.meta.seq);
                     self.gap(i);
                     return Applied::Gap;
@@ -798,7 +825,9 @@ impl BookStore {
     fn buffer(&mut self, i: usize, seq: u64, changes: &[Change], needs_refresh: bool) {
         let cap = self.config.resync_buffer;
         let s = &mut self.slots[i];
-        if s.pending.len() >= cap || s.pending_changes.len() + changes.len() > cap * 256 {
+        if s.pending.len() >= cap
+            || s.pending_changes.len() + changes.len() > cap.saturating_mul(256)
+        {
             self.counters.buffer_overflows += 1;
             return;
         }
@@ -974,6 +1003,8 @@ impl BookStore {
             s.sent_ns = None;
             s.pending.clear();
             s.pending_changes.clear();
+            // A new connection counts afresh (A4: per subscription and connection).
+            s.corrupt_seq = 0;
             self.publish(i, Dirty::default());
         }
     }

@@ -239,6 +239,12 @@ fn needs_refresh_acts_as_gap() {
     assert_eq!(h.read().state, BookState::Resyncing);
     assert_eq!(h.resyncs().len(), 1);
     assert_eq!(h.store.counters().needs_refresh, 1);
+    // One more while resyncing: buffered, and counted too.
+    let applied = h.send(&format!(
+        r#"{{"type":"orderbook_delta","parsec_id":"{ID}","outcome":"yes","changes":[],"server_seq":12,"book_state":"needs_refresh"}}"#
+    ));
+    assert_eq!(applied, Applied::Buffered);
+    assert_eq!(h.store.counters().needs_refresh, 2);
 }
 
 #[test]
@@ -465,4 +471,51 @@ fn crossed_book_during_replay_acts_as_gap_even_if_a_later_delta_uncrosses_it() {
     assert_eq!(h.read().state, BookState::Resyncing);
     assert_eq!(h.store.counters().crossed, 1);
     assert_eq!(h.resyncs().len(), 1);
+}
+
+#[test]
+fn crossed_snapshot_acts_as_gap_even_if_a_buffered_delta_uncrosses_it() {
+    let mut h = Harness::new();
+    h.seeded(); // seq 10
+    h.delta(12, &[]); // gap: resyncing
+    h.delta(21, &[("bid", "0.47", "0")]); // buffered: would uncross the snapshot below
+    h.resyncs();
+    assert_eq!(
+        h.snapshot(20, &[("0.47", "1"), ("0.45", "10")], &[("0.47", "3")]),
+        Applied::Snapshot
+    );
+    let s = h.read();
+    assert_eq!(
+        s.state,
+        BookState::Resyncing,
+        "the snapshot itself was crossed"
+    );
+    assert_eq!(s.seq, 20);
+    assert_eq!(h.store.counters().crossed, 1);
+    assert_eq!(h.store.counters().replayed, 0);
+    assert_eq!(h.resyncs().len(), 1);
+}
+
+#[test]
+fn snapshot_seq_may_jump_back_after_a_corrupt_frame_and_replay_goes_on() {
+    let mut h = Harness::new();
+    h.seeded(); // seq 10
+    assert_eq!(h.delta(11, &[("bid", "0.47", "1")]), Applied::Gap); // crossed
+    h.resyncs();
+    // A new connection: its counter starts low again (rule A4.1).
+    h.store.mark_disconnected();
+    h.seeded(); // seq 10
+    h.delta(12, &[]); // gap: resyncing
+    h.delta(4, &[("bid", "0.46", "2")]);
+    h.delta(5, &[("ask", "0.48", "1")]);
+    h.resyncs();
+    assert_eq!(
+        h.snapshot(3, &[("0.45", "10")], &[("0.47", "3")]),
+        Applied::Snapshot
+    );
+    let s = h.read();
+    assert_eq!(s.state, BookState::Fresh);
+    assert_eq!(s.seq, 5, "both buffered deltas continue the snapshot");
+    assert_eq!(prices(&s.bids), ["2@0.46", "10@0.45"]);
+    assert_eq!(h.store.counters().replayed, 2);
 }
