@@ -216,6 +216,15 @@ impl Ladder {
     /// ```
     pub fn replace(&mut self, levels: &[Level]) -> Result<(), BookError> {
         self.levels.clear();
+        // Refused before anything is stored, so that a huge side (a frame
+        // may hold a million levels) never grows the book's storage.
+        if levels.len() > MAX_LEVELS_PER_SIDE
+            && levels.iter().filter(|l| !l.size.is_zero()).count() > MAX_LEVELS_PER_SIDE
+        {
+            return Err(BookError::TooDeep {
+                max: MAX_LEVELS_PER_SIDE,
+            });
+        }
         // Sent best first: push in reverse and check the order on the way.
         let mut sorted = true;
         let mut prev: Option<u32> = None;
@@ -231,17 +240,15 @@ impl Ladder {
             self.levels.push(*l);
         }
         if !sorted {
-            // Rare: a server that does not sort, or repeats a price.
+            // Rare: a server that does not sort, or repeats a price (`set`
+            // refuses a level past the bound).
             self.levels.clear();
             for l in levels {
-                self.set(l.price, l.size)?;
+                if let Err(e) = self.set(l.price, l.size) {
+                    self.levels.clear();
+                    return Err(e);
+                }
             }
-        }
-        if self.levels.len() > MAX_LEVELS_PER_SIDE {
-            self.levels.clear();
-            return Err(BookError::TooDeep {
-                max: MAX_LEVELS_PER_SIDE,
-            });
         }
         Ok(())
     }
@@ -598,5 +605,36 @@ mod tests {
                 max: MAX_LEVELS_PER_SIDE
             })
         );
+    }
+
+    #[test]
+    fn a_side_past_the_bound_is_refused_before_it_is_stored() {
+        let lv = |u| Level::new(p(u), Size::from_units(1));
+        let deep: Vec<Level> = (1..=MAX_LEVELS_PER_SIDE as u64 * 4).rev().map(lv).collect();
+        let mut l = Ladder::new(Side::Bid, 8);
+        assert_eq!(
+            l.replace(&deep),
+            Err(BookError::TooDeep {
+                max: MAX_LEVELS_PER_SIDE
+            })
+        );
+        assert!(l.is_empty());
+        assert!(
+            l.levels.capacity() < MAX_LEVELS_PER_SIDE,
+            "storage did not grow"
+        );
+        // Unsorted and too deep: refused by `set`, and the side left empty.
+        let mut shuffled = deep.clone();
+        shuffled.swap(0, 1);
+        assert!(l.replace(&shuffled).is_err());
+        assert!(l.is_empty());
+        // Zero sizes do not count towards the bound.
+        let mut sparse: Vec<Level> = deep
+            .iter()
+            .map(|x| Level::new(x.price, Size::ZERO))
+            .collect();
+        sparse[7].size = Size::from_units(1);
+        assert_eq!(l.replace(&sparse), Ok(()));
+        assert_eq!(l.len(), 1);
     }
 }
