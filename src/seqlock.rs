@@ -13,9 +13,9 @@
 //! Model-checked with loom (`RUSTFLAGS="--cfg loom" cargo test --release --lib seqlock`).
 
 #[cfg(loom)]
-use loom::sync::atomic::{fence, AtomicU64, Ordering};
+use loom::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 #[cfg(not(loom))]
-use std::sync::atomic::{fence, AtomicU64, Ordering};
+use std::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 
 /// The shared half: readers copy from it.
 ///
@@ -31,6 +31,8 @@ use std::sync::atomic::{fence, AtomicU64, Ordering};
 pub struct SeqLock {
     seq: AtomicU64,
     words: Box<[AtomicU64]>,
+    /// Set when a write's `update` panicked: the sequence stays odd for good.
+    poisoned: AtomicBool,
 }
 
 /// The one writer of a [`SeqLock`]. Not `Clone`: a single writer is what makes the lock sound.
@@ -65,6 +67,7 @@ impl SeqLock {
         let lock = std::sync::Arc::new(SeqLock {
             seq: AtomicU64::new(0),
             words: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            poisoned: AtomicBool::new(false),
         });
         let writer = SeqLockWriter {
             lock: lock.clone(),
@@ -105,10 +108,30 @@ impl SeqLock {
         self.seq.load(Ordering::Acquire)
     }
 
+    /// Whether a write's `update` panicked, leaving a half-written state that
+    /// no read will ever accept.
+    ///
+    /// ```
+    /// let (lock, mut w) = wirebook::SeqLock::new(1);
+    /// let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    ///     w.write(|w| { w.set(0, 1); panic!("half written") })
+    /// }));
+    /// assert!(lock.is_poisoned());
+    /// assert!(lock.try_read(|_| ()).is_none());
+    /// ```
+    pub fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::Relaxed)
+    }
+
     /// Runs `copy` until it ran over a consistent state, and returns the version it saw.
     ///
     /// `copy` may run several times; it must only copy words out (what it saw
     /// on a failed attempt is to be discarded, which re-running does).
+    ///
+    /// # Panics
+    ///
+    /// If the lock [is poisoned](Self::is_poisoned): no consistent state will
+    /// come, and a reader waiting for one would spin for ever.
     ///
     /// ```
     /// let (lock, mut w) = wirebook::SeqLock::new(2);
@@ -129,6 +152,8 @@ impl SeqLock {
                 if self.seq.load(Ordering::Relaxed) == before {
                     return before;
                 }
+            } else if self.is_poisoned() {
+                panic!("seqlock poisoned: a write's update panicked half way");
             }
             spins = spins.wrapping_add(1);
             backoff(spins);
@@ -174,6 +199,10 @@ fn backoff(spins: u32) {
 impl SeqLockWriter {
     /// Publishes a change: `update` stores words; readers see all of it or none.
     ///
+    /// If `update` panics, the half-written state is never accepted: the lock
+    /// is [poisoned](SeqLock::is_poisoned), later reads panic (rather than
+    /// spin for ever) and later writes are refused in the same way.
+    ///
     /// ```
     /// let (lock, mut w) = wirebook::SeqLock::new(1);
     /// w.write(|w| w.set(0, 42));
@@ -181,11 +210,24 @@ impl SeqLockWriter {
     /// ```
     #[inline]
     pub fn write<T>(&mut self, update: impl FnOnce(&WordWriter<'_>) -> T) -> T {
+        /// Poisons the lock if dropped before the write completes (`update` panicked).
+        struct Unfinished<'l>(&'l SeqLock);
+        impl Drop for Unfinished<'_> {
+            fn drop(&mut self) {
+                self.0.poisoned.store(true, Ordering::Relaxed);
+            }
+        }
         let lock = &*self.lock;
+        assert!(
+            self.seq & 1 == 0,
+            "seqlock poisoned: a write's update panicked half way"
+        );
         self.seq = self.seq.wrapping_add(1);
         lock.seq.store(self.seq, Ordering::Relaxed);
         fence(Ordering::Release);
+        let unfinished = Unfinished(lock);
         let out = update(&WordWriter { words: &lock.words });
+        std::mem::forget(unfinished);
         self.seq = self.seq.wrapping_add(1);
         lock.seq.store(self.seq, Ordering::Release);
         out
@@ -398,6 +440,32 @@ mod tests {
             assert_eq!(lock.version() % 2, 0);
         }
         assert_eq!(lock.version(), 20);
+    }
+
+    #[test]
+    fn a_panicking_update_poisons_the_lock_instead_of_hanging_readers() {
+        let (lock, mut w) = SeqLock::new(2);
+        w.write(|w| w.set(0, 1));
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            w.write(|w| {
+                w.set(0, 2);
+                panic!("half written");
+            })
+        }));
+        assert!(panicked.is_err());
+        assert!(lock.is_poisoned());
+        assert_eq!(
+            lock.try_read(|_| ()),
+            None,
+            "the half-written state is refused"
+        );
+        let read = std::panic::catch_unwind(|| lock.read(|_| ()));
+        assert!(
+            read.is_err(),
+            "a blocking read panics instead of spinning for ever"
+        );
+        let write = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| w.write(|_| ())));
+        assert!(write.is_err(), "and so does the next write");
     }
 
     #[test]
