@@ -462,7 +462,8 @@ impl BookReader {
     /// assert!(!changed, "nothing was published");
     /// ```
     pub fn wait_for_change(&self, version: u64, timeout: Duration) -> bool {
-        let deadline = std::time::Instant::now() + timeout;
+        // A timeout past what `Instant` can hold (`Duration::MAX`) waits without end.
+        let deadline = std::time::Instant::now().checked_add(timeout);
         self.notify.waiters.fetch_add(1, Ordering::SeqCst);
         let mut guard = self.notify.mutex.lock();
         let changed = loop {
@@ -470,11 +471,13 @@ impl BookReader {
                 break true;
             }
             let now = std::time::Instant::now();
-            if now >= deadline {
+            if deadline.is_some_and(|d| now >= d) {
                 break false;
             }
             // Bounded slices: a wake-up lost to store/load reordering costs at most 1 ms.
-            let slice = (deadline - now).min(Duration::from_millis(1));
+            let slice = deadline
+                .map_or(Duration::MAX, |d| d - now)
+                .min(Duration::from_millis(1));
             self.notify.cv.wait_for(&mut guard, slice);
         };
         drop(guard);

@@ -123,6 +123,11 @@ fn a_reader_can_wait_for_the_next_change() {
         let reader = reader.clone();
         std::thread::spawn(move || reader.wait_for_change(version, Duration::from_secs(10)))
     };
+    let unbounded = {
+        // `Duration::MAX` is past what `Instant` holds: it means no deadline.
+        let reader = reader.clone();
+        std::thread::spawn(move || reader.wait_for_change(version, Duration::MAX))
+    };
     std::thread::sleep(Duration::from_millis(20));
     let mut parser = FrameParser::new();
     let mut snap = format!(
@@ -131,6 +136,10 @@ fn a_reader_can_wait_for_the_next_change() {
     .into_bytes();
     store.ingest(&mut parser, &mut snap, 1).unwrap();
     assert!(waiter.join().unwrap(), "woken by the publish");
+    assert!(
+        unbounded.join().unwrap(),
+        "woken by the publish, without a deadline"
+    );
     assert!(
         !reader.wait_for_change(reader.version(), Duration::from_millis(5)),
         "nothing changed: times out"
