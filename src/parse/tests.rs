@@ -767,3 +767,28 @@ fn long_sides_grow_the_level_buffer_and_read_alike() {
     }
     assert_eq!(parser.stats().general, 0, "{:?}", parser.stats());
 }
+
+#[test]
+fn a_frame_past_the_size_limit_is_refused_unread_and_the_parser_goes_on() {
+    let mut parser = FrameParser::new();
+    // A valid frame padded with whitespace past the limit: refused by its length alone.
+    let mut big = br#"{"type":"heartbeat","ts_ms":1}"#.to_vec();
+    big.resize(MAX_FRAME_LEN + 1, b' ');
+    let len = big.len();
+    assert_eq!(
+        parser.parse(&mut big).unwrap_err(),
+        ParseError::TooLarge { len }
+    );
+    assert_eq!(
+        parser.parse_general(&mut big).unwrap_err(),
+        ParseError::TooLarge { len }
+    );
+    let stats = parser.stats();
+    assert_eq!((stats.fast, stats.general), (0, 0), "neither path read it");
+    // At the limit exactly it is read.
+    big.truncate(MAX_FRAME_LEN);
+    assert!(matches!(
+        parser.parse(&mut big),
+        Ok(Frame::Heartbeat { ts_ms: Some(1) })
+    ));
+}
