@@ -1,5 +1,6 @@
 //! The steady-state path (frame in, book updated, snapshot published, snapshot
-//! read) allocates nothing: proven with a counting global allocator.
+//! read) allocates nothing, resyncs included (gap, resync request written,
+//! deltas buffered, snapshot, replay): proven with a counting global allocator.
 //!
 //! This file holds one test so no other test allocates on another thread while it counts.
 
@@ -92,6 +93,42 @@ fn frames(count: usize) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// `frames` with a resync of every book in every 1000-frame cycle, as the
+/// server answers one: the book's delta just before its snapshot (seq S) is
+/// lost, so the next one (S+1) is a gap; S+1 to S+3 arrive while it resyncs
+/// (buffered), then the snapshot S, after which they are replayed.
+fn with_resyncs(frames: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+    let market = |f: &[u8]| {
+        let at = f.windows(13).position(|w| w == b"polymarket:0x").unwrap() + 13;
+        usize::from_str_radix(std::str::from_utf8(&f[at..at + 4]).unwrap(), 16).unwrap()
+    };
+    let is_snapshot = |f: &[u8]| f.starts_with(br#"{"type":"orderbook","#);
+    // Each frame's place in the new order (its index, or just after another's); None drops it.
+    let mut place: Vec<Option<(usize, usize)>> = (0..frames.len()).map(|i| Some((i, 0))).collect();
+    for (i, f) in frames.iter().enumerate() {
+        if !is_snapshot(f) {
+            continue;
+        }
+        let m = market(f);
+        let of_book = |j: &usize| market(&frames[*j]) == m && !is_snapshot(&frames[*j]);
+        let before = (0..i).rev().find(of_book);
+        let after: Vec<usize> = (i + 1..frames.len()).filter(of_book).take(3).collect();
+        if let (Some(lost), [.., third]) = (before, after.as_slice()) {
+            if after.len() == 3 {
+                place[lost] = None;
+                place[i] = Some((*third, 1));
+            }
+        }
+    }
+    let mut order: Vec<((usize, usize), Vec<u8>)> = place
+        .into_iter()
+        .zip(frames)
+        .filter_map(|(p, f)| Some((p?, f)))
+        .collect();
+    order.sort_by_key(|(p, _)| *p);
+    order.into_iter().map(|(_, f)| f).collect()
+}
+
 #[test]
 fn steady_state_path_allocates_nothing() {
     // The counter itself works: one deliberate allocation is seen.
@@ -119,33 +156,55 @@ fn steady_state_path_allocates_nothing() {
         .collect();
     let mut snap = BookSnapshot::with_depth(50);
 
-    let warm = frames(20_000);
-    let mut measured = frames(120_000);
-    let measured = measured.split_off(20_000); // continues the sequence of `warm`
-    let mut warm = warm;
-    let mut applied = 0u64;
+    let mut writer = wirebook::FrameWriter::new();
+    let mut sent = 0usize;
+    // Warm-up and measured window: the second continues the first's
+    // sequences; both hold resyncs (gap, buffering, replay).
+    let mut all = with_resyncs(frames(126_000));
+    let mut measured = all.split_off(20_000);
+    let mut warm = all;
     let mut run = |frames: &mut [Vec<u8>], store: &mut BookStore, count: bool| {
         COUNTING.store(count, Ordering::SeqCst);
         for (i, buf) in frames.iter_mut().enumerate() {
             let now = wirebook::clock::now_ns();
             let (_, outcome) = store.ingest(&mut parser, buf, now).expect("valid frame");
             assert!(
-                matches!(outcome, Applied::Delta | Applied::Snapshot),
+                matches!(
+                    outcome,
+                    Applied::Delta | Applied::Snapshot | Applied::Gap | Applied::Buffered
+                ),
                 "{outcome:?}"
             );
-            applied += 1;
+            while let Some(req) = store.next_resync(now) {
+                // As the client sends it: written into the writer's reused buffer.
+                sent += writer
+                    .resync(&req.key.parsec_id, Some(&req.key.outcome))
+                    .len();
+            }
             readers[i % MARKETS].read_into(10, &mut snap);
         }
         COUNTING.store(false, Ordering::SeqCst);
     };
     run(&mut warm, &mut store, false);
-    let mut measured = measured;
+    let before = store.counters();
+    assert!(before.replayed > 0, "the warm-up went through a resync");
     run(&mut measured, &mut store, true);
     let allocations = ALLOCATIONS.load(Ordering::SeqCst);
-    assert_eq!(applied, 120_000);
-    assert!(store.counters().deltas >= 99_000, "{:?}", store.counters());
+    let after = store.counters();
+    let deltas = after.deltas - before.deltas;
+    assert!(deltas >= 100_000, "{deltas} deltas applied while counting");
+    assert!(after.gaps - before.gaps >= 100, "{after:?}");
+    assert!(after.replayed - before.replayed >= 300, "{after:?}");
     assert_eq!(
-        allocations, 0,
-        "allocations during 100 000 frames after warm-up"
+        after.discarded, 0,
+        "every buffered delta continued its snapshot"
+    );
+    assert_eq!(after.crossed, 0);
+    assert!(sent > 0);
+    assert_eq!(
+        allocations,
+        0,
+        "allocations while applying {deltas} deltas and {} resyncs after warm-up",
+        after.gaps - before.gaps
     );
 }
