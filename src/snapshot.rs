@@ -453,7 +453,10 @@ impl BookReader {
 
     /// Blocks until the book is published again after `version`, or `timeout` passes.
     /// Returns whether it changed. The writer is never slowed by waiters beyond a
-    /// check of a counter.
+    /// check of a counter. That check takes no fence, so in a rare race (the
+    /// writer's check passing the waiter's registration) the wake-up is missed:
+    /// the waiter sleeps in slices of at most 1 ms and then sees the change.
+    /// A fence on every publish would cost every frame to spare that race.
     ///
     /// ```
     /// let mut store = wirebook::BookStore::default();
