@@ -11,9 +11,28 @@ use crate::frame::{Change, Level, Side};
 use crate::price::{Price, Size};
 
 /// Hard bound on levels per side; a delta that would exceed it is corruption.
+///
+/// ```
+/// use wirebook::{Ladder, Price, Side, Size, MAX_LEVELS_PER_SIDE};
+/// let mut bids = Ladder::new(Side::Bid, 8);
+/// for u in 1..=MAX_LEVELS_PER_SIDE as u64 {
+///     bids.set(Price::from_units(u).unwrap(), Size::from_units(1)).unwrap();
+/// }
+/// assert_eq!(bids.len(), 4096);
+/// assert!(bids.set(Price::ONE, Size::from_units(1)).is_err());
+/// ```
 pub const MAX_LEVELS_PER_SIDE: usize = 4096;
 
 /// Why the book refused a change.
+///
+/// ```
+/// use wirebook::{Book, BookError, Level, Price, Size, MAX_LEVELS_PER_SIDE};
+/// let lv = |u| Level::new(Price::from_units(u).unwrap(), Size::from_units(1));
+/// let deep: Vec<Level> = (1..=MAX_LEVELS_PER_SIDE as u64 + 1).rev().map(lv).collect();
+/// let err = Book::new(8).replace(&deep, &[]).unwrap_err();
+/// assert_eq!(err, BookError::TooDeep { max: MAX_LEVELS_PER_SIDE });
+/// assert_eq!(err.to_string(), "book side would exceed 4096 levels");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum BookError {
@@ -26,6 +45,16 @@ pub enum BookError {
 }
 
 /// One side of a book, sorted worst first (best last).
+///
+/// ```
+/// use wirebook::{Ladder, Price, Side, Size};
+/// let mut asks = Ladder::new(Side::Ask, 8);
+/// for u in [47, 45, 46] {
+///     asks.set(Price::from_units(u).unwrap(), Size::from_units(1)).unwrap();
+/// }
+/// assert_eq!(asks.best().unwrap().price.units(), 45);
+/// assert_eq!(asks.worst_first().last().unwrap().price.units(), 45);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Ladder {
     side: Side,
@@ -305,6 +334,14 @@ pub struct Book {
 
 /// Storage index ranges (worst first, as [`Ladder::worst_first`]) of each
 /// side whose levels changed, so a publisher rewrites only those.
+///
+/// ```
+/// use wirebook::{Book, Change, Dirty, Price, Side, Size};
+/// let mut book = Book::new(4);
+/// let bid = Change { side: Side::Bid, price: Price::ONE, size: Size::from_units(1) };
+/// let dirty: Dirty = book.apply_changes(&[bid]).unwrap();
+/// assert_eq!(dirty, Dirty { bids: Some(0..usize::MAX), asks: None });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Dirty {
     /// Changed bid indices, if any (`end` may be `usize::MAX`: up to the best level).
@@ -315,6 +352,13 @@ pub struct Dirty {
 
 impl Dirty {
     /// Everything changed.
+    ///
+    /// ```
+    /// use wirebook::Dirty;
+    /// assert_eq!(Dirty::ALL.bids, Some(0..usize::MAX));
+    /// assert_eq!(Dirty::ALL.asks, Some(0..usize::MAX));
+    /// assert_ne!(Dirty::ALL, Dirty::default());
+    /// ```
     pub const ALL: Dirty = Dirty {
         bids: Some(0..usize::MAX),
         asks: Some(0..usize::MAX),

@@ -25,8 +25,22 @@
 use std::io::{self, Read, Write};
 
 /// The file's first eight bytes.
+///
+/// ```
+/// use wirebook::capture::{CaptureWriter, MAGIC};
+/// let file = CaptureWriter::new(Vec::new()).unwrap().into_inner().unwrap();
+/// assert_eq!(MAGIC, b"WIREBOOK");
+/// assert_eq!(&file[..8], MAGIC);
+/// ```
 pub const MAGIC: &[u8; 8] = b"WIREBOOK";
 /// The format version this crate writes and reads.
+///
+/// ```
+/// use wirebook::capture::{CaptureWriter, VERSION};
+/// let file = CaptureWriter::new(Vec::new()).unwrap().into_inner().unwrap();
+/// assert_eq!(VERSION, 1);
+/// assert_eq!(file[8..12], VERSION.to_le_bytes());
+/// ```
 pub const VERSION: u32 = 1;
 /// Bytes of a record's header.
 const RECORD_HEADER: usize = 13;
@@ -34,6 +48,13 @@ const RECORD_HEADER: usize = 13;
 const MAX_PAYLOAD: usize = crate::parse::MAX_FRAME_LEN;
 
 /// Why a capture could not be written or read.
+///
+/// ```
+/// use wirebook::capture::{CaptureError, CaptureReader};
+/// let err = CaptureReader::new(&b"WIREBOOK\x02\0\0\0"[..]).unwrap_err();
+/// assert!(matches!(err, CaptureError::UnsupportedVersion { found: 2 }));
+/// assert_eq!(err.to_string(), "capture format version 2 is not supported (this build reads 1)");
+/// ```
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CaptureError {
@@ -69,6 +90,15 @@ pub enum CaptureError {
 }
 
 /// Text or binary WebSocket message.
+///
+/// ```
+/// use wirebook::capture::{CaptureReader, CaptureWriter, FrameKind};
+/// let mut w = CaptureWriter::new(Vec::new()).unwrap();
+/// w.write_frame(1, FrameKind::Binary, &[0xff]).unwrap();
+/// let file = w.into_inner().unwrap();
+/// let frame = CaptureReader::new(&file[..]).unwrap().next().unwrap().unwrap();
+/// assert_eq!(frame.kind, FrameKind::Binary);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum FrameKind {
     /// A text message (all frames of both protocols).
@@ -78,6 +108,15 @@ pub enum FrameKind {
 }
 
 /// One frame read back from a capture.
+///
+/// ```
+/// use wirebook::capture::{CaptureReader, CaptureWriter, CapturedFrame, FrameKind};
+/// let mut w = CaptureWriter::new(Vec::new()).unwrap();
+/// w.write_frame(42, FrameKind::Text, b"{}").unwrap();
+/// let file = w.into_inner().unwrap();
+/// let frame = CaptureReader::new(&file[..]).unwrap().next().unwrap().unwrap();
+/// assert_eq!(frame, CapturedFrame { received_ns: 42, kind: FrameKind::Text, payload: b"{}".to_vec() });
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CapturedFrame {
     /// Receive time, ns since the Unix epoch.
@@ -89,6 +128,14 @@ pub struct CapturedFrame {
 }
 
 /// Writes a capture: the header at once, then one record per frame.
+///
+/// ```
+/// use wirebook::capture::{CaptureWriter, FrameKind};
+/// let mut w = CaptureWriter::new(Vec::new()).unwrap();
+/// w.write_frame(7, FrameKind::Text, b"hi").unwrap();
+/// let file = w.into_inner().unwrap();
+/// assert_eq!(file.len(), 12 + 13 + 2); // file header, record header, payload
+/// ```
 #[derive(Debug)]
 pub struct CaptureWriter<W: Write> {
     out: W,
@@ -151,11 +198,27 @@ impl<W: Write> CaptureWriter<W> {
     }
 
     /// Frames written so far.
+    ///
+    /// ```
+    /// use wirebook::capture::{CaptureWriter, FrameKind};
+    /// let mut w = CaptureWriter::new(Vec::new()).unwrap();
+    /// assert_eq!(w.frames(), 0);
+    /// w.write_frame(1, FrameKind::Text, b"{}").unwrap();
+    /// assert_eq!(w.frames(), 1);
+    /// ```
     pub fn frames(&self) -> u64 {
         self.frames
     }
 
     /// Flushes and returns the writer.
+    ///
+    /// ```
+    /// use wirebook::capture::{CaptureReader, CaptureWriter, FrameKind};
+    /// let mut w = CaptureWriter::new(Vec::new()).unwrap();
+    /// w.write_frame(1, FrameKind::Text, b"{}").unwrap();
+    /// let file: Vec<u8> = w.into_inner().unwrap();
+    /// assert_eq!(CaptureReader::new(&file[..]).unwrap().count(), 1);
+    /// ```
     pub fn into_inner(mut self) -> Result<W, CaptureError> {
         self.out.flush()?;
         Ok(self.out)
@@ -163,6 +226,16 @@ impl<W: Write> CaptureWriter<W> {
 }
 
 /// Reads a capture frame by frame (an iterator of results; after an error it ends).
+///
+/// ```
+/// use wirebook::capture::{CaptureError, CaptureReader, CaptureWriter, FrameKind};
+/// let mut w = CaptureWriter::new(Vec::new()).unwrap();
+/// w.write_frame(1, FrameKind::Text, b"{}").unwrap();
+/// let file = w.into_inner().unwrap();
+/// let mut r = CaptureReader::new(&file[..file.len() - 1]).unwrap(); // cut inside the record
+/// assert!(matches!(r.next(), Some(Err(CaptureError::Truncated { frames: 0, offset: 12 }))));
+/// assert!(r.next().is_none());
+/// ```
 #[derive(Debug)]
 pub struct CaptureReader<R: Read> {
     input: R,
@@ -210,6 +283,17 @@ impl<R: Read> CaptureReader<R> {
     }
 
     /// Complete frames read so far.
+    ///
+    /// ```
+    /// use wirebook::capture::{CaptureReader, CaptureWriter, FrameKind};
+    /// let mut w = CaptureWriter::new(Vec::new()).unwrap();
+    /// w.write_frame(1, FrameKind::Text, b"{}").unwrap();
+    /// w.write_frame(2, FrameKind::Text, b"{}").unwrap();
+    /// let file = w.into_inner().unwrap();
+    /// let mut r = CaptureReader::new(&file[..]).unwrap();
+    /// assert!(r.next().is_some());
+    /// assert_eq!(r.frames(), 1);
+    /// ```
     pub fn frames(&self) -> u64 {
         self.frames
     }

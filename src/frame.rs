@@ -8,6 +8,14 @@
 use crate::price::{Price, Size};
 
 /// Side of a book level.
+///
+/// ```
+/// use wirebook::{Frame, FrameParser, Side};
+/// let mut p = FrameParser::new();
+/// let mut msg = br#"{"type":"orderbook_delta","parsec_id":"kalshi:X","outcome":"yes","changes":[{"side":"ask","price":0.66,"size":0}],"server_seq":2}"#.to_vec();
+/// let Ok(Frame::Delta(d)) = p.parse(&mut msg) else { panic!() };
+/// assert_eq!(d.changes[0].side, Side::Ask);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Side {
     /// Buy orders, best (highest) first.
@@ -61,6 +69,14 @@ pub struct Change {
 }
 
 /// `book_state` as the server reports it (PROTOCOL.md A3).
+///
+/// ```
+/// use wirebook::{Frame, FrameParser, WireBookState};
+/// let mut p = FrameParser::new();
+/// let mut msg = br#"{"type":"orderbook_delta","parsec_id":"kalshi:X","outcome":"yes","changes":[],"server_seq":3,"book_state":"needs_refresh"}"#.to_vec();
+/// let Ok(Frame::Delta(d)) = p.parse(&mut msg) else { panic!() };
+/// assert_eq!(d.book_state, Some(WireBookState::NeedsRefresh));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum WireBookState {
@@ -73,6 +89,14 @@ pub enum WireBookState {
 }
 
 /// `feed_state`: the health of Parsec's own link to the venue.
+///
+/// ```
+/// use wirebook::{FeedState, Frame, FrameParser};
+/// let mut p = FrameParser::new();
+/// let mut msg = br#"{"type":"orderbook_delta","parsec_id":"kalshi:X","outcome":"yes","changes":[],"server_seq":3,"feed_state":"disconnected"}"#.to_vec();
+/// let Ok(Frame::Delta(d)) = p.parse(&mut msg) else { panic!() };
+/// assert_eq!(d.feed_state, Some(FeedState::Disconnected));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum FeedState {
@@ -87,6 +111,14 @@ pub enum FeedState {
 /// The market fields every market-scoped Parsec frame carries.
 ///
 /// `outcome` is `"yes"` when the frame omits it (a Yes/No market, PROTOCOL.md A2).
+///
+/// ```
+/// use wirebook::{Frame, FrameParser};
+/// let mut p = FrameParser::new();
+/// let mut msg = br#"{"type":"resync_required","parsec_id":"kalshi:KXBTC-26MAR10"}"#.to_vec();
+/// let Ok(Frame::ResyncRequired(m)) = p.parse(&mut msg) else { panic!() };
+/// assert_eq!((m.parsec_id, m.outcome, m.exchange), ("kalshi:KXBTC-26MAR10", "yes", None));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MarketRef<'a> {
     /// `exchange:market_id`, e.g. `kalshi:KXBTC-26MAR10`.
@@ -102,6 +134,15 @@ pub struct MarketRef<'a> {
 }
 
 /// `orderbook` (kind `snapshot`): the full book, replacing whatever the client had.
+///
+/// ```
+/// use wirebook::{Frame, FrameParser, Price};
+/// let mut p = FrameParser::new();
+/// let mut msg = br#"{"type":"orderbook","parsec_id":"kalshi:X","outcome":"yes","tick_size":0.001,"kind":"snapshot","bids":[[0.455,3],[0.45,120]],"asks":[[0.461,7.25]],"server_seq":1}"#.to_vec();
+/// let Ok(Frame::Book(b)) = p.parse(&mut msg) else { panic!() };
+/// assert_eq!((b.bids.len(), b.asks.len(), b.server_seq), (2, 1, 1));
+/// assert_eq!(b.tick_size, Some(Price::parse(b"0.001").unwrap()));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BookFrame<'a> {
     /// Which book.
@@ -131,6 +172,16 @@ pub struct BookFrame<'a> {
 }
 
 /// `orderbook_delta`: absolute sizes per level, applied in array order.
+///
+/// ```
+/// use wirebook::{Book, Frame, FrameParser};
+/// let mut p = FrameParser::new();
+/// let mut msg = br#"{"type":"orderbook_delta","parsec_id":"kalshi:X","outcome":"yes","changes":[{"side":"bid","price":0.65,"size":900.0},{"side":"ask","price":0.66,"size":0}],"server_seq":1235}"#.to_vec();
+/// let Ok(Frame::Delta(d)) = p.parse(&mut msg) else { panic!() };
+/// let mut book = Book::new(8);
+/// book.apply_changes(d.changes).unwrap();
+/// assert_eq!((d.server_seq, book.best_bid().unwrap().price.to_string()), (1235, "0.65".to_string()));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeltaFrame<'a> {
     /// Which book.
@@ -152,6 +203,14 @@ pub struct DeltaFrame<'a> {
 }
 
 /// Kind of an `activity` frame.
+///
+/// ```
+/// use wirebook::{ActivityKind, Frame, FrameParser};
+/// let mut p = FrameParser::new();
+/// let mut msg = br#"{"type":"activity","parsec_id":"kalshi:X","kind":"fill","price":0.455,"size":3}"#.to_vec();
+/// let Ok(Frame::Activity(a)) = p.parse(&mut msg) else { panic!() };
+/// assert_eq!(a.kind, ActivityKind::Fill);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ActivityKind {
     /// A public trade.
@@ -161,6 +220,14 @@ pub enum ActivityKind {
 }
 
 /// Direction of a trade or fill.
+///
+/// ```
+/// use wirebook::{Frame, FrameParser, TradeSide};
+/// let mut p = FrameParser::new();
+/// let mut msg = br#"{"type":"activity","parsec_id":"kalshi:X","kind":"trade","price":0.65,"size":100,"side":"buy","aggressor_side":"sell"}"#.to_vec();
+/// let Ok(Frame::Activity(a)) = p.parse(&mut msg) else { panic!() };
+/// assert_eq!((a.side, a.aggressor_side), (Some(TradeSide::Buy), Some(TradeSide::Sell)));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TradeSide {
     /// Buy.
@@ -170,6 +237,15 @@ pub enum TradeSide {
 }
 
 /// `activity`: a public trade or an own fill.
+///
+/// ```
+/// use wirebook::{Frame, FrameParser, Price, Size};
+/// let mut p = FrameParser::new();
+/// let mut msg = br#"{"type":"activity","parsec_id":"polymarket:0x1234abcd","outcome":"Yes","kind":"trade","price":0.65,"size":100.0,"trade_id":"trade_123","server_seq":1236}"#.to_vec();
+/// let Ok(Frame::Activity(a)) = p.parse(&mut msg) else { panic!() };
+/// assert_eq!((a.price, a.size), (Price::parse(b"0.65").unwrap(), Size::parse(b"100").unwrap()));
+/// assert_eq!((a.trade_id, a.server_seq), (Some("trade_123"), Some(1236)));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ActivityFrame<'a> {
     /// Which book.
@@ -205,6 +281,15 @@ pub struct ActivityFrame<'a> {
 }
 
 /// `wallet_activity`: full snapshot of a watched wallet; `data` is kept as JSON text.
+///
+/// ```
+/// use wirebook::{Frame, FrameParser};
+/// let mut p = FrameParser::new();
+/// let mut msg = br#"{"type":"wallet_activity","exchange":"polymarket","address":"0xabc1","data":{"open_orders":[]}}"#.to_vec();
+/// let Ok(Frame::WalletActivity(w)) = p.parse(&mut msg) else { panic!() };
+/// assert_eq!((w.exchange, w.address), ("polymarket", "0xabc1"));
+/// assert!(w.data.contains("open_orders"));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WalletActivityFrame<'a> {
     /// Venue.
@@ -216,6 +301,14 @@ pub struct WalletActivityFrame<'a> {
 }
 
 /// `error` (PROTOCOL.md A5).
+///
+/// ```
+/// use wirebook::{Frame, FrameParser};
+/// let mut p = FrameParser::new();
+/// let mut msg = br#"{"type":"error","code":2002,"message":"market not found","parsec_id":"kalshi:NOPE"}"#.to_vec();
+/// let Ok(Frame::Error(e)) = p.parse(&mut msg) else { panic!() };
+/// assert_eq!((e.code, e.message, e.parsec_id), (2002, "market not found", Some("kalshi:NOPE")));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ErrorFrame<'a> {
     /// Error code (1001, 2001, 2002, 2003, 2005, 3001, 3002, ...).
@@ -227,6 +320,15 @@ pub struct ErrorFrame<'a> {
 }
 
 /// Parlay `connected`: the first frame of a session (PROTOCOL.md B2).
+///
+/// ```
+/// use wirebook::{Frame, FrameParser};
+/// let mut p = FrameParser::new();
+/// let mut msg = br#"{"type":"connected","sport_key":"basketball_nba","timestamp":1779999999,"tier":"business","min_push_interval_s":1.0,"push_mode":"coalesced","diff_mode":false}"#.to_vec();
+/// let Ok(Frame::Connected(c)) = p.parse(&mut msg) else { panic!() };
+/// assert_eq!((c.sport_key, c.tier, c.push_mode), ("basketball_nba", "business", Some("coalesced")));
+/// assert_eq!((c.timestamp_ms, c.min_push_interval_ms), (Some(1_779_999_999_000), Some(1000)));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ConnectedFrame<'a> {
     /// Sport of the stream.
@@ -244,6 +346,14 @@ pub struct ConnectedFrame<'a> {
 }
 
 /// What a grouped row asks of its quotes.
+///
+/// ```
+/// use wirebook::{Frame, FrameParser, RowAction};
+/// let mut p = FrameParser::new();
+/// let mut msg = br#"{"type":"odds_update","data":[{"kind":"game","bookmaker":"draftkings","event_id":"e1","action":"remove"}]}"#.to_vec();
+/// let Ok(Frame::OddsUpdate(u)) = p.parse(&mut msg) else { panic!() };
+/// assert_eq!(u.rows.iter().next().unwrap().action, Some(RowAction::Remove));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RowAction {
     /// Insert or replace.
@@ -350,6 +460,16 @@ pub(crate) struct RawOddsRow {
 /// rows fill the team, moneyline, spread, total and prop fields. Turning rows
 /// into one quote per (event, bookmaker, market, outcome, point) is the odds
 /// board's job.
+///
+/// ```
+/// use wirebook::{Frame, FrameParser, Line};
+/// let mut p = FrameParser::new();
+/// let mut msg = br#"{"type":"odds_update","data":[{"event_id":"e1","bookmaker":"fanduel","market_key":"spreads","outcome":"New York Knicks","price_american":105,"point":3.5}]}"#.to_vec();
+/// let Ok(Frame::OddsUpdate(u)) = p.parse(&mut msg) else { panic!() };
+/// let row = u.rows.iter().next().unwrap();
+/// assert_eq!((row.bookmaker, row.market_key, row.price_american), ("fanduel", Some("spreads"), Some(105)));
+/// assert_eq!(row.point, Some(Line::parse(b"3.5").unwrap()));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[allow(missing_docs)]
 pub struct OddsRow<'a> {
@@ -381,6 +501,15 @@ pub struct OddsRow<'a> {
 }
 
 /// The rows of an odds frame; iterate to get [`OddsRow`]s.
+///
+/// ```
+/// use wirebook::{Frame, FrameParser};
+/// let mut p = FrameParser::new();
+/// let mut msg = br#"{"type":"initial_state","sport_key":"basketball_nba","data":[{"event_id":"e1","bookmaker":"draftkings","price_american":-150},{"event_id":"e1","bookmaker":"pinnacle","price_american":-115}]}"#.to_vec();
+/// let Ok(Frame::InitialState(s)) = p.parse(&mut msg) else { panic!() };
+/// let books: Vec<&str> = s.rows.iter().map(|r| r.bookmaker).collect();
+/// assert_eq!(books, ["draftkings", "pinnacle"]);
+/// ```
 #[derive(Clone, Copy)]
 pub struct OddsRows<'a> {
     pub(crate) buf: &'a [u8],
@@ -481,6 +610,15 @@ fn resolve_row<'a>(buf: &'a [u8], r: &RawOddsRow) -> OddsRow<'a> {
 }
 
 /// `initial_state` or `odds_update` (PROTOCOL.md B2).
+///
+/// ```
+/// use wirebook::{Frame, FrameParser};
+/// let mut p = FrameParser::new();
+/// let mut msg = br#"{"type":"odds_update","sport_key":"basketball_nba","timestamp":1780000001,"data":[{"event_id":"e1","bookmaker":"draftkings","price_american":-160},{"bookmaker":"fanduel"}],"coalesced":true}"#.to_vec();
+/// let Ok(Frame::OddsUpdate(u)) = p.parse(&mut msg) else { panic!() };
+/// assert_eq!((u.sport_key, u.timestamp_ms, u.coalesced), ("basketball_nba", Some(1_780_000_001_000), Some(true)));
+/// assert_eq!((u.rows.len(), u.rejected_rows), (1, 1));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OddsFrame<'a> {
     /// Sport of the stream.
@@ -503,6 +641,14 @@ pub struct OddsFrame<'a> {
 }
 
 /// Parlay `stream_status`: a coverage diagnostic without odds.
+///
+/// ```
+/// use wirebook::{Frame, FrameParser};
+/// let mut p = FrameParser::new();
+/// let mut msg = br#"{"type":"stream_status","sport_key":"basketball_nba","bookmaker":"pinnacle","status":"degraded","reason":"fixture_unresolved"}"#.to_vec();
+/// let Ok(Frame::StreamStatus(s)) = p.parse(&mut msg) else { panic!() };
+/// assert_eq!((s.bookmaker, s.status), (Some("pinnacle"), Some("degraded")));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StreamStatusFrame<'a> {
     /// Sport, when sent.

@@ -35,6 +35,15 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 
 /// A stage of the receive path, or a wire clock against the receive time.
+///
+/// ```
+/// use wirebook::latency::{LatencyRecorder, Stage, Stamps};
+/// let mut rec = LatencyRecorder::new();
+/// rec.record(&Stamps { read: 0, parsed: 100, applied: 130, published: 150 });
+/// let report = rec.report();
+/// assert!(report.get(Stage::Parse).p50.as_nanos().abs_diff(100) <= 1);
+/// assert_eq!(report.get(Stage::ExchangeToReceive).count, 0);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Stage {
     /// Socket → parsed.
@@ -53,6 +62,15 @@ pub enum Stage {
 
 impl Stage {
     /// Every stage, in report order.
+    ///
+    /// ```
+    /// use wirebook::latency::{LatencyRecorder, Stage};
+    /// let report = LatencyRecorder::new().report();
+    /// for stage in Stage::ALL {
+    ///     assert_eq!(report.get(stage).count, 0);
+    /// }
+    /// assert_eq!(Stage::ALL.map(Stage::name)[3], "total");
+    /// ```
     pub const ALL: [Stage; 6] = [
         Stage::Parse,
         Stage::Apply,
@@ -84,6 +102,14 @@ impl Stage {
 }
 
 /// Engine-clock stamps (ns) of one frame's way through the receive path.
+///
+/// ```
+/// use wirebook::latency::{LatencyRecorder, Stage, Stamps};
+/// let stamps = Stamps { read: 1_000, parsed: 1_100, applied: 1_120, published: 1_150 };
+/// let mut rec = LatencyRecorder::new();
+/// rec.record(&stamps);
+/// assert!(rec.report().get(Stage::Total).max.as_nanos().abs_diff(150) <= 1);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stamps {
     /// The message came out of the socket.
@@ -123,6 +149,17 @@ impl Stamps {
 }
 
 /// Percentiles of one stage.
+///
+/// ```
+/// use wirebook::latency::{LatencyRecorder, Stage, Stamps};
+/// let mut rec = LatencyRecorder::new();
+/// for ns in [100, 110, 120, 130] {
+///     rec.record(&Stamps { read: 0, parsed: ns, applied: ns, published: ns });
+/// }
+/// let parse = rec.report().get(Stage::Parse);
+/// assert_eq!(parse.count, 4);
+/// assert!(parse.p50 <= parse.p99 && parse.max.as_nanos().abs_diff(130) <= 1);
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LatencySummary {
     /// Values recorded.
@@ -157,6 +194,15 @@ impl LatencySummary {
 }
 
 /// Percentiles of every stage.
+///
+/// ```
+/// use wirebook::latency::{LatencyRecorder, Stage};
+/// let mut rec = LatencyRecorder::new();
+/// rec.record_wire(1_000, Some(1_005), Some(990)); // the venue's clock is 5 ms ahead
+/// let report = rec.report();
+/// assert_eq!((report.clock_skewed, report.get(Stage::IngestToReceive).count), (1, 1));
+/// assert!(report.to_json().ends_with(r#""clock_skewed":1}"#));
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LatencyReport {
     summaries: [LatencySummary; 6],
@@ -166,6 +212,15 @@ pub struct LatencyReport {
 
 impl LatencyReport {
     /// One stage's percentiles.
+    ///
+    /// ```
+    /// use wirebook::latency::{LatencyRecorder, Stage};
+    /// let mut rec = LatencyRecorder::new();
+    /// rec.record_wire(1_700_000_000_010, Some(1_700_000_000_000), None);
+    /// let s = rec.report().get(Stage::ExchangeToReceive);
+    /// assert_eq!(s.count, 1);
+    /// assert!(s.p50.as_millis().abs_diff(10) <= 1);
+    /// ```
     pub fn get(&self, stage: Stage) -> LatencySummary {
         self.summaries[stage.index()]
     }
@@ -211,6 +266,17 @@ impl LatencyReport {
 /// Both go into the histograms with their counts when the recorder is read
 /// ([`report`](Self::report), [`add`](Self::add)), which gives the same
 /// histograms as recording every value.
+///
+/// ```
+/// use wirebook::latency::{LatencyRecorder, Stage, Stamps};
+/// let mut rec = LatencyRecorder::new();
+/// for ns in [100, 200, 300] {
+///     rec.record(&Stamps { read: 0, parsed: ns, applied: ns, published: ns });
+/// }
+/// let parse = rec.report().get(Stage::Parse);
+/// assert_eq!(parse.count, 3);
+/// assert!(parse.max.as_nanos().abs_diff(300) <= 3);
+/// ```
 #[derive(Debug, Clone)]
 pub struct LatencyRecorder {
     hists: [Histogram<u64>; 6],
@@ -272,6 +338,13 @@ const NS_PER_MS: u64 = 1_000_000;
 
 impl LatencyRecorder {
     /// Empty histograms (1 ns to 60 s, two significant digits).
+    ///
+    /// ```
+    /// use wirebook::latency::{LatencyRecorder, Stage};
+    /// let rec = LatencyRecorder::new();
+    /// assert!(rec.is_empty());
+    /// assert_eq!(rec.report().get(Stage::Total).count, 0);
+    /// ```
     pub fn new() -> LatencyRecorder {
         let h =
             || Histogram::new_with_bounds(1, 60_000_000_000, 2).expect("static bounds are valid");
@@ -343,6 +416,15 @@ impl LatencyRecorder {
     }
 
     /// Records one frame's stages.
+    ///
+    /// ```
+    /// use wirebook::latency::{LatencyRecorder, Stage, Stamps};
+    /// let mut rec = LatencyRecorder::new();
+    /// rec.record(&Stamps { read: 1_000, parsed: 1_100, applied: 1_120, published: 1_150 });
+    /// let r = rec.report();
+    /// assert!(r.get(Stage::Apply).p50.as_nanos().abs_diff(20) <= 1);
+    /// assert!(r.get(Stage::Total).p50.as_nanos().abs_diff(150) <= 1);
+    /// ```
     #[inline]
     pub fn record(&mut self, s: &Stamps) {
         self.put(Stage::Parse, s.parsed.saturating_sub(s.read));
@@ -352,6 +434,15 @@ impl LatencyRecorder {
     }
 
     /// Records the frame's wire clocks against its local receive time (epoch ms).
+    ///
+    /// ```
+    /// use wirebook::latency::{LatencyRecorder, Stage};
+    /// let mut rec = LatencyRecorder::new();
+    /// rec.record_wire(1_000, Some(1_005), Some(990));
+    /// let r = rec.report();
+    /// assert_eq!((r.clock_skewed, r.get(Stage::ExchangeToReceive).count), (1, 0));
+    /// assert_eq!(r.get(Stage::IngestToReceive).count, 1);
+    /// ```
     #[inline]
     pub fn record_wire(
         &mut self,
@@ -372,6 +463,16 @@ impl LatencyRecorder {
 
     /// Records a parsed frame: its stages, and for `orderbook` and
     /// `orderbook_delta` its wire clocks against `received_ms` (epoch ms).
+    ///
+    /// ```
+    /// use wirebook::latency::{LatencyRecorder, Stage, Stamps};
+    /// let mut p = wirebook::FrameParser::new();
+    /// let mut msg = br#"{"type":"orderbook_delta","parsec_id":"kalshi:X","outcome":"yes","changes":[],"server_seq":2,"exchange_ts_ms":1707044096100,"ingest_ts_ms":1707044096105}"#.to_vec();
+    /// let frame = p.parse(&mut msg).unwrap();
+    /// let mut rec = LatencyRecorder::new();
+    /// rec.record_frame(&frame, &Stamps { read: 0, parsed: 100, applied: 120, published: 150 }, 1_707_044_096_110);
+    /// assert_eq!(rec.report().get(Stage::IngestToReceive).count, 1);
+    /// ```
     #[inline]
     pub fn record_frame(&mut self, frame: &crate::Frame<'_>, stamps: &Stamps, received_ms: u64) {
         self.record(stamps);
@@ -384,6 +485,15 @@ impl LatencyRecorder {
     }
 
     /// Adds another recorder's values (to merge a thread's into a shared one).
+    ///
+    /// ```
+    /// use wirebook::latency::{LatencyRecorder, Stage, Stamps};
+    /// let (mut total, mut thread) = (LatencyRecorder::new(), LatencyRecorder::new());
+    /// thread.record(&Stamps { read: 0, parsed: 10, applied: 20, published: 30 });
+    /// total.add(&thread);
+    /// total.add(&thread);
+    /// assert_eq!(total.report().get(Stage::Total).count, 2);
+    /// ```
     pub fn add(&mut self, other: &LatencyRecorder) {
         for (a, b) in self.hists.iter_mut().zip(&other.hists) {
             let _ = a.add(b);
@@ -398,6 +508,14 @@ impl LatencyRecorder {
     }
 
     /// Forgets everything recorded.
+    ///
+    /// ```
+    /// let mut rec = wirebook::latency::LatencyRecorder::new();
+    /// rec.record_wire(1_000, Some(1_005), None);
+    /// assert!(!rec.is_empty());
+    /// rec.reset();
+    /// assert!(rec.is_empty());
+    /// ```
     pub fn reset(&mut self) {
         for h in &mut self.hists {
             h.reset();
@@ -411,11 +529,28 @@ impl LatencyRecorder {
     }
 
     /// Whether nothing was recorded.
+    ///
+    /// ```
+    /// use wirebook::latency::{LatencyRecorder, Stamps};
+    /// let mut rec = LatencyRecorder::new();
+    /// assert!(rec.is_empty());
+    /// rec.record(&Stamps::default());
+    /// assert!(!rec.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.hists.iter().all(Histogram::is_empty) && !self.has_pending() && self.clock_skewed == 0
     }
 
     /// Percentiles of every stage.
+    ///
+    /// ```
+    /// use wirebook::latency::{LatencyRecorder, Stage, Stamps};
+    /// let mut rec = LatencyRecorder::new();
+    /// rec.record(&Stamps { read: 0, parsed: 40, applied: 50, published: 60 });
+    /// let report = rec.report();
+    /// assert_eq!(report.get(Stage::Publish).count, 1);
+    /// assert!(report.get(Stage::Total).max.as_nanos().abs_diff(60) <= 1);
+    /// ```
     pub fn report(&self) -> LatencyReport {
         if self.has_pending() {
             // A recorder read while it records: a copy takes the pending counts.

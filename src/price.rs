@@ -15,11 +15,32 @@
 use std::fmt;
 
 /// Fixed-point units per 1.0: the scale of [`Price`] and [`Size`] (1e-8).
+///
+/// ```
+/// use wirebook::{Price, UNITS_PER_ONE};
+/// assert_eq!(UNITS_PER_ONE, 10u64.pow(wirebook::price::DECIMALS));
+/// assert_eq!(u64::from(Price::ONE.units()), UNITS_PER_ONE);
+/// ```
 pub const UNITS_PER_ONE: u64 = 100_000_000;
 /// Decimal digits after the point that the scale holds.
+///
+/// ```
+/// use wirebook::{price::DECIMALS, Size};
+/// assert_eq!(DECIMALS, 8);
+/// // The 8th decimal is the smallest unit the scale holds.
+/// assert_eq!(Size::parse(b"0.00000001").unwrap().units(), 1);
+/// ```
 pub const DECIMALS: u32 = 8;
 
 /// Why a number could not become a [`Price`] or [`Size`].
+///
+/// ```
+/// use wirebook::{NumberError, Price};
+/// let err = Price::parse(b"1.5").unwrap_err();
+/// assert_eq!(err, NumberError::OutOfRange);
+/// assert_eq!(err.to_string(), "value out of range");
+/// assert_eq!(Price::parse(b"-0.5"), Err(NumberError::Negative));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum NumberError {
@@ -302,6 +323,13 @@ pub struct Price(u32);
 
 impl Price {
     /// The highest price, 1.0.
+    ///
+    /// ```
+    /// use wirebook::{Price, UNITS_PER_ONE};
+    /// assert_eq!(Price::parse(b"1.0").unwrap(), Price::ONE);
+    /// assert_eq!(Price::ONE.to_string(), "1");
+    /// assert!(Price::from_units(UNITS_PER_ONE + 1).is_err());
+    /// ```
     pub const ONE: Price = Price(UNITS_PER_ONE as u32);
 
     /// A price from fixed-point units; `OutOfRange` unless `0 < units <= 1e8`.
@@ -394,8 +422,22 @@ pub struct Size(u64);
 
 impl Size {
     /// Zero: on a delta it removes the level.
+    ///
+    /// ```
+    /// use wirebook::Size;
+    /// assert_eq!(Size::parse(b"0").unwrap(), Size::ZERO);
+    /// assert!(Size::ZERO.is_zero());
+    /// assert_eq!(Size::default(), Size::ZERO);
+    /// ```
     pub const ZERO: Size = Size(0);
     /// The largest size representable (about 1.8e11).
+    ///
+    /// ```
+    /// use wirebook::Size;
+    /// assert_eq!(Size::MAX.units(), u64::MAX);
+    /// assert!(Size::parse(b"1e11").unwrap() < Size::MAX);
+    /// assert!(Size::parse(b"1e12").is_err());
+    /// ```
     pub const MAX: Size = Size(u64::MAX);
 
     /// A size from fixed-point units.

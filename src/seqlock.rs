@@ -36,6 +36,16 @@ pub struct SeqLock {
 }
 
 /// The one writer of a [`SeqLock`]. Not `Clone`: a single writer is what makes the lock sound.
+///
+/// ```
+/// use wirebook::SeqLock;
+/// let (lock, mut writer) = SeqLock::new(2);
+/// let t = std::thread::spawn(move || (1..=1000u64).for_each(|i| writer.write(|w| { w.set(0, i); w.set(1, i) })));
+/// let mut pair = (0, 0);
+/// lock.read(|r| pair = (r.get(0), r.get(1)));
+/// t.join().unwrap();
+/// assert_eq!(pair.0, pair.1, "a reader never sees half a write");
+/// ```
 #[derive(Debug)]
 pub struct SeqLockWriter {
     lock: std::sync::Arc<SeqLock>,
@@ -44,12 +54,30 @@ pub struct SeqLockWriter {
 }
 
 /// Word access for the writer inside [`SeqLockWriter::write`].
+///
+/// ```
+/// use wirebook::{seqlock::WordWriter, SeqLock};
+/// let (lock, mut writer) = SeqLock::new(4);
+/// writer.write(|w: &WordWriter<'_>| { w.set(0, 7); w.set_pairs(2, [(1, 2)].into_iter()) });
+/// let mut out = [0u64; 4];
+/// lock.read(|r| r.copy_to(&mut out));
+/// assert_eq!(out, [7, 0, 1, 2]);
+/// ```
 #[derive(Debug)]
 pub struct WordWriter<'l> {
     words: &'l [AtomicU64],
 }
 
 /// Word access for a reader inside [`SeqLock::read`]; values may be torn until validated.
+///
+/// ```
+/// use wirebook::{seqlock::WordReader, SeqLock};
+/// let (lock, mut writer) = SeqLock::new(3);
+/// writer.write(|w| w.set_pairs(1, std::iter::once((45, 10))));
+/// let mut level = (0, 0);
+/// lock.read(|r: &WordReader<'_>| level = r.pairs(1, 1).next().unwrap_or_default());
+/// assert_eq!(level, (45, 10));
+/// ```
 #[derive(Debug)]
 pub struct WordReader<'l> {
     words: &'l [AtomicU64],

@@ -19,6 +19,13 @@ use crate::price::{Price, Size};
 use crate::seqlock::{SeqLock, SeqLockWriter, WordReader, WordWriter};
 
 /// The deepest book a reader can get (PROTOCOL.md A2: at most 100 levels a side).
+///
+/// ```
+/// use wirebook::{BookStore, StoreConfig, MAX_DEPTH};
+/// assert_eq!(MAX_DEPTH, 100);
+/// let mut store = BookStore::new(StoreConfig { depth: 500, ..StoreConfig::default() });
+/// assert_eq!(store.track("kalshi:X", "yes").unwrap().depth(), MAX_DEPTH);
+/// ```
 pub const MAX_DEPTH: usize = 100;
 
 const HEADER: usize = 7;
@@ -32,6 +39,16 @@ const W_COUNTS: usize = 6;
 const NONE: u64 = u64::MAX;
 
 /// What a reader may conclude about a book.
+///
+/// ```
+/// use wirebook::{BookState, BookStore};
+/// let mut store = BookStore::default();
+/// let reader = store.track("kalshi:X", "yes").unwrap();
+/// assert_eq!(reader.snapshot(1).state, BookState::AwaitingSnapshot);
+/// store.mark_disconnected();
+/// let state = reader.snapshot(1).state;
+/// assert!(matches!(state, BookState::Disconnected) && !state.is_usable());
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum BookState {

@@ -82,6 +82,16 @@ impl Default for StoreConfig {
 }
 
 /// Errors of the store's own API (frames never error here: they have outcomes).
+///
+/// ```
+/// use wirebook::{BookStore, StoreConfig, StoreError};
+/// let mut store = BookStore::new(StoreConfig { max_books: 1, ..StoreConfig::default() });
+/// store.track("kalshi:X", "yes").unwrap();
+/// let err = store.track("kalshi:Y", "yes").unwrap_err();
+/// assert_eq!(err, StoreError::TooManyBooks { max: 1 });
+/// assert_eq!(err.to_string(), "the store already holds 1 books");
+/// assert_eq!(store.track("", "yes").unwrap_err(), StoreError::EmptyId);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
@@ -142,6 +152,17 @@ impl BookKey {
 }
 
 /// A `resync` the network layer should send.
+///
+/// ```
+/// use wirebook::{BookStore, FrameParser};
+/// let (mut store, mut parser) = (BookStore::default(), FrameParser::new());
+/// let mut snap = br#"{"type":"orderbook","parsec_id":"kalshi:X","outcome":"yes","bids":[],"asks":[],"server_seq":1}"#.to_vec();
+/// let mut gap = br#"{"type":"resync_required","parsec_id":"kalshi:X","outcome":"yes"}"#.to_vec();
+/// store.ingest(&mut parser, &mut snap, 0).unwrap();
+/// store.ingest(&mut parser, &mut gap, 0).unwrap();
+/// let req = store.next_resync(0).unwrap();
+/// assert_eq!((&*req.key.parsec_id, req.attempt), ("kalshi:X", 1));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ResyncRequest {
     /// The book.
@@ -151,6 +172,16 @@ pub struct ResyncRequest {
 }
 
 /// What happened, counted per outcome.
+///
+/// ```
+/// use wirebook::{BookStore, FrameParser};
+/// let (mut store, mut parser) = (BookStore::default(), FrameParser::new());
+/// store.track("kalshi:X", "yes").unwrap();
+/// let mut delta = br#"{"type":"orderbook_delta","parsec_id":"kalshi:X","outcome":"yes","changes":[],"server_seq":1}"#.to_vec();
+/// store.ingest(&mut parser, &mut delta, 0).unwrap();
+/// let c = store.counters();
+/// assert_eq!((c.dropped_before_snapshot, c.deltas), (1, 0));
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Counters {
@@ -193,6 +224,15 @@ pub struct Counters {
 }
 
 /// What one frame did.
+///
+/// ```
+/// use wirebook::{Applied, BookStore, FrameParser};
+/// let (mut store, mut parser) = (BookStore::default(), FrameParser::new());
+/// let mut snap = br#"{"type":"orderbook","parsec_id":"a:b","bids":[],"asks":[],"server_seq":5}"#.to_vec();
+/// let mut old = br#"{"type":"orderbook_delta","parsec_id":"a:b","changes":[],"server_seq":5}"#.to_vec();
+/// assert_eq!(store.ingest(&mut parser, &mut snap, 0).unwrap().1, Applied::Snapshot);
+/// assert_eq!(store.ingest(&mut parser, &mut old, 0).unwrap().1, Applied::Duplicate);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Applied {

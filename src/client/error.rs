@@ -5,6 +5,15 @@ use std::time::Duration;
 use crate::store::StoreError;
 
 /// Why the client could not start, or why it stopped.
+///
+/// ```
+/// use wirebook::client::{ClientConfig, ClientError, ParsecClient};
+/// // Refused before any connection is tried: plain ws:// to a host that is not loopback.
+/// let err = ParsecClient::connect(ClientConfig::new("ws://example.com/ws", "pk_live_1")).unwrap_err();
+/// assert!(matches!(&err, ClientError::Insecure { host } if host == "example.com"));
+/// assert_eq!(err.to_string(), "refusing plain ws:// to non-loopback host \"example.com\": use wss:// or allow_insecure");
+/// assert!(err.is_fatal());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ClientError {

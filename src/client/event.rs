@@ -19,6 +19,14 @@ use crate::store::BookKey;
 use crate::ParseError;
 
 /// An `error` code of PROTOCOL.md A5.
+///
+/// ```
+/// use wirebook::client::ErrorCode;
+/// let code = ErrorCode::from_code(3002); // the `code` of an `error` frame
+/// assert_eq!(code, ErrorCode::SubscriptionLimit);
+/// assert!(code.drops_subscription() && !ErrorCode::RateLimited.drops_subscription());
+/// assert!(matches!(ErrorCode::from_code(4242), ErrorCode::Other(4242)));
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum ErrorCode {
@@ -97,6 +105,21 @@ impl ErrorCode {
 }
 
 /// A public trade or an own fill (`activity`).
+///
+/// ```
+/// use wirebook::client::{ClientConfig, Event, ParsecClient, Subscription};
+/// use wirebook::sim::{SimConfig, Simulator};
+/// let sim = Simulator::start(SimConfig { markets: 1, ..SimConfig::default() })?; // prints trades on subscribed books
+/// let config = ClientConfig::new(sim.url(), "pk_demo_key").subscribe(Subscription::new("sim:0").outcome("yes"));
+/// let client = ParsecClient::connect(config)?;
+/// let mut events = client.events();
+/// let trade = std::iter::from_fn(|| events.recv_timeout(std::time::Duration::from_secs(5)))
+///     .find_map(|e| match e { Event::Trade(activity) => Some(activity), _ => None })
+///     .expect("the simulator prints trades");
+/// assert_eq!((&*trade.key.parsec_id, trade.kind), ("sim:0", wirebook::ActivityKind::Trade));
+/// assert!(trade.price.units() > 0 && trade.size.units() > 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Activity {
     /// The book.
@@ -118,6 +141,23 @@ pub struct Activity {
 }
 
 /// Something that happened on the connection.
+///
+/// ```
+/// use wirebook::client::{ClientConfig, Event, ParsecClient, Subscription};
+/// use wirebook::sim::{SimConfig, Simulator};
+/// let sim = Simulator::start(SimConfig::default())?;
+/// let config = ClientConfig::new(sim.url(), "pk_demo_key").subscribe(Subscription::new("sim:0").outcome("yes"));
+/// let client = ParsecClient::spawn(config)?; // returns at once: the stream sees the session come up
+/// let mut events = client.events();
+/// let synced = std::iter::from_fn(|| events.recv_timeout(std::time::Duration::from_secs(5)))
+///     .find_map(|event| match event {
+///         Event::Synced { key, seq } => Some((key, seq)),
+///         _ => None, // Connected, Authenticated, trades, ...
+///     });
+/// let (key, _seq) = synced.expect("the book's snapshot lands");
+/// assert_eq!((&*key.parsec_id, &*key.outcome), ("sim:0", "yes"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
@@ -207,6 +247,12 @@ pub enum Event {
 }
 
 /// An event type that can say a stream fell behind.
+///
+/// ```
+/// use wirebook::client::{Event, Lagging, OddsEvent};
+/// assert_eq!(Event::lagged(3), Event::Lagged { missed: 3 });
+/// assert!(matches!(OddsEvent::lagged(3), OddsEvent::Lagged { missed: 3 }));
+/// ```
 pub trait Lagging: Clone + Send + 'static {
     /// The event telling a consumer it lost its `missed` oldest events.
     fn lagged(missed: u64) -> Self;
@@ -311,6 +357,19 @@ impl<E: Lagging> Hub<E> {
 
 /// A stream of [`Event`]s (from [`ParsecClient::events`](super::ParsecClient::events)),
 /// usable blocking or async. Each stream sees every event published after it was made.
+///
+/// ```
+/// use wirebook::client::{ClientConfig, Event, ParsecClient};
+/// use wirebook::sim::Simulator;
+/// let sim = Simulator::start(Default::default())?;
+/// let client = ParsecClient::connect(ClientConfig::new(sim.url(), "pk_demo_key"))?;
+/// let (mut a, mut b) = (client.events(), client.events()); // each with its own queue
+/// assert_eq!(client.shutdown(), None);
+/// let stopped = Some(Event::Stopped { error: None });
+/// assert_eq!(std::iter::from_fn(|| a.recv()).last(), stopped);
+/// assert_eq!(std::iter::from_fn(|| b.recv()).last(), stopped);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug)]
 pub struct Events<E = Event> {
     sub: Arc<Subscriber<E>>,
@@ -333,6 +392,19 @@ impl<E: Lagging> Events<E> {
     }
 
     /// The next event if one is waiting.
+    ///
+    /// ```
+    /// use wirebook::client::{ClientConfig, Event, ParsecClient};
+    /// use wirebook::sim::Simulator;
+    /// let sim = Simulator::start(Default::default())?;
+    /// let client = ParsecClient::connect(ClientConfig::new(sim.url(), "pk_demo_key"))?;
+    /// let mut events = client.events();
+    /// client.shutdown(); // the client thread has ended: its last events are queued
+    /// let queued: Vec<Event> = std::iter::from_fn(|| events.try_recv()).collect();
+    /// assert_eq!(queued.last(), Some(&Event::Stopped { error: None }));
+    /// assert_eq!(events.try_recv(), None); // never waits
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn try_recv(&mut self) -> Option<E> {
         let mut q = self.sub.queue.lock();
         self.pop(&mut q)
@@ -340,6 +412,20 @@ impl<E: Lagging> Events<E> {
 
     /// Waits up to `timeout` for the next event; `None` on timeout or when
     /// the client has stopped and everything was read.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wirebook::client::{ClientConfig, Event, ParsecClient};
+    /// use wirebook::sim::Simulator;
+    /// let sim = Simulator::start(Default::default())?;
+    /// let client = ParsecClient::connect(ClientConfig::new(sim.url(), "pk_demo_key"))?;
+    /// let mut events = client.events();
+    /// assert_eq!(events.recv_timeout(Duration::from_millis(20)), None); // no books subscribed: nothing comes
+    /// client.shutdown();
+    /// assert_eq!(events.recv_timeout(Duration::from_secs(1)), Some(Event::Stopped { error: None }));
+    /// assert_eq!(events.recv_timeout(Duration::from_secs(1)), None); // stopped and read: returns at once
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn recv_timeout(&mut self, timeout: Duration) -> Option<E> {
         let deadline = Instant::now() + timeout;
         let mut q = self.sub.queue.lock();
@@ -355,6 +441,19 @@ impl<E: Lagging> Events<E> {
 
     /// Waits for the next event; `None` once the client has stopped and
     /// everything was read.
+    ///
+    /// ```
+    /// use wirebook::client::{ClientConfig, Event, ParsecClient};
+    /// use wirebook::sim::Simulator;
+    /// let sim = Simulator::start(Default::default())?;
+    /// let client = ParsecClient::connect(ClientConfig::new(sim.url(), "pk_demo_key"))?;
+    /// let mut events = client.events();
+    /// // A consumer thread blocks in `recv` until the client stops.
+    /// let consumer = std::thread::spawn(move || std::iter::from_fn(|| events.recv()).last());
+    /// client.shutdown();
+    /// assert_eq!(consumer.join().unwrap(), Some(Event::Stopped { error: None }));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn recv(&mut self) -> Option<E> {
         let mut q = self.sub.queue.lock();
         loop {

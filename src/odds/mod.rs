@@ -51,10 +51,25 @@ pub use alert::{EdgeAlert, EdgeAlerts};
 
 /// American odds (`-110`, `+150`), exact. Valid odds are at most -100 or at
 /// least +100 (`+100` and `-100` are both even money).
+///
+/// ```
+/// use wirebook::odds::AmericanOdds;
+/// let favourite = AmericanOdds::new(-150).unwrap();
+/// let underdog = AmericanOdds::new(130).unwrap();
+/// assert_eq!((favourite.to_string(), underdog.to_string()), ("-150".to_owned(), "+130".to_owned()));
+/// assert!(favourite.implied() > underdog.implied()); // 0.6 against 0.43478261
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AmericanOdds(i32);
 
 /// Odds strictly between -100 and +100 are not American odds.
+///
+/// ```
+/// use wirebook::odds::{AmericanOdds, OddsError};
+/// let err = AmericanOdds::new(50).unwrap_err();
+/// assert_eq!(err, OddsError(50));
+/// assert_eq!(err.to_string(), "50 is not American odds (must be <= -100 or >= +100)");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("{0} is not American odds (must be <= -100 or >= +100)")]
 pub struct OddsError(pub i32);
@@ -76,6 +91,12 @@ impl AmericanOdds {
     }
 
     /// The number on the wire.
+    ///
+    /// ```
+    /// use wirebook::odds::AmericanOdds;
+    /// assert_eq!(AmericanOdds::new(-110).unwrap().get(), -110);
+    /// assert_eq!(AmericanOdds::new(250).unwrap().get(), 250);
+    /// ```
     pub fn get(self) -> i32 {
         self.0
     }
@@ -101,6 +122,12 @@ impl AmericanOdds {
     }
 
     /// Implied probability as a float (for display).
+    ///
+    /// ```
+    /// use wirebook::odds::AmericanOdds;
+    /// let p = AmericanOdds::new(150).unwrap().implied_f64(); // 100 / (150 + 100)
+    /// assert!((p - 0.4).abs() < 1e-9);
+    /// ```
     pub fn implied_f64(self) -> f64 {
         self.implied().to_f64()
     }
@@ -135,6 +162,19 @@ impl std::fmt::Display for AmericanOdds {
 }
 
 /// What a quote is of.
+///
+/// ```
+/// use wirebook::odds::OddsBoard;
+/// use wirebook::{Frame, FrameParser, Line};
+/// let mut parser = FrameParser::new();
+/// let mut msg = br#"{"type":"odds_update","data":[{"event_id":"e1","bookmaker":"fanduel","market_key":"spreads","outcome":"New York Knicks","price_american":105,"point":3.5}]}"#.to_vec();
+/// let Ok(Frame::OddsUpdate(update)) = parser.parse(&mut msg) else { panic!() };
+/// let mut board = OddsBoard::new();
+/// board.update(&update);
+/// let key = &board.quotes().next().unwrap().key;
+/// assert_eq!((&*key.bookmaker, &*key.market_key, &*key.outcome), ("fanduel", "spreads", "New York Knicks"));
+/// assert_eq!(key.point, Some(Line::parse(b"3.5").unwrap()));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct QuoteKey {
     /// Event.
@@ -170,6 +210,19 @@ struct KeyRef<'a> {
 }
 
 /// One price quote.
+///
+/// ```
+/// use wirebook::odds::{AmericanOdds, OddsBoard};
+/// use wirebook::{Frame, FrameParser};
+/// let mut parser = FrameParser::new();
+/// let mut msg = br#"{"type":"odds_update","sport_key":"basketball_nba","timestamp":1780000001,"data":[{"event_id":"e1","bookmaker":"draftkings","market_key":"h2h","outcome":"Boston Celtics","price_american":-160}]}"#.to_vec();
+/// let Ok(Frame::OddsUpdate(update)) = parser.parse(&mut msg) else { panic!() };
+/// let mut board = OddsBoard::new();
+/// board.update(&update);
+/// let quote = board.get("e1", "draftkings", "h2h", "Boston Celtics", None).unwrap();
+/// assert_eq!(quote.price, AmericanOdds::new(-160).unwrap());
+/// assert_eq!(quote.updated_ms, Some(1_780_000_001_000)); // the frame's timestamp, in ms
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Quote {
     /// What it is of.
@@ -181,6 +234,19 @@ pub struct Quote {
 }
 
 /// What one quote update did, for alerts.
+///
+/// ```
+/// use wirebook::odds::{AmericanOdds, OddsBoard};
+/// use wirebook::{Frame, FrameParser};
+/// let (mut board, mut parser, mut moves) = (OddsBoard::new(), FrameParser::new(), Vec::new());
+/// for price in [-110, -150] {
+///     let mut msg = format!(r#"{{"type":"odds_update","data":[{{"event_id":"e1","bookmaker":"draftkings","market_key":"h2h","outcome":"Boston Celtics","price_american":{price}}}]}}"#).into_bytes();
+///     let Ok(Frame::OddsUpdate(update)) = parser.parse(&mut msg) else { panic!() };
+///     moves = board.update(&update).to_vec();
+/// }
+/// assert_eq!(moves[0].old, Some(AmericanOdds::new(-110).unwrap()));
+/// assert_eq!(board.quote_of(&moves[0]).unwrap().price.get(), -150);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Move {
     /// Index of the quote in the board.
@@ -192,6 +258,20 @@ pub struct Move {
 }
 
 /// Counts of what the board did.
+///
+/// ```
+/// use wirebook::odds::OddsBoard;
+/// use wirebook::{Frame, FrameParser};
+/// let mut parser = FrameParser::new();
+/// let mut msg = br#"{"type":"odds_update","data":[
+///   {"event_id":"e1","bookmaker":"draftkings","market_key":"h2h","outcome":"Boston Celtics","price_american":-150},
+///   {"event_id":"e1","bookmaker":"fanduel","market_key":"h2h","outcome":"Boston Celtics","price_american":50}]}"#.to_vec();
+/// let Ok(Frame::OddsUpdate(update)) = parser.parse(&mut msg) else { panic!() };
+/// let mut board = OddsBoard::new();
+/// board.update(&update);
+/// let c = board.counters(); // +50 is not American odds: counted and skipped
+/// assert_eq!((c.upserts, c.invalid_odds, c.removals, board.len()), (1, 1, 0, 1));
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct BoardCounters {
@@ -206,6 +286,25 @@ pub struct BoardCounters {
 }
 
 /// All quotes of one stream.
+///
+/// ```
+/// use wirebook::odds::OddsBoard;
+/// use wirebook::{Frame, FrameParser};
+/// let (mut board, mut parser) = (OddsBoard::new(), FrameParser::new());
+/// for msg in [
+///     r#"{"type":"initial_state","sport_key":"basketball_nba","data":[{"event_id":"e1","bookmaker":"draftkings","market_key":"h2h","outcome":"Boston Celtics","price_american":-150}]}"#,
+///     r#"{"type":"odds_update","sport_key":"basketball_nba","data":[{"event_id":"e1","bookmaker":"draftkings","market_key":"h2h","outcome":"Boston Celtics","price_american":-160}]}"#,
+/// ] {
+///     let mut buf = msg.as_bytes().to_vec();
+///     match parser.parse(&mut buf) {
+///         Ok(Frame::InitialState(state)) => board.replace(&state),
+///         Ok(Frame::OddsUpdate(update)) => { board.update(&update); }
+///         other => panic!("not odds: {other:?}"),
+///     }
+/// }
+/// assert_eq!(board.len(), 1);
+/// assert_eq!(board.get("e1", "draftkings", "h2h", "Boston Celtics", None).unwrap().price.get(), -160);
+/// ```
 #[derive(Debug, Default)]
 pub struct OddsBoard {
     quotes: Vec<Option<Quote>>,
@@ -257,26 +356,84 @@ enum Outcome<'a> {
 
 impl OddsBoard {
     /// An empty board.
+    ///
+    /// ```
+    /// use wirebook::odds::OddsBoard;
+    /// let board = OddsBoard::new();
+    /// assert!(board.is_empty() && board.best_all().is_empty());
+    /// ```
     pub fn new() -> OddsBoard {
         OddsBoard::default()
     }
 
     /// Quotes on the board.
+    ///
+    /// ```
+    /// use wirebook::odds::OddsBoard;
+    /// use wirebook::{Frame, FrameParser};
+    /// let mut parser = FrameParser::new();
+    /// let mut msg = br#"{"type":"initial_state","sport_key":"basketball_nba","data":[
+    ///   {"event_id":"e1","bookmaker":"draftkings","market_key":"h2h","outcome":"Boston Celtics","price_american":-150},
+    ///   {"event_id":"e1","bookmaker":"fanduel","market_key":"spreads","outcome":"New York Knicks","price_american":105,"point":3.5}]}"#.to_vec();
+    /// let Ok(Frame::InitialState(state)) = parser.parse(&mut msg) else { panic!() };
+    /// let mut board = OddsBoard::new();
+    /// board.replace(&state);
+    /// assert_eq!(board.len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         self.live
     }
 
     /// Whether the board is empty.
+    ///
+    /// ```
+    /// use wirebook::odds::OddsBoard;
+    /// use wirebook::{Frame, FrameParser};
+    /// let mut board = OddsBoard::new();
+    /// assert!(board.is_empty());
+    /// let mut parser = FrameParser::new();
+    /// let mut msg = br#"{"type":"odds_update","data":[{"event_id":"e1","bookmaker":"draftkings","market_key":"h2h","outcome":"Boston Celtics","price_american":-150}]}"#.to_vec();
+    /// let Ok(Frame::OddsUpdate(update)) = parser.parse(&mut msg) else { panic!() };
+    /// board.update(&update);
+    /// assert!(!board.is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.live == 0
     }
 
     /// What the board did so far.
+    ///
+    /// ```
+    /// use wirebook::odds::OddsBoard;
+    /// use wirebook::{Frame, FrameParser};
+    /// let mut parser = FrameParser::new();
+    /// let mut msg = br#"{"type":"odds_update","data":[
+    ///   {"event_id":"e1","bookmaker":"draftkings","market_key":"h2h","outcome":"Boston Celtics","price_american":-150},
+    ///   {"event_id":"e1","bookmaker":"draftkings","market_key":"h2h","outcome":"Boston Celtics","action":"remove"}]}"#.to_vec();
+    /// let Ok(Frame::OddsUpdate(update)) = parser.parse(&mut msg) else { panic!() };
+    /// let mut board = OddsBoard::new();
+    /// board.update(&update);
+    /// let c = board.counters();
+    /// assert_eq!((c.upserts, c.removals, board.len()), (1, 1, 0));
+    /// ```
     pub fn counters(&self) -> BoardCounters {
         self.counters
     }
 
     /// Forgets every quote.
+    ///
+    /// ```
+    /// use wirebook::odds::OddsBoard;
+    /// use wirebook::{Frame, FrameParser};
+    /// let mut parser = FrameParser::new();
+    /// let mut msg = br#"{"type":"odds_update","data":[{"event_id":"e1","bookmaker":"draftkings","market_key":"h2h","outcome":"Boston Celtics","price_american":-150}]}"#.to_vec();
+    /// let Ok(Frame::OddsUpdate(update)) = parser.parse(&mut msg) else { panic!() };
+    /// let mut board = OddsBoard::new();
+    /// board.update(&update);
+    /// board.clear();
+    /// assert!(board.is_empty() && board.get("e1", "draftkings", "h2h", "Boston Celtics", None).is_none());
+    /// assert_eq!(board.counters().upserts, 1); // the counters are kept
+    /// ```
     pub fn clear(&mut self) {
         self.quotes.clear();
         self.free.clear();
@@ -285,6 +442,19 @@ impl OddsBoard {
     }
 
     /// `initial_state`: the board becomes exactly the frame's rows.
+    ///
+    /// ```
+    /// use wirebook::odds::OddsBoard;
+    /// use wirebook::{Frame, FrameParser};
+    /// let (mut board, mut parser) = (OddsBoard::new(), FrameParser::new());
+    /// let mut old = br#"{"type":"odds_update","data":[{"event_id":"e1","bookmaker":"draftkings","market_key":"h2h","outcome":"Boston Celtics","price_american":-150}]}"#.to_vec();
+    /// let Ok(Frame::OddsUpdate(update)) = parser.parse(&mut old) else { panic!() };
+    /// board.update(&update);
+    /// let mut msg = br#"{"type":"initial_state","sport_key":"basketball_nba","data":[{"event_id":"e1","bookmaker":"fanduel","market_key":"h2h","outcome":"Boston Celtics","price_american":-140}]}"#.to_vec();
+    /// let Ok(Frame::InitialState(state)) = parser.parse(&mut msg) else { panic!() };
+    /// board.replace(&state); // draftkings' quote is not in the new state: gone
+    /// assert_eq!(board.quotes().map(|q| &*q.key.bookmaker).collect::<Vec<_>>(), ["fanduel"]);
+    /// ```
     pub fn replace(&mut self, frame: &OddsFrame<'_>) {
         self.clear();
         self.update(frame);
@@ -292,6 +462,20 @@ impl OddsBoard {
 
     /// `odds_update` (or `initial_state` rows on top of the board): each row
     /// upserts or removes its quotes. Returns what moved, for alerts.
+    ///
+    /// ```
+    /// use wirebook::odds::OddsBoard;
+    /// use wirebook::{Frame, FrameParser};
+    /// let mut parser = FrameParser::new();
+    /// let mut msg = br#"{"type":"odds_update","sport_key":"basketball_nba","data":[
+    ///   {"event_id":"e1","bookmaker":"draftkings","market_key":"h2h","outcome":"Boston Celtics","price_american":-150},
+    ///   {"event_id":"e1","bookmaker":"fanduel","market_key":"h2h","outcome":"Boston Celtics","price_american":-140}]}"#.to_vec();
+    /// let Ok(Frame::OddsUpdate(update)) = parser.parse(&mut msg) else { panic!() };
+    /// let mut board = OddsBoard::new();
+    /// let moves = board.update(&update);
+    /// assert_eq!(moves.len(), 2);
+    /// assert!(moves.iter().all(|m| m.old.is_none())); // both quotes are new
+    /// ```
     pub fn update(&mut self, frame: &OddsFrame<'_>) -> &[Move] {
         self.moves.clear();
         for row in frame.rows.iter() {
@@ -301,6 +485,18 @@ impl OddsBoard {
     }
 
     /// The quote of a move.
+    ///
+    /// ```
+    /// use wirebook::odds::OddsBoard;
+    /// use wirebook::{Frame, FrameParser};
+    /// let mut parser = FrameParser::new();
+    /// let mut msg = br#"{"type":"odds_update","data":[{"event_id":"e1","bookmaker":"draftkings","market_key":"h2h","outcome":"Boston Celtics","price_american":-150}]}"#.to_vec();
+    /// let Ok(Frame::OddsUpdate(update)) = parser.parse(&mut msg) else { panic!() };
+    /// let mut board = OddsBoard::new();
+    /// let moves = board.update(&update).to_vec();
+    /// let quote = board.quote_of(&moves[0]).unwrap();
+    /// assert_eq!((&*quote.key.bookmaker, quote.price.get()), ("draftkings", -150));
+    /// ```
     pub fn quote_of(&self, m: &Move) -> Option<&Quote> {
         self.quotes.get(m.index)?.as_ref()
     }
@@ -509,6 +705,19 @@ impl OddsBoard {
     }
 
     /// A quote.
+    ///
+    /// ```
+    /// use wirebook::odds::OddsBoard;
+    /// use wirebook::{Frame, FrameParser, Line};
+    /// let mut parser = FrameParser::new();
+    /// let mut msg = br#"{"type":"odds_update","data":[{"event_id":"e1","bookmaker":"fanduel","market_key":"spreads","outcome":"New York Knicks","price_american":105,"point":3.5}]}"#.to_vec();
+    /// let Ok(Frame::OddsUpdate(update)) = parser.parse(&mut msg) else { panic!() };
+    /// let mut board = OddsBoard::new();
+    /// board.update(&update);
+    /// let q = board.get("e1", "fanduel", "spreads", "New York Knicks", Some(Line::parse(b"3.5").unwrap()));
+    /// assert_eq!(q.unwrap().price.get(), 105);
+    /// assert!(board.get("e1", "fanduel", "spreads", "New York Knicks", Some(Line::parse(b"4.5").unwrap())).is_none());
+    /// ```
     pub fn get(
         &self,
         event_id: &str,
@@ -529,11 +738,41 @@ impl OddsBoard {
     }
 
     /// Every quote, in no particular order.
+    ///
+    /// ```
+    /// use wirebook::odds::OddsBoard;
+    /// use wirebook::{Frame, FrameParser};
+    /// let mut parser = FrameParser::new();
+    /// let mut msg = br#"{"type":"initial_state","sport_key":"basketball_nba","data":[
+    ///   {"event_id":"e1","bookmaker":"fanduel","market_key":"h2h","outcome":"Boston Celtics","price_american":-140},
+    ///   {"event_id":"e1","bookmaker":"draftkings","market_key":"h2h","outcome":"Boston Celtics","price_american":-150}]}"#.to_vec();
+    /// let Ok(Frame::InitialState(state)) = parser.parse(&mut msg) else { panic!() };
+    /// let mut board = OddsBoard::new();
+    /// board.replace(&state);
+    /// let mut books: Vec<&str> = board.quotes().map(|q| &*q.key.bookmaker).collect();
+    /// books.sort();
+    /// assert_eq!(books, ["draftkings", "fanduel"]);
+    /// ```
     pub fn quotes(&self) -> impl Iterator<Item = &Quote> + '_ {
         self.quotes.iter().flatten()
     }
 
     /// Quotes of one event.
+    ///
+    /// ```
+    /// use wirebook::odds::OddsBoard;
+    /// use wirebook::{Frame, FrameParser};
+    /// let mut parser = FrameParser::new();
+    /// let mut msg = br#"{"type":"initial_state","sport_key":"basketball_nba","data":[
+    ///   {"event_id":"e1","bookmaker":"draftkings","market_key":"h2h","outcome":"Boston Celtics","price_american":-150},
+    ///   {"event_id":"e1","bookmaker":"fanduel","market_key":"h2h","outcome":"Boston Celtics","price_american":-140},
+    ///   {"event_id":"e2","bookmaker":"draftkings","market_key":"h2h","outcome":"Denver Nuggets","price_american":120}]}"#.to_vec();
+    /// let Ok(Frame::InitialState(state)) = parser.parse(&mut msg) else { panic!() };
+    /// let mut board = OddsBoard::new();
+    /// board.replace(&state);
+    /// let e1 = board.event("e1");
+    /// assert!(e1.len() == 2 && e1.iter().all(|q| &*q.key.event_id == "e1"));
+    /// ```
     pub fn event(&self, event_id: &str) -> Vec<Quote> {
         self.quotes()
             .filter(|q| &*q.key.event_id == event_id)
@@ -543,6 +782,20 @@ impl OddsBoard {
 
     /// The best price for a bettor (the lowest implied probability) across
     /// bookmakers for (event, market, outcome, point).
+    ///
+    /// ```
+    /// use wirebook::odds::OddsBoard;
+    /// use wirebook::{Frame, FrameParser, Line};
+    /// let mut parser = FrameParser::new();
+    /// let mut msg = br#"{"type":"initial_state","sport_key":"basketball_nba","data":[
+    ///   {"event_id":"e1","bookmaker":"draftkings","market_key":"totals","outcome":"Over","price_american":-110,"point":219.5},
+    ///   {"event_id":"e1","bookmaker":"fanduel","market_key":"totals","outcome":"Over","price_american":-105,"point":219.5}]}"#.to_vec();
+    /// let Ok(Frame::InitialState(state)) = parser.parse(&mut msg) else { panic!() };
+    /// let mut board = OddsBoard::new();
+    /// board.replace(&state);
+    /// let best = board.best("e1", "totals", "Over", Some(Line::parse(b"219.5").unwrap())).unwrap();
+    /// assert_eq!((&*best.key.bookmaker, best.price.get()), ("fanduel", -105)); // 0.51219512 < 0.52380952
+    /// ```
     pub fn best(
         &self,
         event_id: &str,
@@ -559,6 +812,23 @@ impl OddsBoard {
     }
 
     /// The best price of every (event, market, outcome, point) on the board.
+    ///
+    /// ```
+    /// use wirebook::odds::OddsBoard;
+    /// use wirebook::{Frame, FrameParser};
+    /// let mut parser = FrameParser::new();
+    /// let mut msg = br#"{"type":"initial_state","sport_key":"basketball_nba","data":[
+    ///   {"event_id":"e1","bookmaker":"draftkings","market_key":"h2h","outcome":"Boston Celtics","price_american":-150},
+    ///   {"event_id":"e1","bookmaker":"fanduel","market_key":"h2h","outcome":"Boston Celtics","price_american":-140},
+    ///   {"event_id":"e1","bookmaker":"draftkings","market_key":"h2h","outcome":"New York Knicks","price_american":130},
+    ///   {"event_id":"e1","bookmaker":"fanduel","market_key":"h2h","outcome":"New York Knicks","price_american":120}]}"#.to_vec();
+    /// let Ok(Frame::InitialState(state)) = parser.parse(&mut msg) else { panic!() };
+    /// let mut board = OddsBoard::new();
+    /// board.replace(&state);
+    /// let best: Vec<(&str, &str, i32)> = board.best_all().into_iter()
+    ///     .map(|q| (&*q.key.outcome, &*q.key.bookmaker, q.price.get())).collect();
+    /// assert_eq!(best, [("Boston Celtics", "fanduel", -140), ("New York Knicks", "draftkings", 130)]);
+    /// ```
     pub fn best_all(&self) -> Vec<&Quote> {
         best_of(self.quotes())
     }

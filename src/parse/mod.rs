@@ -28,9 +28,27 @@ use crate::price::NumberError;
 
 /// Largest frame the parser accepts (16 MiB); larger ones are rejected
 /// before any work, so a hostile peer cannot make the parser allocate without bound.
+///
+/// ```
+/// use wirebook::{FrameParser, ParseError, MAX_FRAME_LEN};
+/// assert_eq!(MAX_FRAME_LEN, 16 << 20);
+/// let mut big = vec![b' '; MAX_FRAME_LEN + 1];
+/// let err = FrameParser::new().parse(&mut big).unwrap_err();
+/// assert_eq!(err, ParseError::TooLarge { len: MAX_FRAME_LEN + 1 });
+/// ```
 pub const MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
 
 /// Why a frame could not be parsed. The frame is skipped; nothing else is lost.
+///
+/// ```
+/// use wirebook::{FrameParser, ParseError};
+/// let mut p = FrameParser::new();
+/// let mut msg = br#"{"type":"orderbook_delta","parsec_id":"a:b","outcome":"yes","changes":[{"side":"middle","price":0.5,"size":1}],"server_seq":2}"#.to_vec();
+/// let err = p.parse(&mut msg).unwrap_err();
+/// assert_eq!(err, ParseError::BadValue { field: "side" });
+/// assert_eq!(err.to_string(), r#"field "side" has an invalid value"#);
+/// assert!(!err.is_ignorable());
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ParseError {
@@ -144,6 +162,17 @@ impl Scratch {
 }
 
 /// Counts of frames by parser, for tuning and for the README's justification.
+///
+/// ```
+/// use wirebook::{FrameParser, ParserStats};
+/// let mut p = FrameParser::new();
+/// let mut delta = br#"{"type":"orderbook_delta","parsec_id":"kalshi:X","outcome":"yes","changes":[{"side":"bid","price":0.65,"size":900.0}],"server_seq":7}"#.to_vec();
+/// let mut auth = br#"{"type":"auth_ok","customer_id":"cust_1"}"#.to_vec();
+/// assert!(p.parse(&mut delta).is_ok());
+/// assert!(p.parse(&mut auth).is_ok());
+/// let stats: ParserStats = p.stats();
+/// assert_eq!((stats.fast, stats.general), (1, 1));
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ParserStats {
     /// Frames the fast path accepted (by a learned template or by its generic scan).
