@@ -50,7 +50,7 @@ use parking_lot::{Mutex, RwLock};
 pub use backoff::Backoff;
 pub use error::ClientError;
 pub use event::{Activity, ErrorCode, Event, Events, Lagging};
-pub use parlay::{OddsEvent, ParlayClient, ParlayConfig, ParlaySession};
+pub use parlay::{OddsEvent, ParlayClient, ParlayConfig, ParlayCounters, ParlaySession};
 
 use crate::latency::{LatencyRecorder, LatencyReport};
 use crate::snapshot::BookReader;
@@ -68,11 +68,24 @@ pub struct Secret(String);
 
 impl Secret {
     /// Wraps a secret.
+    ///
+    /// ```
+    /// use wirebook::client::Secret;
+    /// let key = Secret::new(String::from("pk_live_123"));
+    /// assert_eq!(key.expose(), "pk_live_123");
+    /// assert!(!format!("{key:?}").contains("pk_live_123"));
+    /// ```
     pub fn new(secret: impl Into<String>) -> Secret {
         Secret(secret.into())
     }
 
     /// The secret itself, to put on the wire.
+    ///
+    /// ```
+    /// let key = wirebook::client::Secret::new("pk_live_123");
+    /// let frame = format!(r#"{{"type":"auth","api_key":"{}"}}"#, key.expose());
+    /// assert_eq!(frame, r#"{"type":"auth","api_key":"pk_live_123"}"#);
+    /// ```
     pub fn expose(&self) -> &str {
         &self.0
     }
@@ -85,6 +98,15 @@ impl std::fmt::Debug for Secret {
 }
 
 /// How the client authenticates (PROTOCOL.md A1).
+///
+/// ```
+/// use wirebook::client::{ClientConfig, Credentials, Secret};
+/// let config = ClientConfig::new("wss://api.parsecapi.com/ws", "pk_live_1");
+/// assert_eq!(config.credentials, Credentials::ApiKey(Secret::new("pk_live_1")));
+/// let config = config.terminal_token("tok_1");
+/// assert!(matches!(&config.credentials, Credentials::TerminalToken(t) if t.expose() == "tok_1"));
+/// assert!(!format!("{:?}", config.credentials).contains("tok_1"));
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Credentials {
@@ -111,6 +133,12 @@ pub struct Subscription {
 
 impl Subscription {
     /// A book by `parsec_id` (`exchange:market_id`), outcome `yes`, server's default depth.
+    ///
+    /// ```
+    /// use wirebook::client::Subscription;
+    /// let s = Subscription::new("kalshi:KXBTC-26MAR10");
+    /// assert_eq!((s.parsec_id(), s.outcome_name()), ("kalshi:KXBTC-26MAR10", "yes"));
+    /// ```
     pub fn new(parsec_id: impl Into<String>) -> Subscription {
         Subscription {
             parsec_id: parsec_id.into(),
@@ -121,6 +149,14 @@ impl Subscription {
     }
 
     /// A book by exchange and the venue's market id.
+    ///
+    /// ```
+    /// use wirebook::client::Subscription;
+    /// let s = Subscription::venue("polymarket", "0x1234abcd").outcome("no");
+    /// assert_eq!(s.parsec_id(), "polymarket:0x1234abcd");
+    /// // Sent as exchange and market id, not as a `parsec_id`.
+    /// assert_ne!(s, Subscription::new("polymarket:0x1234abcd").outcome("no"));
+    /// ```
     pub fn venue(exchange: &str, market_id: &str) -> Subscription {
         Subscription {
             venue: true,
@@ -129,23 +165,45 @@ impl Subscription {
     }
 
     /// The outcome (matched case-insensitively, rule A4.6); required for categorical markets.
+    ///
+    /// ```
+    /// let s = wirebook::client::Subscription::new("kalshi:KXBTC-26MAR10").outcome("No");
+    /// assert_eq!(s.outcome_name(), "no");
+    /// ```
     pub fn outcome(mut self, outcome: &str) -> Subscription {
         self.outcome = outcome.to_ascii_lowercase();
         self
     }
 
     /// Levels per side (the server clamps it to the tier's maximum).
+    ///
+    /// ```
+    /// use wirebook::client::Subscription;
+    /// let s = Subscription::new("kalshi:KXBTC-26MAR10").depth(10);
+    /// assert!(format!("{s:?}").contains("depth: Some(10)"));
+    /// assert_ne!(s, Subscription::new("kalshi:KXBTC-26MAR10"));
+    /// ```
     pub fn depth(mut self, depth: u32) -> Subscription {
         self.depth = Some(depth);
         self
     }
 
     /// The book's `parsec_id`.
+    ///
+    /// ```
+    /// let s = wirebook::client::Subscription::venue("kalshi", "KXBTC-26MAR10");
+    /// assert_eq!(s.parsec_id(), "kalshi:KXBTC-26MAR10");
+    /// ```
     pub fn parsec_id(&self) -> &str {
         &self.parsec_id
     }
 
     /// The outcome, lower-case.
+    ///
+    /// ```
+    /// let s = wirebook::client::Subscription::new("sim:0").outcome("YES");
+    /// assert_eq!(s.outcome_name(), "yes");
+    /// ```
     pub fn outcome_name(&self) -> &str {
         &self.outcome
     }
@@ -170,6 +228,13 @@ impl Subscription {
 }
 
 /// A watched wallet (`addresses` of `subscribe`).
+///
+/// ```
+/// use wirebook::client::{ClientConfig, Wallet};
+/// let config = ClientConfig::new("wss://api.parsecapi.com/ws", "pk_live_1").wallet("polymarket", "0xabc");
+/// let expected = Wallet { exchange: "polymarket".into(), address: "0xabc".into() };
+/// assert_eq!(config.wallets, vec![expected]);
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Wallet {
     /// Venue, e.g. `polymarket`.
@@ -180,6 +245,18 @@ pub struct Wallet {
 
 /// Everything the client needs. Built with [`ClientConfig::new`] and the
 /// chainable setters; the public fields hold the defaults shown.
+///
+/// ```
+/// use std::time::Duration;
+/// use wirebook::client::{ClientConfig, Subscription};
+/// let mut config = ClientConfig::new("wss://api.parsecapi.com/ws", "pk_live_1")
+///     .subscribe(Subscription::new("kalshi:KXBTC-26MAR10").depth(10));
+/// config.dead_after = Duration::from_secs(30); // any field can be set directly
+/// assert_eq!(config.subscriptions.len(), 1);
+/// assert_eq!((config.ping_interval, config.auth_timeout), (Duration::from_secs(15), Duration::from_secs(15)));
+/// assert_eq!((config.control_rate, config.event_capacity), (2.5, 4096));
+/// assert!(config.latency && !config.allow_insecure && config.record.is_none());
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ClientConfig {
@@ -251,18 +328,43 @@ impl ClientConfig {
     }
 
     /// Authenticates with `auth_terminal` and a token instead of a key.
+    ///
+    /// ```
+    /// use wirebook::client::{ClientConfig, Credentials};
+    /// let config = ClientConfig::new("wss://api.parsecapi.com/ws", "").terminal_token("tok_abc");
+    /// assert!(matches!(&config.credentials, Credentials::TerminalToken(t) if t.expose() == "tok_abc"));
+    /// assert!(!format!("{config:?}").contains("tok_abc"));
+    /// ```
     pub fn terminal_token(mut self, token: impl Into<String>) -> ClientConfig {
         self.credentials = Credentials::TerminalToken(Secret::new(token));
         self
     }
 
     /// Adds a book to subscribe at start.
+    ///
+    /// ```
+    /// use wirebook::client::{ClientConfig, Subscription};
+    /// let config = ClientConfig::new("wss://api.parsecapi.com/ws", "pk_live_1")
+    ///     .subscribe(Subscription::new("kalshi:KXBTC-26MAR10"))
+    ///     .subscribe(Subscription::venue("polymarket", "0x1234abcd").outcome("no"));
+    /// let ids: Vec<&str> = config.subscriptions.iter().map(|s| s.parsec_id()).collect();
+    /// assert_eq!(ids, ["kalshi:KXBTC-26MAR10", "polymarket:0x1234abcd"]);
+    /// ```
     pub fn subscribe(mut self, subscription: Subscription) -> ClientConfig {
         self.subscriptions.push(subscription);
         self
     }
 
     /// Adds a wallet to watch.
+    ///
+    /// ```
+    /// let config = wirebook::client::ClientConfig::new("wss://api.parsecapi.com/ws", "pk_live_1")
+    ///     .wallet("polymarket", "0xabc")
+    ///     .wallet("kalshi", "acct_1");
+    /// assert_eq!(config.wallets.len(), 2);
+    /// let w = &config.wallets[0];
+    /// assert_eq!((w.exchange.as_str(), w.address.as_str()), ("polymarket", "0xabc"));
+    /// ```
     pub fn wallet(mut self, exchange: &str, address: &str) -> ClientConfig {
         self.wallets.push(Wallet {
             exchange: exchange.into(),
@@ -272,24 +374,57 @@ impl ClientConfig {
     }
 
     /// Trusts a certificate (DER), e.g. [`Simulator::certificate_der`](crate::sim::Simulator::certificate_der).
+    ///
+    /// ```
+    /// use wirebook::client::ClientConfig;
+    /// use wirebook::sim::{SimConfig, Simulator};
+    /// let sim = Simulator::start(SimConfig { tls: true, ..SimConfig::default() })?;
+    /// let cert = sim.certificate_der().unwrap();
+    /// let config = ClientConfig::new(sim.url(), "pk_demo").trust(cert);
+    /// assert_eq!(config.extra_roots, vec![cert.to_vec()]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn trust(mut self, certificate_der: &[u8]) -> ClientConfig {
         self.extra_roots.push(certificate_der.to_vec());
         self
     }
 
     /// Sets the reconnect delays.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use wirebook::client::{Backoff, ClientConfig};
+    /// let quick = Backoff { initial: Duration::from_millis(50), max: Duration::from_secs(2), jitter: 0.0 };
+    /// let config = ClientConfig::new("wss://api.parsecapi.com/ws", "pk_live_1").backoff(quick);
+    /// assert_eq!(config.backoff, quick);
+    /// assert_eq!(config.backoff.delay(10, 0.5), Duration::from_secs(2));
+    /// ```
     pub fn backoff(mut self, backoff: Backoff) -> ClientConfig {
         self.backoff = backoff;
         self
     }
 
     /// Records every received frame into a capture file (see [`crate::capture`]).
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join("wirebook-doc.cap");
+    /// let config = wirebook::client::ClientConfig::new("wss://api.parsecapi.com/ws", "pk_live_1")
+    ///     .record(path.clone());
+    /// assert_eq!(config.record.as_deref(), Some(path.as_path()));
+    /// ```
     pub fn record(mut self, path: impl Into<std::path::PathBuf>) -> ClientConfig {
         self.record = Some(path.into());
         self
     }
 
     /// Sets the store's configuration (`auto_track` is forced off: books are the subscribed ones).
+    ///
+    /// ```
+    /// use wirebook::{client::ClientConfig, StoreConfig};
+    /// let config = ClientConfig::new("wss://api.parsecapi.com/ws", "pk_live_1")
+    ///     .store(StoreConfig { depth: 10, ..StoreConfig::default() });
+    /// assert_eq!(config.store.depth, 10);
+    /// ```
     pub fn store(mut self, store: StoreConfig) -> ClientConfig {
         self.store = store;
         self
@@ -297,6 +432,19 @@ impl ClientConfig {
 }
 
 /// Where the connection is.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use wirebook::client::{ClientConfig, ConnectionState, ParsecClient};
+/// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+/// let client = ParsecClient::spawn(ClientConfig::new(sim.url(), "pk_demo"))?;
+/// let deadline = Instant::now() + Duration::from_secs(10);
+/// while client.counters().state != ConnectionState::Live && Instant::now() < deadline {
+///     std::thread::sleep(Duration::from_millis(5));
+/// }
+/// assert_eq!(client.counters().state, ConnectionState::Live);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[non_exhaustive]
 pub enum ConnectionState {
@@ -314,6 +462,22 @@ pub enum ConnectionState {
 }
 
 /// Counters of the client, with the store's.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use wirebook::client::{ClientConfig, ParsecClient, Subscription};
+/// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+/// let config = ClientConfig::new(sim.url(), "pk_demo").subscribe(Subscription::new("sim:0"));
+/// let client = ParsecClient::connect(config)?;
+/// let deadline = Instant::now() + Duration::from_secs(10);
+/// while client.counters().store.snapshots == 0 && Instant::now() < deadline {
+///     std::thread::sleep(Duration::from_millis(5));
+/// }
+/// let c = client.counters();
+/// assert_eq!((c.connections, c.store.snapshots), (1, 1));
+/// assert!(c.control_frames >= 1 && c.frames >= 1 && c.rate_limited == 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ClientCounters {
@@ -367,6 +531,28 @@ enum Command {
 
 /// A live connection to a Parsec server, run on a thread of its own.
 /// Dropping it shuts the connection down.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use wirebook::client::{ClientConfig, ParsecClient, Subscription};
+/// use wirebook::sim::{SimConfig, Simulator};
+/// use wirebook::BookState;
+///
+/// let sim = Simulator::start(SimConfig::default())?; // ws://127.0.0.1:PORT/ws, markets sim:0..sim:3
+/// let config = ClientConfig::new(sim.url(), "pk_demo_key")
+///     .subscribe(Subscription::new("sim:0").outcome("yes").depth(10));
+/// let client = ParsecClient::connect(config)?; // waits for auth_ok
+/// let book = client.book("sim:0", "yes").unwrap();
+/// let deadline = Instant::now() + Duration::from_secs(10);
+/// while book.snapshot(1).state != BookState::Fresh && Instant::now() < deadline {
+///     book.wait_for_change(book.version(), Duration::from_millis(100));
+/// }
+/// let snap = book.snapshot(10);
+/// assert_eq!(snap.state, BookState::Fresh);
+/// assert!(snap.best_bid().unwrap().price < snap.best_ask().unwrap().price);
+/// assert_eq!(client.shutdown(), None); // no fatal error
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct ParsecClient {
     shared: Arc<Shared>,
     worker: transport::Worker<Command>,
@@ -384,6 +570,17 @@ impl ParsecClient {
     /// Starts the client and waits for the first `auth_ok`. A bad URL, an
     /// unreachable server, a rejected key or a missing `auth_ok` are
     /// returned here; after that, drops reconnect by themselves.
+    ///
+    /// ```
+    /// use wirebook::client::{ClientConfig, ClientError, ParsecClient};
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// let client = ParsecClient::connect(ClientConfig::new(sim.url(), "pk_demo"))?;
+    /// assert!(client.error().is_none());
+    /// assert_eq!(sim.stats().auth_ok, 1);
+    /// let err = ParsecClient::connect(ClientConfig::new(sim.url(), "pk_invalid")).unwrap_err();
+    /// assert!(matches!(err, ClientError::Auth { code: 1002, .. }) && err.is_fatal());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connect(config: ClientConfig) -> Result<ParsecClient, ClientError> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let timeout = config.connect_timeout + config.auth_timeout + Duration::from_secs(1);
@@ -397,6 +594,24 @@ impl ParsecClient {
 
     /// Starts the client without waiting: even the first connection is
     /// retried with backoff. Configuration errors are still returned here.
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use wirebook::client::{ClientConfig, ClientError, ParsecClient, Subscription};
+    /// use wirebook::BookState;
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// let config = ClientConfig::new(sim.url(), "pk_demo").subscribe(Subscription::new("sim:1"));
+    /// let client = ParsecClient::spawn(config)?; // returns at once
+    /// let book = client.book("sim:1", "yes").unwrap(); // empty until its snapshot lands
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// while book.snapshot(1).state != BookState::Fresh && Instant::now() < deadline {
+    ///     std::thread::sleep(Duration::from_millis(5));
+    /// }
+    /// assert_eq!(book.snapshot(1).state, BookState::Fresh);
+    /// let err = ParsecClient::spawn(ClientConfig::new("ws://example.com/ws", "pk_demo")).unwrap_err();
+    /// assert!(matches!(err, ClientError::Insecure { .. })); // configuration errors still come here
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn spawn(config: ClientConfig) -> Result<ParsecClient, ClientError> {
         ParsecClient::start(config, None)
     }
@@ -446,6 +661,17 @@ impl ParsecClient {
     }
 
     /// The reader of a subscribed book (outcome matched case-insensitively).
+    ///
+    /// ```
+    /// # use wirebook::client::{ClientConfig, ParsecClient, Subscription};
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// let config = ClientConfig::new(sim.url(), "pk_demo").subscribe(Subscription::new("sim:2").outcome("No"));
+    /// let client = ParsecClient::connect(config)?;
+    /// let book = client.book("sim:2", "NO").unwrap();
+    /// assert_eq!((book.parsec_id(), book.outcome()), ("sim:2", "no"));
+    /// assert!(client.book("sim:3", "yes").is_none()); // not subscribed
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn book(&self, parsec_id: &str, outcome: &str) -> Option<BookReader> {
         self.shared
             .books
@@ -455,6 +681,20 @@ impl ParsecClient {
     }
 
     /// Readers of every subscribed book, sorted by `parsec_id` and outcome.
+    ///
+    /// ```
+    /// # use wirebook::client::{ClientConfig, ParsecClient, Subscription};
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// let config = ClientConfig::new(sim.url(), "pk_demo")
+    ///     .subscribe(Subscription::new("sim:1"))
+    ///     .subscribe(Subscription::new("sim:0").outcome("no"))
+    ///     .subscribe(Subscription::new("sim:0"));
+    /// let client = ParsecClient::connect(config)?;
+    /// let books = client.books();
+    /// let keys: Vec<(&str, &str)> = books.iter().map(|b| (b.parsec_id(), b.outcome())).collect();
+    /// assert_eq!(keys, [("sim:0", "no"), ("sim:0", "yes"), ("sim:1", "yes")]);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn books(&self) -> Vec<BookReader> {
         let mut all: Vec<_> = self.shared.books.read().values().cloned().collect();
         all.sort_by(|a, b| (a.parsec_id(), a.outcome()).cmp(&(b.parsec_id(), b.outcome())));
@@ -462,6 +702,22 @@ impl ParsecClient {
     }
 
     /// Subscribes to more books (sent as one paced frame) and returns their readers.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use wirebook::client::{ClientConfig, ParsecClient, Subscription};
+    /// # use wirebook::BookState;
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// let client = ParsecClient::connect(ClientConfig::new(sim.url(), "pk_demo"))?;
+    /// let readers = client.subscribe(vec![Subscription::new("sim:1").outcome("no")])?;
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// while readers[0].snapshot(1).state != BookState::Fresh && Instant::now() < deadline {
+    ///     std::thread::sleep(Duration::from_millis(5));
+    /// }
+    /// assert_eq!(readers[0].snapshot(1).state, BookState::Fresh);
+    /// assert!(client.book("sim:1", "no").is_some());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn subscribe(
         &self,
         subscriptions: Vec<Subscription>,
@@ -473,11 +729,48 @@ impl ParsecClient {
     }
 
     /// Unsubscribes; the books' readers read `Disconnected` from then on.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use wirebook::client::{ClientConfig, ParsecClient, Subscription};
+    /// # use wirebook::BookState;
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// # let config = ClientConfig::new(sim.url(), "pk_demo").subscribe(Subscription::new("sim:0"));
+    /// # let client = ParsecClient::connect(config)?;
+    /// let book = client.book("sim:0", "yes").unwrap();
+    /// # let deadline = Instant::now() + Duration::from_secs(10);
+    /// # while book.snapshot(1).state != BookState::Fresh && Instant::now() < deadline {
+    /// #     std::thread::sleep(Duration::from_millis(5));
+    /// # }
+    /// client.unsubscribe(vec![Subscription::new("sim:0")])?;
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// while client.book("sim:0", "yes").is_some() && Instant::now() < deadline {
+    ///     std::thread::sleep(Duration::from_millis(5));
+    /// }
+    /// assert_eq!(book.snapshot(1).state, BookState::Disconnected);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn unsubscribe(&self, subscriptions: Vec<Subscription>) -> Result<(), ClientError> {
         self.worker.send(Command::Unsubscribe(subscriptions))
     }
 
     /// Watches a wallet (its snapshots arrive as [`Event::Wallet`]).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use wirebook::client::{ClientConfig, Event, ParsecClient, Subscription};
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// # let config = ClientConfig::new(sim.url(), "pk_demo").subscribe(Subscription::new("sim:0"));
+    /// let client = ParsecClient::connect(config)?;
+    /// let mut events = client.events();
+    /// client.watch_wallet("polymarket", "0xabc")?;
+    /// let address = std::iter::from_fn(|| events.recv_timeout(Duration::from_secs(5))).find_map(|e| match e {
+    ///     Event::Wallet { address, .. } => Some(address),
+    ///     _ => None,
+    /// });
+    /// assert_eq!(address.as_deref(), Some("0xabc"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn watch_wallet(&self, exchange: &str, address: &str) -> Result<(), ClientError> {
         let wallets = vec![Wallet {
             exchange: exchange.into(),
@@ -487,11 +780,43 @@ impl ParsecClient {
     }
 
     /// A new stream of events from now on.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use wirebook::client::{ClientConfig, Event, ParsecClient, Subscription};
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// let client = ParsecClient::connect(ClientConfig::new(sim.url(), "pk_demo"))?;
+    /// let mut events = client.events();
+    /// client.subscribe(vec![Subscription::new("sim:0")])?;
+    /// let synced = std::iter::from_fn(|| events.recv_timeout(Duration::from_secs(5))).find_map(|e| match e {
+    ///     Event::Synced { key, .. } => Some(key), // the snapshot landed
+    ///     _ => None,
+    /// });
+    /// let key = synced.unwrap();
+    /// assert_eq!((&*key.parsec_id, &*key.outcome), ("sim:0", "yes"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn events(&self) -> Events {
         self.shared.hub.subscribe()
     }
 
     /// Counters (refreshed every 50 ms by the client thread).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use wirebook::client::{ClientConfig, ConnectionState, ParsecClient, Subscription};
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// let config = ClientConfig::new(sim.url(), "pk_demo").subscribe(Subscription::new("sim:0"));
+    /// let client = ParsecClient::connect(config)?;
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// while client.counters().store.deltas == 0 && Instant::now() < deadline {
+    ///     std::thread::sleep(Duration::from_millis(10));
+    /// }
+    /// let c = client.counters();
+    /// assert_eq!((c.state, c.connections), (ConnectionState::Live, 1));
+    /// assert!(c.store.deltas > 0 && c.bytes > 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn counters(&self) -> ClientCounters {
         self.shared.status.lock().counters
     }
@@ -499,17 +824,61 @@ impl ParsecClient {
     /// Per-stage latency percentiles since start (refreshed every 50 ms):
     /// parse, apply, publish, total, and the wire clocks against receive time.
     /// Empty when [`ClientConfig::latency`] is off.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use wirebook::client::{ClientConfig, ParsecClient, Subscription};
+    /// use wirebook::latency::Stage;
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// let config = ClientConfig::new(sim.url(), "pk_demo").subscribe(Subscription::new("sim:0"));
+    /// let client = ParsecClient::connect(config)?;
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// while client.latency().get(Stage::Total).count < 5 && Instant::now() < deadline {
+    ///     std::thread::sleep(Duration::from_millis(10));
+    /// }
+    /// let total = client.latency().get(Stage::Total);
+    /// assert!(total.count >= 5 && total.p50 <= total.max);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn latency(&self) -> LatencyReport {
         self.shared.status.lock().latency.report()
     }
 
     /// The fatal error the client stopped with, if it did.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use wirebook::client::{ClientConfig, ClientError, ParsecClient};
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// let client = ParsecClient::spawn(ClientConfig::new(sim.url(), "pk_invalid"))?;
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// while client.error().is_none() && Instant::now() < deadline {
+    ///     std::thread::sleep(Duration::from_millis(5));
+    /// }
+    /// assert!(matches!(client.error(), Some(ClientError::Auth { code: 1002, .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn error(&self) -> Option<ClientError> {
         self.shared.status.lock().error.clone()
     }
 
     /// Closes the connection and waits for the client thread; returns the
     /// fatal error if the client had already stopped on one.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use wirebook::client::{ClientConfig, ClientError, ParsecClient};
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// let client = ParsecClient::connect(ClientConfig::new(sim.url(), "pk_demo"))?;
+    /// assert_eq!(client.shutdown(), None); // asked to stop: no error
+    /// let rejected = ParsecClient::spawn(ClientConfig::new(sim.url(), "pk_invalid"))?;
+    /// # let deadline = Instant::now() + Duration::from_secs(10);
+    /// # while rejected.error().is_none() && Instant::now() < deadline {
+    /// #     std::thread::sleep(Duration::from_millis(5));
+    /// # }
+    /// assert!(matches!(rejected.shutdown(), Some(ClientError::Auth { code: 1002, .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn shutdown(mut self) -> Option<ClientError> {
         self.stop()
     }

@@ -27,6 +27,18 @@ use crate::odds::{best_among, best_of, EdgeAlert, EdgeAlerts, OddsBoard, Quote};
 use crate::parse::{FrameParser, ParseError};
 
 /// Everything the odds client needs; [`ParlayConfig::new`] and the setters.
+///
+/// ```
+/// use std::time::Duration;
+/// use wirebook::client::ParlayConfig;
+/// let mut config = ParlayConfig::new("basketball_nba", "pk_live_1").live(true).event("evt_1").edge(0.02);
+/// config.bookmakers = vec!["pinnacle".into()];
+/// assert_eq!(
+///     config.url(None),
+///     "wss://parlay-api.com/v1/ws/live/basketball_nba?event_id=evt_1&bookmakers=pinnacle"
+/// );
+/// assert_eq!((config.dead_after, config.deploy_wait), (Duration::from_secs(60), Duration::from_secs(5)));
+/// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct ParlayConfig {
@@ -113,30 +125,63 @@ impl ParlayConfig {
     }
 
     /// Another server (`ws://127.0.0.1:9000`, say); the path comes from the sport.
+    ///
+    /// ```
+    /// use wirebook::client::ParlayConfig;
+    /// let config = ParlayConfig::new("basketball_nba", "pk_scale_1").base_url("ws://127.0.0.1:9000/");
+    /// assert_eq!(config.url(None), "ws://127.0.0.1:9000/v1/ws/odds/basketball_nba");
+    /// ```
     pub fn base_url(mut self, base: impl Into<String>) -> ParlayConfig {
         self.base_url = base.into().trim_end_matches('/').to_owned();
         self
     }
 
     /// Live games only.
+    ///
+    /// ```
+    /// let config = wirebook::client::ParlayConfig::new("basketball_nba", "pk_scale_1").live(true);
+    /// assert_eq!(config.url(None), "wss://parlay-api.com/v1/ws/live/basketball_nba");
+    /// ```
     pub fn live(mut self, live: bool) -> ParlayConfig {
         self.live = live;
         self
     }
 
     /// Only this event (connect-time filter; `subscribe` changes it later).
+    ///
+    /// ```
+    /// let config = wirebook::client::ParlayConfig::new("basketball_nba", "pk_scale_1").event("nba 401");
+    /// assert_eq!(config.event_id.as_deref(), Some("nba 401"));
+    /// assert_eq!(config.url(None), "wss://parlay-api.com/v1/ws/odds/basketball_nba?event_id=nba%20401");
+    /// ```
     pub fn event(mut self, event_id: &str) -> ParlayConfig {
         self.event_id = Some(event_id.into());
         self
     }
 
     /// Edge alerts at this threshold (implied-probability points).
+    ///
+    /// ```
+    /// let config = wirebook::client::ParlayConfig::new("basketball_nba", "pk_scale_1").edge(0.02);
+    /// assert_eq!(config.edge_threshold, Some(0.02));
+    /// ```
     pub fn edge(mut self, points: f64) -> ParlayConfig {
         self.edge_threshold = Some(points);
         self
     }
 
     /// Trusts a certificate (DER).
+    ///
+    /// ```
+    /// use wirebook::client::ParlayConfig;
+    /// use wirebook::sim::{SimConfig, Simulator};
+    /// let sim = Simulator::start(SimConfig { tls: true, ..SimConfig::default() })?;
+    /// let cert = sim.certificate_der().unwrap();
+    /// let config = ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url()).trust(cert);
+    /// assert_eq!(config.extra_roots, vec![cert.to_vec()]);
+    /// assert!(config.url(None).starts_with("wss://127.0.0.1:"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn trust(mut self, certificate_der: &[u8]) -> ParlayConfig {
         self.extra_roots.push(certificate_der.to_vec());
         self
@@ -144,6 +189,16 @@ impl ParlayConfig {
 
     /// The URL to connect to, resuming from `since` (epoch ms) when given.
     /// The key is in it only with `key_in_query`.
+    ///
+    /// ```
+    /// let mut config = wirebook::client::ParlayConfig::new("basketball_nba", "pk_live_1");
+    /// assert_eq!(
+    ///     config.url(Some(1_700_000_000_000)),
+    ///     "wss://parlay-api.com/v1/ws/odds/basketball_nba?since=1700000000000"
+    /// );
+    /// config.key_in_query = true;
+    /// assert_eq!(config.url(None), "wss://parlay-api.com/v1/ws/odds/basketball_nba?apiKey=pk_live_1");
+    /// ```
     pub fn url(&self, since: Option<u64>) -> String {
         let kind = if self.live { "live" } else { "odds" };
         let v1 = if self.legacy_path { "" } else { "/v1" };
@@ -190,6 +245,17 @@ impl ParlayConfig {
 }
 
 /// What `connected` said about the session.
+///
+/// ```
+/// use std::time::Duration;
+/// use wirebook::client::{ParlayClient, ParlayConfig};
+/// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+/// let config = ParlayConfig::new("basketball_nba", "pk_business_demo").base_url(sim.base_url());
+/// let session = ParlayClient::connect(config)?.session().unwrap();
+/// assert_eq!((session.sport_key.as_str(), session.tier.as_str()), ("basketball_nba", "business"));
+/// assert_eq!(session.coalesce_window, Some(Duration::from_secs(1)));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParlaySession {
     /// Sport of the stream.
@@ -205,6 +271,22 @@ pub struct ParlaySession {
 }
 
 /// Something that happened on the odds connection.
+///
+/// ```
+/// use std::time::Duration;
+/// use wirebook::client::{OddsEvent, ParlayClient, ParlayConfig};
+/// use wirebook::sim::{SimConfig, Simulator};
+/// let sim = Simulator::start(SimConfig { odds_interval: Duration::from_millis(100), ..SimConfig::default() })?;
+/// let client = ParlayClient::connect(ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url()))?;
+/// let mut events = client.events();
+/// let rows = std::iter::from_fn(|| events.recv_timeout(Duration::from_secs(5))).find_map(|e| match e {
+///     OddsEvent::Update { rows, .. } => Some(rows),
+///     OddsEvent::Stopped { error } => panic!("stopped: {error:?}"),
+///     _ => None, // initial_state, heartbeats, stream status, ...
+/// });
+/// assert!(rows.unwrap() > 0);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum OddsEvent {
@@ -282,6 +364,22 @@ impl Lagging for OddsEvent {
 }
 
 /// Counters of the odds client.
+///
+/// ```
+/// # use std::time::{Duration, Instant};
+/// # use wirebook::client::{ParlayClient, ParlayConfig};
+/// # use wirebook::sim::{SimConfig, Simulator};
+/// # let sim = Simulator::start(SimConfig { odds_interval: Duration::from_millis(100), ..SimConfig::default() })?;
+/// let client = ParlayClient::connect(ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url()))?;
+/// let deadline = Instant::now() + Duration::from_secs(10);
+/// while client.counters().updates == 0 && Instant::now() < deadline {
+///     std::thread::sleep(Duration::from_millis(10));
+/// }
+/// let c = client.counters();
+/// assert_eq!(c.connections, 1);
+/// assert!(c.updates >= 1 && c.frames >= 3 && c.quotes > 0); // connected, initial_state, odds_update
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct ParlayCounters {
@@ -315,6 +413,31 @@ enum Command {
 
 /// A live connection to a Parlay odds stream, on a thread of its own.
 /// Dropping it closes the connection.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use wirebook::client::{ParlayClient, ParlayConfig};
+/// use wirebook::sim::{SimConfig, Simulator};
+///
+/// let sim = Simulator::start(SimConfig::default())?; // serves /v1/ws/odds/{sport} too
+/// sim.pause(true); // hold the odds still, so that the checks below see one board
+/// let config = ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url());
+/// let client = ParlayClient::connect(config)?;
+/// let deadline = Instant::now() + Duration::from_secs(10);
+/// while client.quotes().len() < sim.odds_truth().len() && Instant::now() < deadline {
+///     std::thread::sleep(Duration::from_millis(5));
+/// }
+/// let quotes = client.quotes();
+/// for best in client.best_all() {
+///     let mut rivals = quotes.iter().filter(|q| {
+///         let (a, b) = (&q.key, &best.key);
+///         (&a.event_id, &a.market_key, &a.outcome, a.point) == (&b.event_id, &b.market_key, &b.outcome, b.point)
+///     });
+///     assert!(rivals.all(|q| q.price.implied() >= best.price.implied())); // no bookmaker pays more
+/// }
+/// assert_eq!(client.shutdown(), None);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct ParlayClient {
     shared: Arc<Shared>,
     worker: transport::Worker<Command>,
@@ -332,6 +455,18 @@ impl ParlayClient {
     /// Connects and waits for `connected`: a bad key (1008), a low tier
     /// (4001 or HTTP 403), a missing key (4003), a bad URL or an unreachable
     /// server is returned here; later drops reconnect by themselves.
+    ///
+    /// ```
+    /// use wirebook::client::{ClientError, ParlayClient, ParlayConfig};
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// let config = ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url());
+    /// let client = ParlayClient::connect(config)?;
+    /// assert_eq!(client.session().unwrap().tier, "scale");
+    /// let low = ParlayConfig::new("basketball_nba", "pk_pro_demo").base_url(sim.base_url());
+    /// let err = ParlayClient::connect(low).unwrap_err(); // close 4001: the tier is below Business
+    /// assert!(matches!(err, ClientError::Tier { .. }) && err.is_fatal());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn connect(config: ParlayConfig) -> Result<ParlayClient, ClientError> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let wait = config.connect_timeout + Duration::from_secs(5);
@@ -344,6 +479,22 @@ impl ParlayClient {
     }
 
     /// Starts without waiting (even the first connection is retried).
+    ///
+    /// ```
+    /// use std::time::{Duration, Instant};
+    /// use wirebook::client::{ClientError, ParlayClient, ParlayConfig};
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// let config = ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url());
+    /// let client = ParlayClient::spawn(config)?; // returns at once
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// while client.event_ids().len() < 4 && Instant::now() < deadline {
+    ///     std::thread::sleep(Duration::from_millis(5));
+    /// }
+    /// assert_eq!(client.event_ids().len(), 4); // the simulator's four events
+    /// let remote = ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url("ws://example.com");
+    /// assert!(matches!(ParlayClient::spawn(remote), Err(ClientError::Insecure { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn spawn(config: ParlayConfig) -> Result<ParlayClient, ClientError> {
         ParlayClient::start(config, None)
     }
@@ -386,16 +537,61 @@ impl ParlayClient {
     }
 
     /// The session's terms (tier, push mode, coalesce window), once connected.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use wirebook::client::{ParlayClient, ParlayConfig};
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// # let config = ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url());
+    /// let client = ParlayClient::connect(config)?;
+    /// let s = client.session().unwrap();
+    /// assert_eq!((s.tier.as_str(), s.push_mode.as_deref()), ("scale", Some("raw")));
+    /// assert_eq!(s.coalesce_window, Some(Duration::ZERO)); // Scale is not coalesced
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn session(&self) -> Option<ParlaySession> {
         self.shared.session.lock().clone()
     }
 
     /// A consistent snapshot of one event's quotes (taken after each frame).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use wirebook::client::{ParlayClient, ParlayConfig};
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// # let client = ParlayClient::connect(ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url()))?;
+    /// # let deadline = Instant::now() + Duration::from_secs(10);
+    /// # while client.event_ids().len() < 4 && Instant::now() < deadline {
+    /// #     std::thread::sleep(Duration::from_millis(5));
+    /// # }
+    /// let id = client.event_ids()[0].clone();
+    /// let quotes = client.event(&id).unwrap();
+    /// assert!(quotes.iter().all(|q| *q.key.event_id == *id));
+    /// assert_eq!(quotes.len(), 4 * 6); // four bookmakers, six quotes each
+    /// assert!(client.event("no_such_event").is_none());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn event(&self, event_id: &str) -> Option<Arc<[Quote]>> {
         self.shared.events.read().get(event_id).cloned()
     }
 
     /// Events on the board, sorted.
+    ///
+    /// ```
+    /// # use std::collections::BTreeSet;
+    /// # use std::time::{Duration, Instant};
+    /// # use wirebook::client::{ParlayClient, ParlayConfig};
+    /// # use wirebook::sim::{SimConfig, Simulator};
+    /// let sim = Simulator::start(SimConfig { odds_events: 2, ..SimConfig::default() })?;
+    /// let client = ParlayClient::connect(ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url()))?;
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// while client.event_ids().len() < 2 && Instant::now() < deadline {
+    ///     std::thread::sleep(Duration::from_millis(5));
+    /// }
+    /// let truth: BTreeSet<String> = sim.odds_truth().iter().map(|q| q.key.event_id.to_string()).collect();
+    /// assert_eq!(client.event_ids(), truth.into_iter().collect::<Vec<_>>()); // sorted
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn event_ids(&self) -> Vec<String> {
         let mut ids: Vec<String> = self.shared.events.read().keys().cloned().collect();
         ids.sort();
@@ -403,6 +599,23 @@ impl ParlayClient {
     }
 
     /// Every quote on the board.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use wirebook::client::{ParlayClient, ParlayConfig};
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// sim.pause(true); // the odds stand still
+    /// let client = ParlayClient::connect(ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url()))?;
+    /// let truth = sim.odds_truth();
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// while client.quotes().len() < truth.len() && Instant::now() < deadline {
+    ///     std::thread::sleep(Duration::from_millis(5));
+    /// }
+    /// let quotes = client.quotes();
+    /// assert_eq!(quotes.len(), truth.len());
+    /// assert!(quotes.iter().all(|q| truth.iter().any(|t| t.key == q.key && t.price == q.price)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn quotes(&self) -> Vec<Quote> {
         self.shared
             .events
@@ -413,6 +626,25 @@ impl ParlayClient {
     }
 
     /// The best price (lowest implied probability) across bookmakers.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use wirebook::client::{ParlayClient, ParlayConfig};
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// # sim.pause(true);
+    /// # let client = ParlayClient::connect(ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url()))?;
+    /// # let deadline = Instant::now() + Duration::from_secs(10);
+    /// # while client.event_ids().is_empty() && Instant::now() < deadline {
+    /// #     std::thread::sleep(Duration::from_millis(5));
+    /// # }
+    /// let id = client.event_ids()[0].clone();
+    /// let event = client.event(&id).unwrap();
+    /// let one = event.iter().find(|q| &*q.key.market_key == "h2h").unwrap(); // one bookmaker's moneyline
+    /// let best = client.best(&id, "h2h", &one.key.outcome, one.key.point).unwrap();
+    /// assert_eq!(best.key.outcome, one.key.outcome);
+    /// assert!(best.price.implied() <= one.price.implied());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn best(
         &self,
         event_id: &str,
@@ -425,37 +657,147 @@ impl ParlayClient {
     }
 
     /// The best quote of every (event, market, outcome, point), sorted.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use wirebook::client::{ParlayClient, ParlayConfig};
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// let client = ParlayClient::connect(ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url()))?;
+    /// let quotes = sim.odds_truth().len();
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// while client.quotes().len() < quotes && Instant::now() < deadline {
+    ///     std::thread::sleep(Duration::from_millis(5));
+    /// }
+    /// // One quote per (event, market, outcome, point), the best of the four bookmakers.
+    /// assert_eq!(client.best_all().len(), quotes / 4);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn best_all(&self) -> Vec<Quote> {
         let quotes = self.quotes();
         best_of(&quotes).into_iter().cloned().collect()
     }
 
     /// Narrows the stream to one event (confirmed by [`OddsEvent::Subscribed`]).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use wirebook::client::{OddsEvent, ParlayClient, ParlayConfig};
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// # let client = ParlayClient::connect(ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url()))?;
+    /// # let deadline = Instant::now() + Duration::from_secs(10);
+    /// # while client.event_ids().is_empty() && Instant::now() < deadline {
+    /// #     std::thread::sleep(Duration::from_millis(5));
+    /// # }
+    /// let id = client.event_ids()[0].clone();
+    /// let mut events = client.events();
+    /// client.subscribe(&id)?;
+    /// let confirmed = std::iter::from_fn(|| events.recv_timeout(Duration::from_secs(5))).find_map(|e| match e {
+    ///     OddsEvent::Subscribed { event_id } => Some(event_id),
+    ///     _ => None,
+    /// });
+    /// assert_eq!(confirmed, Some(id));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn subscribe(&self, event_id: &str) -> Result<(), ClientError> {
         self.worker.send(Command::Subscribe(event_id.into()))
     }
 
     /// Back to every event (confirmed by [`OddsEvent::Unsubscribed`]).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use wirebook::client::{OddsEvent, ParlayClient, ParlayConfig};
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// # let config = ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url());
+    /// let client = ParlayClient::connect(config.event("some_event"))?; // one event only
+    /// let mut events = client.events();
+    /// client.unsubscribe()?;
+    /// let confirmed = std::iter::from_fn(|| events.recv_timeout(Duration::from_secs(5)))
+    ///     .any(|e| e == OddsEvent::Unsubscribed);
+    /// assert!(confirmed);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn unsubscribe(&self) -> Result<(), ClientError> {
         self.worker.send(Command::Unsubscribe)
     }
 
     /// A new stream of events from now on.
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use wirebook::client::{OddsEvent, ParlayClient, ParlayConfig};
+    /// use wirebook::sim::{SimConfig, Simulator};
+    /// // No odds moves: a heartbeat after 200 ms without a frame.
+    /// let sim = Simulator::start(SimConfig {
+    ///     odds_moves: 0,
+    ///     parlay_idle_heartbeat: Duration::from_millis(200),
+    ///     ..SimConfig::default()
+    /// })?;
+    /// let client = ParlayClient::connect(ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url()))?;
+    /// let mut events = client.events();
+    /// let beat = std::iter::from_fn(|| events.recv_timeout(Duration::from_secs(5))).any(|e| e == OddsEvent::Heartbeat);
+    /// assert!(beat);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn events(&self) -> Events<OddsEvent> {
         self.shared.hub.subscribe()
     }
 
     /// Counters (refreshed after every frame).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use wirebook::client::{ParlayClient, ParlayConfig};
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// let client = ParlayClient::connect(ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url()))?;
+    /// let on_server = sim.odds_truth().len() as u64;
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// while client.counters().quotes < on_server && Instant::now() < deadline {
+    ///     std::thread::sleep(Duration::from_millis(5));
+    /// }
+    /// assert_eq!(client.counters().quotes, on_server);
+    /// assert_eq!(client.counters().connections, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn counters(&self) -> ParlayCounters {
         *self.shared.counters.lock()
     }
 
     /// The fatal error the client stopped with, if it did.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use wirebook::client::{ClientError, ParlayClient, ParlayConfig};
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// let config = ParlayConfig::new("basketball_nba", "pk_invalid").base_url(sim.base_url());
+    /// let client = ParlayClient::spawn(config)?;
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// while client.error().is_none() && Instant::now() < deadline {
+    ///     std::thread::sleep(Duration::from_millis(5));
+    /// }
+    /// assert!(matches!(client.error(), Some(ClientError::Auth { code: 1008, .. }))); // bad key
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn error(&self) -> Option<ClientError> {
         self.shared.error.lock().clone()
     }
 
     /// Closes the connection and waits for the thread.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use wirebook::client::{ClientError, ParlayClient, ParlayConfig};
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// let client = ParlayClient::connect(ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url()))?;
+    /// assert_eq!(client.shutdown(), None); // asked to stop: no error
+    /// let keyless = ParlayClient::spawn(ParlayConfig::new("basketball_nba", "").base_url(sim.base_url()))?;
+    /// # let deadline = Instant::now() + Duration::from_secs(10);
+    /// # while keyless.error().is_none() && Instant::now() < deadline {
+    /// #     std::thread::sleep(Duration::from_millis(5));
+    /// # }
+    /// assert_eq!(keyless.shutdown(), Some(ClientError::MissingKey)); // close 4003
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn shutdown(mut self) -> Option<ClientError> {
         self.stop()
     }

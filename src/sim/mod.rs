@@ -47,6 +47,23 @@ use market::{Print, TrueBook};
 
 /// How the simulator behaves. `Default` is a quiet, fault-free server on an
 /// ephemeral loopback port.
+///
+/// ```
+/// use std::time::Duration;
+/// use wirebook::sim::{FaultRates, SimConfig, Simulator};
+/// let config = SimConfig {
+///     markets: 2,
+///     rate_hz: 0.0, // the books stand still
+///     seed: 7,
+///     faults: FaultRates::all(0.01),
+///     heartbeat_interval: Duration::from_secs(1),
+///     ..SimConfig::default()
+/// };
+/// let (a, b) = (Simulator::start(config.clone())?, Simulator::start(config)?);
+/// assert_eq!(a.markets(), ["sim:0", "sim:1"]);
+/// assert_eq!(a.truth("sim:1", "no", 20), b.truth("sim:1", "no", 20)); // same seed, same books
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct SimConfig {
     /// Where to listen (port 0 picks a free port).
@@ -125,6 +142,13 @@ impl Default for SimConfig {
 }
 
 /// One kind of fault the simulator can inject.
+///
+/// ```
+/// use wirebook::sim::{Fault, FaultRates};
+/// let rates = FaultRates::none().with(Fault::Gap, 0.01).with(Fault::Reorder, 0.005);
+/// assert_eq!((rates.get(Fault::Gap), rates.get(Fault::Duplicate)), (0.01, 0.0));
+/// assert_eq!(Fault::Reorder.name(), "reorder");
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Fault {
@@ -150,6 +174,15 @@ pub enum Fault {
 
 impl Fault {
     /// Every fault, in a fixed order.
+    ///
+    /// ```
+    /// use wirebook::sim::Fault;
+    /// let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
+    /// assert_eq!(
+    ///     names.join(","),
+    ///     "gap,duplicate,reorder,resync_required,needs_refresh,slow_reader,malformed,disconnect,silence"
+    /// );
+    /// ```
     pub const ALL: [Fault; 9] = [
         Fault::Gap,
         Fault::Duplicate,
@@ -187,6 +220,15 @@ impl Fault {
 }
 
 /// Probability of each fault per delta sent (0 = never).
+///
+/// ```
+/// use wirebook::sim::{Fault, FaultRates, SimConfig};
+/// let rates = FaultRates::parse("gap=0.01,duplicate=0.02")?;
+/// assert_eq!(rates, FaultRates::none().with(Fault::Gap, 0.01).with(Fault::Duplicate, 0.02));
+/// let config = SimConfig { faults: rates, ..SimConfig::default() };
+/// assert_eq!(config.faults.get(Fault::Duplicate), 0.02);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct FaultRates {
     rates: [f64; 9],
@@ -194,6 +236,13 @@ pub struct FaultRates {
 
 impl FaultRates {
     /// No faults.
+    ///
+    /// ```
+    /// use wirebook::sim::{Fault, FaultRates};
+    /// let rates = FaultRates::none();
+    /// assert!(Fault::ALL.iter().all(|&f| rates.get(f) == 0.0));
+    /// assert_eq!(FaultRates::parse("none"), Ok(rates));
+    /// ```
     pub fn none() -> FaultRates {
         FaultRates::default()
     }
@@ -282,6 +331,24 @@ impl FaultRates {
 }
 
 /// What the simulator has done, for tests and the terminal view.
+///
+/// ```
+/// # use std::time::{Duration, Instant};
+/// # use wirebook::client::{ClientConfig, ParsecClient, Subscription};
+/// # use wirebook::sim::Simulator;
+/// let sim = Simulator::start(Default::default())?;
+/// let config = ClientConfig::new(sim.url(), "pk_demo").subscribe(Subscription::new("sim:0"));
+/// let client = ParsecClient::connect(config)?;
+/// let deadline = Instant::now() + Duration::from_secs(10);
+/// while sim.stats().snapshots == 0 && Instant::now() < deadline {
+///     std::thread::sleep(Duration::from_millis(5));
+/// }
+/// let stats = sim.stats();
+/// assert_eq!((stats.connections, stats.auth_ok, stats.snapshots), (1, 1, 1));
+/// assert_eq!(stats.faults, [0; 9]); // none configured
+/// # drop(client);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct SimStats {
@@ -461,6 +528,29 @@ impl Shared {
 pub(crate) const OUTCOMES: [&str; 2] = ["yes", "no"];
 
 /// A running simulator; dropping it stops the server and closes its connections.
+///
+/// ```
+/// use std::time::{Duration, Instant};
+/// use wirebook::client::{ClientConfig, ParsecClient, Subscription};
+/// use wirebook::sim::{SimConfig, Simulator};
+/// use wirebook::BookState;
+///
+/// let sim = Simulator::start(SimConfig { markets: 2, ..SimConfig::default() })?;
+/// let config = ClientConfig::new(sim.url(), "pk_demo").subscribe(Subscription::new("sim:1"));
+/// let client = ParsecClient::connect(config)?;
+/// let book = client.book("sim:1", "yes").unwrap();
+/// let deadline = Instant::now() + Duration::from_secs(10);
+/// while book.snapshot(1).state != BookState::Fresh && Instant::now() < deadline {
+///     book.wait_for_change(book.version(), Duration::from_millis(100));
+/// }
+/// let snap = book.snapshot(10);
+/// assert_eq!(snap.state, BookState::Fresh);
+/// assert!(snap.best_bid().unwrap().price < snap.best_ask().unwrap().price);
+/// assert_eq!(sim.stats().auth_ok, 1);
+/// assert_eq!(client.shutdown(), None);
+/// sim.shutdown();
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct Simulator {
     addr: SocketAddr,
     tls: bool,
@@ -553,22 +643,60 @@ impl Simulator {
     }
 
     /// The address the server listens on.
+    ///
+    /// ```
+    /// let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// assert!(sim.addr().ip().is_loopback() && sim.addr().port() != 0);
+    /// std::net::TcpStream::connect(sim.addr())?; // it listens there
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn addr(&self) -> SocketAddr {
         self.addr
     }
 
     /// The Parsec endpoint: `ws://127.0.0.1:PORT/ws` (or `wss://`).
+    ///
+    /// ```
+    /// # use wirebook::client::{ClientConfig, ParsecClient};
+    /// let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// assert_eq!(sim.url(), format!("ws://{}/ws", sim.addr()));
+    /// let client = ParsecClient::connect(ClientConfig::new(sim.url(), "pk_demo"))?;
+    /// assert_eq!(sim.stats().auth_ok, 1);
+    /// # drop(client);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn url(&self) -> String {
         format!("{}/ws", self.base_url())
     }
 
     /// The generated certificate (DER) when serving TLS: give it to the
     /// client as an extra trusted root.
+    ///
+    /// ```
+    /// use wirebook::client::{ClientConfig, ParsecClient};
+    /// use wirebook::sim::{SimConfig, Simulator};
+    /// let sim = Simulator::start(SimConfig { tls: true, ..SimConfig::default() })?;
+    /// assert!(sim.url().starts_with("wss://127.0.0.1:"));
+    /// let cert = sim.certificate_der().unwrap();
+    /// let client = ParsecClient::connect(ClientConfig::new(sim.url(), "pk_demo").trust(cert))?;
+    /// assert_eq!(sim.stats().auth_ok, 1);
+    /// # drop(client);
+    /// assert!(Simulator::start(SimConfig::default())?.certificate_der().is_none()); // plain ws://
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn certificate_der(&self) -> Option<&[u8]> {
         self.certificate.as_deref()
     }
 
     /// The markets' `parsec_id`s.
+    ///
+    /// ```
+    /// use wirebook::sim::{SimConfig, Simulator};
+    /// let sim = Simulator::start(SimConfig { markets: 3, ..SimConfig::default() })?;
+    /// assert_eq!(sim.markets(), ["sim:0", "sim:1", "sim:2"]);
+    /// assert!(sim.markets().iter().all(|m| sim.truth(m, "yes", 1).is_some()));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn markets(&self) -> Vec<String> {
         (0..self.shared.config.markets)
             .map(|i| format!("sim:{i}"))
@@ -577,6 +705,17 @@ impl Simulator {
 
     /// The true top `depth` levels of a book (bids, asks; best first), or
     /// `None` for an unknown market or outcome.
+    ///
+    /// ```
+    /// use wirebook::sim::{SimConfig, Simulator};
+    /// let sim = Simulator::start(SimConfig { depth: 5, rate_hz: 0.0, ..SimConfig::default() })?;
+    /// let (bids, asks) = sim.truth("sim:0", "No", 10).unwrap();
+    /// assert_eq!((bids.len(), asks.len()), (5, 5));
+    /// assert!(bids.windows(2).all(|w| w[0].price > w[1].price)); // best first
+    /// assert!(bids[0].price < asks[0].price);
+    /// assert!(sim.truth("sim:9", "yes", 10).is_none()); // markets sim:0 to sim:3
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn truth(
         &self,
         parsec_id: &str,
@@ -596,6 +735,24 @@ impl Simulator {
     /// frame with `seq` on its connection (needs [`SimConfig::record_truth`];
     /// `None` for a seq never sent or forgotten). Sequence numbers of
     /// different connections never collide.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use wirebook::client::{ClientConfig, ParsecClient, Subscription};
+    /// # use wirebook::BookState;
+    /// use wirebook::sim::{checksum, SimConfig, Simulator};
+    /// let sim = Simulator::start(SimConfig { record_truth: true, ..SimConfig::default() })?;
+    /// # let client = ParsecClient::connect(ClientConfig::new(sim.url(), "pk_demo").subscribe(Subscription::new("sim:0")))?;
+    /// let book = client.book("sim:0", "yes").unwrap();
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// let mut snap = book.snapshot(50);
+    /// while snap.state != BookState::Fresh && Instant::now() < deadline {
+    ///     std::thread::sleep(Duration::from_millis(5));
+    ///     snap = book.snapshot(50);
+    /// }
+    /// assert_eq!(sim.truth_at("sim:0", "yes", snap.seq), Some(checksum(&snap.bids, &snap.asks)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn truth_at(&self, parsec_id: &str, outcome: &str, seq: u64) -> Option<u64> {
         let key = resolve(&self.shared, parsec_id, outcome)?;
         let log = self.shared.truth_log.lock();
@@ -605,12 +762,32 @@ impl Simulator {
 
     /// The Parlay odds endpoint of a sport: `ws://127.0.0.1:PORT/v1/ws/odds/{sport}`
     /// (`/v1/ws/live/` with `live`).
+    ///
+    /// ```
+    /// use wirebook::client::ParlayConfig;
+    /// let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// let live = sim.parlay_url("basketball_nba", true);
+    /// assert_eq!(live, format!("ws://{}/v1/ws/live/basketball_nba", sim.addr()));
+    /// let config = ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url());
+    /// assert_eq!(config.url(None), sim.parlay_url("basketball_nba", false));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn parlay_url(&self, sport: &str, live: bool) -> String {
         let kind = if live { "live" } else { "odds" };
         format!("{}/v1/ws/{kind}/{sport}", self.base_url())
     }
 
     /// The server's base URL (`ws://127.0.0.1:PORT`), for clients that add the path.
+    ///
+    /// ```
+    /// use wirebook::client::{ParlayClient, ParlayConfig};
+    /// let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// assert_eq!(sim.base_url(), format!("ws://{}", sim.addr()));
+    /// let config = ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url());
+    /// let client = ParlayClient::connect(config)?;
+    /// assert_eq!(client.session().unwrap().sport_key, "basketball_nba");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn base_url(&self) -> String {
         let scheme = if self.tls { "wss" } else { "ws" };
         format!("{scheme}://{}", self.addr)
@@ -619,6 +796,17 @@ impl Simulator {
     /// Every quote of the sportsbook as the server has it: (event_id,
     /// bookmaker, market_key, outcome, point as text, American odds), in the
     /// flat shape's terms.
+    ///
+    /// ```
+    /// use std::collections::BTreeSet;
+    /// use wirebook::sim::{SimConfig, Simulator};
+    /// let sim = Simulator::start(SimConfig { odds_events: 2, ..SimConfig::default() })?;
+    /// let quotes = sim.odds_truth();
+    /// assert_eq!(quotes.len(), 2 * 4 * 6); // two events, four bookmakers, six quotes each
+    /// let events: BTreeSet<&str> = quotes.iter().map(|q| &*q.key.event_id).collect();
+    /// assert_eq!(events.len(), 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn odds_truth(&self) -> Vec<crate::odds::Quote> {
         let world = self.shared.odds.lock().clone();
         let all: Vec<usize> = (0..world.quotes.len()).collect();
@@ -633,6 +821,22 @@ impl Simulator {
     }
 
     /// Closes every Parlay connection with 1001 (a server deploy).
+    ///
+    /// ```
+    /// # use std::time::Duration;
+    /// # use wirebook::client::{OddsEvent, ParlayClient, ParlayConfig};
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// # let config = ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url());
+    /// let client = ParlayClient::connect(config)?;
+    /// let mut events = client.events();
+    /// sim.parlay_deploy();
+    /// let code = std::iter::from_fn(|| events.recv_timeout(Duration::from_secs(5))).find_map(|e| match e {
+    ///     OddsEvent::Disconnected { code, .. } => Some(code),
+    ///     _ => None,
+    /// });
+    /// assert_eq!(code, Some(Some(1001))); // the client waits `deploy_wait`, then reconnects
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn parlay_deploy(&self) {
         self.shared
             .parlay_deploy_epoch
@@ -641,28 +845,105 @@ impl Simulator {
     }
 
     /// Injects `fault` once, into the next delta any connection sends.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use wirebook::client::{ClientConfig, ParsecClient, Subscription};
+    /// use wirebook::sim::{Fault, Simulator};
+    /// # let sim = Simulator::start(Default::default())?;
+    /// # let client = ParsecClient::connect(ClientConfig::new(sim.url(), "pk_demo").subscribe(Subscription::new("sim:0")))?;
+    /// sim.inject(Fault::Gap); // the next delta is lost: the client sees a gap and resyncs
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// while client.counters().store.gaps == 0 && Instant::now() < deadline {
+    ///     std::thread::sleep(Duration::from_millis(10));
+    /// }
+    /// assert_eq!(sim.stats().fault(Fault::Gap), 1);
+    /// assert_eq!(client.counters().store.gaps, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn inject(&self, fault: Fault) {
         self.shared.injected.lock().push_back(fault);
     }
 
     /// Replaces the fault rates.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use wirebook::client::{ClientConfig, ParsecClient, Subscription};
+    /// use wirebook::sim::{Fault, FaultRates, Simulator};
+    /// # let sim = Simulator::start(Default::default())?;
+    /// # let client = ParsecClient::connect(ClientConfig::new(sim.url(), "pk_demo").subscribe(Subscription::new("sim:0")))?;
+    /// sim.set_faults(FaultRates::none().with(Fault::Duplicate, 1.0)); // every delta twice
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// while client.counters().store.duplicates < 3 && Instant::now() < deadline {
+    ///     std::thread::sleep(Duration::from_millis(10));
+    /// }
+    /// sim.set_faults(FaultRates::none());
+    /// assert!(sim.stats().fault(Fault::Duplicate) >= 3);
+    /// assert_eq!(client.counters().store.gaps, 0); // duplicates are dropped, not resynced
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn set_faults(&self, rates: FaultRates) {
         *self.shared.faults.lock() = rates;
     }
 
     /// Stops (or restarts) the books' random walk and flood; connections stay open.
     /// With the walk paused, a client that has caught up holds the truth.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use wirebook::client::{ClientConfig, ParsecClient, Subscription};
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// # let client = ParsecClient::connect(ClientConfig::new(sim.url(), "pk_demo").subscribe(Subscription::new("sim:0")))?;
+    /// let book = client.book("sim:0", "yes").unwrap();
+    /// sim.pause(true);
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// let mut snap = book.snapshot(50);
+    /// while Some((snap.bids.clone(), snap.asks.clone())) != sim.truth("sim:0", "yes", 50) && Instant::now() < deadline {
+    ///     std::thread::sleep(Duration::from_millis(10));
+    ///     snap = book.snapshot(50);
+    /// }
+    /// assert_eq!(Some((snap.bids, snap.asks)), sim.truth("sim:0", "yes", 50));
+    /// sim.pause(false); // the walk goes on
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn pause(&self, paused: bool) {
         self.shared.paused.store(paused, Ordering::SeqCst);
     }
 
     /// Drops every open connection at once, without a close frame.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use wirebook::client::{Backoff, ClientConfig, ParsecClient};
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// # let quick = Backoff { initial: Duration::from_millis(50), max: Duration::from_secs(1), jitter: 0.0 };
+    /// let client = ParsecClient::connect(ClientConfig::new(sim.url(), "pk_demo").backoff(quick))?;
+    /// sim.drop_connections();
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// while sim.stats().auth_ok < 2 && Instant::now() < deadline {
+    ///     std::thread::sleep(Duration::from_millis(10));
+    /// }
+    /// assert_eq!(sim.stats().auth_ok, 2); // the client saw the drop and reconnected
+    /// # drop(client);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn drop_connections(&self) {
         self.shared.kill_epoch.fetch_add(1, Ordering::SeqCst);
         self.shared.kill.notify_waiters();
     }
 
     /// Counters of what the server did.
+    ///
+    /// ```
+    /// # use wirebook::client::{ClientConfig, ParsecClient};
+    /// let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// let err = ParsecClient::connect(ClientConfig::new(sim.url(), "pk_invalid")).unwrap_err();
+    /// assert!(err.is_fatal());
+    /// let stats = sim.stats();
+    /// assert_eq!((stats.connections, stats.auth_ok, stats.auth_rejected), (1, 0, 1));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn stats(&self) -> SimStats {
         let c = &self.shared.counters;
         let l = |a: &AtomicU64| a.load(Ordering::Relaxed);
@@ -689,6 +970,16 @@ impl Simulator {
     }
 
     /// Stops the server and waits for its thread.
+    ///
+    /// ```
+    /// # use wirebook::client::{ClientConfig, ClientError, ParsecClient};
+    /// let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// let url = sim.url();
+    /// sim.shutdown();
+    /// let err = ParsecClient::connect(ClientConfig::new(url, "pk_demo")).unwrap_err();
+    /// assert!(matches!(err, ClientError::Connect { .. })); // nothing listens any more
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn shutdown(mut self) {
         self.stop();
     }
