@@ -15,8 +15,8 @@ use std::hint::black_box;
 use std::time::Instant;
 
 use common::{
-    base_read, delta, delta_stream, ingest_timed, snapshot, timed_store, wirebook_store, BaseFrame,
-    BaseStore,
+    base_read, delta, delta_stream, ingest_timed, median, per_op, snapshot, timed_store,
+    wirebook_store, BaseFrame, BaseStore,
 };
 use wirebook::latency::LatencyRecorder;
 use wirebook::{BookSnapshot, FrameParser};
@@ -24,20 +24,6 @@ use wirebook::{BookSnapshot, FrameParser};
 const ROUNDS: usize = 41;
 const BASE_SEQ: u64 = 1_000;
 const ID: &str = "polymarket:0x1234abcd";
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-/// Times `iters` runs of `f` in ns per run.
-fn per_op(iters: usize, mut f: impl FnMut()) -> f64 {
-    let start = Instant::now();
-    for _ in 0..iters {
-        f();
-    }
-    start.elapsed().as_nanos() as f64 / iters as f64
-}
 
 struct Row {
     group: &'static str,
@@ -48,22 +34,15 @@ struct Row {
 
 fn interleave(
     group: &'static str,
-    mut wirebook: impl FnMut() -> f64,
-    mut baseline: impl FnMut() -> f64,
+    wirebook: impl FnMut() -> f64,
+    baseline: impl FnMut() -> f64,
 ) -> Row {
-    let (mut w, mut b, mut r) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        let tw = wirebook();
-        let tb = baseline();
-        w.push(tw);
-        b.push(tb);
-        r.push(tb / tw);
-    }
+    let (wirebook, baseline, ratio) = common::interleave(ROUNDS, wirebook, baseline);
     Row {
         group,
-        wirebook: median(&mut w),
-        baseline: median(&mut b),
-        ratio: median(&mut r),
+        wirebook,
+        baseline,
+        ratio,
     }
 }
 

@@ -15,38 +15,11 @@ mod common;
 use std::hint::black_box;
 use std::time::Instant;
 
-use common::{delta_stream_of, snapshot_of, wirebook_store, BaseStore, Venue};
+use common::{delta_stream_of, per_op, snapshot_of, wirebook_store, BaseStore, Venue};
 use wirebook::FrameParser;
 
 const ROUNDS: usize = 41;
 const BASE_SEQ: u64 = 1_000;
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
-
-/// Times `iters` runs of `f` in ns per run.
-fn per_op(iters: usize, mut f: impl FnMut()) -> f64 {
-    let start = Instant::now();
-    for _ in 0..iters {
-        f();
-    }
-    start.elapsed().as_nanos() as f64 / iters as f64
-}
-
-/// Medians of `a` and `b` and of their per-round ratio `b / a`, alternating.
-fn interleave(mut a: impl FnMut() -> f64, mut b: impl FnMut() -> f64) -> (f64, f64, f64) {
-    let (mut ta, mut tb, mut r) = (Vec::new(), Vec::new(), Vec::new());
-    for _ in 0..ROUNDS {
-        let x = a();
-        let y = b();
-        ta.push(x);
-        tb.push(y);
-        r.push(y / x);
-    }
-    (median(&mut ta), median(&mut tb), median(&mut r))
-}
 
 fn main() {
     let (tape, typed, _) = generic_parse_reference();
@@ -76,7 +49,8 @@ fn hot_path_delta(venue: Venue) -> (f64, f64, f64) {
     let mut store = wirebook_store();
     let mut parser = FrameParser::new();
     let mut base = BaseStore::default();
-    let row = interleave(
+    let row = common::interleave(
+        ROUNDS,
         || {
             store
                 .ingest(&mut parser, &mut snapshot_of(venue, BASE_SEQ, 50), 1)
@@ -126,7 +100,8 @@ fn generic_parse_reference() -> (f64, f64, f64) {
     let frame = delta_stream_of(Venue::Kalshi, BASE_SEQ, 1).remove(0);
     let mut buf = frame.clone();
     let mut buffers = simd_json::Buffers::default();
-    interleave(
+    common::interleave(
+        ROUNDS,
         || {
             per_op(20_000, || {
                 buf.copy_from_slice(&frame);

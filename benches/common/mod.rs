@@ -12,6 +12,40 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use serde::Deserialize;
 
+/// The median of `v` (sorts it).
+pub fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Times `iters` runs of `f` in ns per run.
+pub fn per_op(iters: usize, mut f: impl FnMut()) -> f64 {
+    let start = std::time::Instant::now();
+    for _ in 0..iters {
+        f();
+    }
+    start.elapsed().as_nanos() as f64 / iters as f64
+}
+
+/// `rounds` rounds alternating `a` then `b` (each returns its time): the
+/// medians of `a`'s and `b`'s times and of their per-round ratio `b / a`, so
+/// the host's slow swings in speed hit both sides alike.
+pub fn interleave(
+    rounds: usize,
+    mut a: impl FnMut() -> f64,
+    mut b: impl FnMut() -> f64,
+) -> (f64, f64, f64) {
+    let (mut ta, mut tb, mut r) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let x = a();
+        let y = b();
+        ta.push(x);
+        tb.push(y);
+        r.push(y / x);
+    }
+    (median(&mut ta), median(&mut tb), median(&mut r))
+}
+
 /// A store as the client builds it, with per-stage timing (the store's
 /// apply stamp) when `timed`.
 pub fn timed_store(timed: bool) -> wirebook::BookStore {
