@@ -293,6 +293,9 @@ struct Subscriber<E> {
 #[derive(Debug)]
 pub(crate) struct Hub<E = Event> {
     subscribers: Mutex<Vec<Weak<Subscriber<E>>>>,
+    /// Set by [`close`](Self::close) (under the `subscribers` lock): streams
+    /// made afterwards end at once instead of waiting for ever.
+    closed: std::sync::atomic::AtomicBool,
     /// Live streams, read without the lock on the receive path.
     live: Arc<AtomicUsize>,
     capacity: usize,
@@ -302,19 +305,25 @@ impl<E: Lagging> Hub<E> {
     pub(crate) fn new(capacity: usize) -> Hub<E> {
         Hub {
             subscribers: Mutex::new(Vec::new()),
+            closed: std::sync::atomic::AtomicBool::new(false),
             live: Arc::new(AtomicUsize::new(0)),
             capacity: capacity.max(1),
         }
     }
 
     pub(crate) fn subscribe(&self) -> Events<E> {
+        let mut subscribers = self.subscribers.lock();
         let sub = Arc::new(Subscriber {
-            queue: Mutex::new(Queue::default()),
+            queue: Mutex::new(Queue {
+                closed: self.closed.load(Ordering::Relaxed),
+                ..Queue::default()
+            }),
             ready: Condvar::new(),
             notify: tokio::sync::Notify::new(),
             capacity: self.capacity,
         });
-        self.subscribers.lock().push(Arc::downgrade(&sub));
+        subscribers.push(Arc::downgrade(&sub));
+        drop(subscribers);
         self.live.fetch_add(1, Ordering::SeqCst);
         Events {
             sub,
@@ -347,7 +356,9 @@ impl<E: Lagging> Hub<E> {
 
     /// No more events will come: streams end after what they hold.
     pub(crate) fn close(&self) {
-        for s in self.subscribers.lock().iter().filter_map(Weak::upgrade) {
+        let subscribers = self.subscribers.lock();
+        self.closed.store(true, Ordering::Relaxed);
+        for s in subscribers.iter().filter_map(Weak::upgrade) {
             s.queue.lock().closed = true;
             s.ready.notify_all();
             s.notify.notify_one();
@@ -506,6 +517,16 @@ mod tests {
         assert_eq!(events.recv_timeout(Duration::from_millis(1)), None);
         hub.close();
         assert_eq!(events.recv(), None);
+    }
+
+    #[test]
+    fn a_stream_made_after_the_close_ends_at_once() {
+        let hub: Hub = Hub::new(8);
+        hub.publish(Event::Stopped { error: None });
+        hub.close();
+        let mut late = hub.subscribe();
+        assert_eq!(late.recv(), None, "ends instead of waiting for ever");
+        assert_eq!(late.recv_timeout(Duration::from_secs(60)), None);
     }
 
     #[test]
