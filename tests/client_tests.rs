@@ -348,6 +348,10 @@ fn a_rejected_key_is_fatal_without_a_reconnect_loop() {
         _ => None,
     });
     assert_eq!(stopped, Some(Some(err)));
+    // A stream opened after the stop ends at once rather than blocking for ever.
+    let start = std::time::Instant::now();
+    assert_eq!(client.events().recv(), None);
+    assert!(start.elapsed() < SECS(1));
     std::thread::sleep(Duration::from_millis(300));
     assert_eq!(
         (sim.stats().connections, sim.stats().auth_rejected),
@@ -492,6 +496,33 @@ fn flood_mode_is_followed_exactly() {
     dog.finish();
     let c = client.counters();
     assert!(c.store.deltas > 20_000 && c.store.gaps == 0, "{c:#?}");
+}
+
+#[test]
+fn a_book_unsubscribed_and_subscribed_again_before_the_pacer_sends_stays_live() {
+    let sim = simulator(quick_sim());
+    let client = ParsecClient::connect(config(&sim, "pk_test_resub")).unwrap();
+    client.subscribe(vec![Subscription::new("sim:2")]).unwrap();
+    // Both within the pacer's gap after that subscribe: the unsubscribe is
+    // still waiting when the subscribe comes, and must not follow it out.
+    client
+        .unsubscribe(vec![Subscription::new("sim:2")])
+        .unwrap();
+    let book = client.subscribe(vec![Subscription::new("sim:2")]).unwrap()[0].clone();
+    assert!(wait_until(SECS(5), || book.snapshot(1).state == BookState::Fresh));
+    // Long enough for a third control frame to go out (one each 0.4 s).
+    std::thread::sleep(Duration::from_millis(1200));
+    assert_eq!(
+        (client.counters().control_frames, sim.stats().control_frames),
+        (2, 2),
+        "two subscribes and no unsubscribe went out"
+    );
+    let seq = book.snapshot(1).seq;
+    assert!(
+        wait_until(SECS(5), || book.snapshot(1).seq > seq + 10),
+        "the book keeps moving: still subscribed at the server"
+    );
+    assert_eq!(book.snapshot(1).state, BookState::Fresh);
 }
 
 #[test]

@@ -252,6 +252,10 @@ impl Driver {
                     match self.track(s) {
                         Ok(r) => {
                             readers.push(r);
+                            // An unsubscribe of this book not sent yet would go
+                            // out after this subscribe (subscribes go first) and
+                            // end it at the server: drop it instead.
+                            self.pending_unsubscribe.retain(|p| !p.same_book(s));
                             if self.authenticated {
                                 self.pending_subscribe.retain(|p| !p.same_book(s));
                                 self.pending_subscribe.push(s.clone());
@@ -353,7 +357,14 @@ impl Driver {
                         parsec_id: None,
                     });
                 }
-                _ => {}
+                Ok(_) => {}
+                // Counted and reported as after auth; the wait for auth_ok goes on.
+                Err(e) => {
+                    self.store.record_parse_error(&e);
+                    if !e.is_ignorable() && self.shared.hub.has_subscribers() {
+                        self.shared.hub.publish(Event::Malformed { error: e });
+                    }
+                }
             }
         }
         self.authenticated = true;
