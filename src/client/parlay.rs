@@ -834,7 +834,8 @@ struct Driver {
     parser: FrameParser,
     spare: Vec<u8>,
     writer: FrameWriter,
-    /// Timestamp of the last frame (epoch ms), to resume with `since`.
+    /// Timestamp of the last frame that carried the board's state
+    /// (`initial_state`, `odds_update`, `heartbeat`; epoch ms), to resume with `since`.
     last_ts_ms: Option<u64>,
     counters: ParlayCounters,
     alerts: Option<EdgeAlerts>,
@@ -1112,7 +1113,9 @@ impl Driver {
                     diff_mode: c.diff_mode,
                 };
                 *self.shared.session.lock() = Some(session.clone());
-                self.last_ts_ms = c.timestamp_ms.or(self.last_ts_ms);
+                // `connected` carries no odds: its timestamp does not move
+                // the resume cursor, or a drop before the `initial_state`
+                // would resume after changes the board never saw.
                 *connected = true;
                 if let Some(tx) = self.started.take() {
                     let _ = tx.send(Ok(()));
