@@ -58,7 +58,9 @@ pub struct StoreConfig {
     pub resync_buffer: usize,
     /// Whether `activity` frames advance the book's sequence (rule A4.5; default no).
     pub activity_shares_seq: bool,
-    /// Upper bound on books, so a peer cannot make the store grow without bound.
+    /// Upper bound on books, so a peer cannot make the store grow without
+    /// bound. At the bound a new book takes the place of an untracked one;
+    /// with none untracked it is refused ([`StoreError::TooManyBooks`]).
     pub max_books: usize,
     /// Whether a snapshot of a book never tracked creates it (default yes).
     pub auto_track: bool,
@@ -389,7 +391,9 @@ impl BookStore {
         &self.config
     }
 
-    /// Number of books (tracked or once tracked).
+    /// Number of books (tracked, or untracked and not yet replaced by
+    /// another: at [`StoreConfig::max_books`], a new book takes over an
+    /// untracked one's place).
     ///
     /// ```
     /// let mut store = wirebook::BookStore::default();
@@ -551,18 +555,33 @@ impl BookStore {
         if parsec_id.is_empty() {
             return Err(StoreError::EmptyId);
         }
-        if self.slots.len() >= self.config.max_books {
-            return Err(StoreError::TooManyBooks {
-                max: self.config.max_books,
-            });
-        }
+        // Full: an untracked book's slot is taken over (its readers keep
+        // their own copy, reading `Disconnected`), so a long-running client
+        // that moves from market to market never runs out.
+        let reuse = if self.slots.len() >= self.config.max_books {
+            let Some(j) = self.slots.iter().position(|s| !s.active) else {
+                return Err(StoreError::TooManyBooks {
+                    max: self.config.max_books,
+                });
+            };
+            if let Ok(entry) = self
+                .index
+                .find_entry(self.slots[j].hash, |&x| x as usize == j)
+            {
+                entry.remove();
+            }
+            self.queue.retain(|&q| q as usize != j);
+            Some(j)
+        } else {
+            None
+        };
         let depth = self.config.depth.clamp(1, MAX_DEPTH);
         let key = BookKey::new(parsec_id, outcome);
         let publisher = Publisher::new(depth);
         let reader = publisher.reader(key.parsec_id.clone(), key.outcome.clone());
         let hash = self.hash(parsec_id, outcome);
-        let i = self.slots.len() as u32;
-        self.slots.push(Slot {
+        let i = reuse.unwrap_or(self.slots.len()) as u32;
+        let slot = Slot {
             key,
             hash,
             active: true,
@@ -589,7 +608,11 @@ impl BookStore {
             },
             publisher,
             reader,
-        });
+        };
+        match reuse {
+            Some(j) => self.slots[j] = slot,
+            None => self.slots.push(slot),
+        }
         let slots = &self.slots;
         self.index
             .insert_unique(hash, i, |&j| slots[j as usize].hash);

@@ -443,6 +443,61 @@ fn store_holds_a_bounded_number_of_books() {
 }
 
 #[test]
+fn an_untracked_book_makes_room_at_the_bound() {
+    let mut h = Harness::with(StoreConfig {
+        max_books: 2,
+        ..StoreConfig::default()
+    });
+    h.seeded(); // ID, seq 10
+    let old = h.store.reader(ID, "yes").unwrap();
+    h.store.track("a:2", "yes").unwrap();
+    assert_eq!(h.delta(12, &[]), Applied::Gap); // a resync queued, not yet taken
+    assert!(h.store.untrack(ID, "yes"));
+    let new = h
+        .store
+        .track("a:3", "yes")
+        .expect("takes the untracked book's place");
+    assert_eq!(h.store.len(), 2);
+    assert!(h.store.reader(ID, "yes").is_none());
+    let o = old.snapshot(10);
+    assert_eq!(
+        (o.state, o.seq, o.bids.len()),
+        (BookState::Disconnected, 10, 2)
+    );
+    assert_eq!(new.snapshot(1).state, BookState::AwaitingSnapshot);
+    assert_eq!(
+        h.send(r#"{"type":"orderbook","parsec_id":"a:3","outcome":"yes","bids":[[0.4,1]],"asks":[],"server_seq":7}"#),
+        Applied::Snapshot
+    );
+    assert_eq!(
+        (new.snapshot(1).state, new.snapshot(1).seq),
+        (BookState::Fresh, 7)
+    );
+    assert_eq!(
+        old.snapshot(1).seq,
+        10,
+        "the old book's readers keep their copy"
+    );
+    assert!(
+        h.resyncs().is_empty(),
+        "the old book's queued resync went with it"
+    );
+    assert_eq!(
+        h.send(r#"{"type":"orderbook_delta","parsec_id":"a:3","outcome":"yes","changes":[],"server_seq":9}"#),
+        Applied::Gap
+    );
+    let resyncs = h.resyncs();
+    assert_eq!(resyncs.len(), 1, "one resync, for the new book");
+    assert_eq!(&*resyncs[0].key.parsec_id, "a:3");
+    // Both places taken and tracked: the next is refused.
+    assert_eq!(
+        h.store.track("a:4", "yes").unwrap_err(),
+        StoreError::TooManyBooks { max: 2 }
+    );
+    assert_eq!(h.delta(13, &[]), Applied::Untracked, "the old book is gone");
+}
+
+#[test]
 fn parse_errors_are_counted_and_nothing_else_changes() {
     let mut h = Harness::new();
     h.seeded();
