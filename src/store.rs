@@ -28,6 +28,9 @@ use crate::frame::{Change, DeltaFrame, Frame, MarketRef, WireBookState};
 use crate::parse::{FrameParser, ParseError};
 use crate::snapshot::{BookReader, BookState, Meta, Publisher, MAX_DEPTH};
 
+/// PROTOCOL.md A5: exchange unavailable / upstream stream error.
+const EXCHANGE_UNAVAILABLE: u32 = 2003;
+
 /// Upper bound on [`StoreConfig::resync_buffer`].
 ///
 /// ```
@@ -223,6 +226,8 @@ pub struct Counters {
     pub slow_reader: u64,
     /// Frames with `book_state: needs_refresh`.
     pub needs_refresh: u64,
+    /// `error` frames with code 2003 (exchange unavailable).
+    pub exchange_unavailable: u64,
 }
 
 /// What one frame did.
@@ -672,11 +677,38 @@ impl BookStore {
                 self.counters.slow_reader += 1;
                 self.gap_for(m)
             }
+            Frame::Error(e) if e.code == EXCHANGE_UNAVAILABLE => {
+                self.counters.exchange_unavailable += 1;
+                self.exchange_unavailable(e.parsec_id);
+                Applied::NotBookState
+            }
             Frame::Activity(a) if self.config.activity_shares_seq => match a.server_seq {
                 Some(seq) => self.apply_sequenced(&a.market, seq, now_ns),
                 None => Applied::NotBookState,
             },
             _ => Applied::NotBookState,
+        }
+    }
+
+    /// PROTOCOL.md A5, code 2003: the books of the exchange named by
+    /// `parsec_id` (its part before `:`), or of every exchange when the frame
+    /// names no market, read `Stale` until a frame says otherwise (a snapshot,
+    /// or a delta with `book_state: fresh`). Staleness alone sends no resync
+    /// (rule A4.8).
+    fn exchange_unavailable(&mut self, parsec_id: Option<&str>) {
+        let exchange = parsec_id.map(|id| id.split_once(':').map_or(id, |(ex, _)| ex));
+        for i in 0..self.slots.len() {
+            let s = &mut self.slots[i];
+            let of_exchange = exchange.is_none_or(|ex| {
+                s.key
+                    .parsec_id
+                    .split_once(':')
+                    .is_some_and(|(e, _)| e == ex)
+            });
+            if s.active && of_exchange && !s.meta.server_stale {
+                s.meta.server_stale = true;
+                self.publish(i, Dirty::default());
+            }
         }
     }
 

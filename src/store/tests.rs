@@ -574,3 +574,38 @@ fn snapshot_seq_may_jump_back_after_a_corrupt_frame_and_replay_goes_on() {
     assert_eq!(prices(&s.bids), ["2@0.46", "10@0.45"]);
     assert_eq!(h.store.counters().replayed, 2);
 }
+
+#[test]
+fn exchange_unavailable_makes_that_exchanges_books_stale_until_a_fresh_frame() {
+    let mut h = Harness::new();
+    h.seeded(); // kalshi, seq 10
+    h.send(r#"{"type":"orderbook","parsec_id":"polymarket:0x1","outcome":"yes","bids":[[0.4,1]],"asks":[],"server_seq":3}"#);
+    let other = h.store.reader("polymarket:0x1", "yes").unwrap();
+    let applied = h.send(
+        r#"{"type":"error","code":2003,"message":"exchange unavailable","parsec_id":"kalshi:KXOTHER"}"#,
+    );
+    assert_eq!(applied, Applied::NotBookState);
+    assert_eq!(h.read().state, BookState::Stale, "a book of that exchange");
+    assert_eq!(
+        other.snapshot(1).state,
+        BookState::Fresh,
+        "another exchange's"
+    );
+    assert!(h.resyncs().is_empty(), "staleness alone sends no resync");
+    // The next frame that says the book is fresh makes it so.
+    h.send(&format!(
+        r#"{{"type":"orderbook_delta","parsec_id":"{ID}","outcome":"yes","changes":[],"server_seq":11,"book_state":"fresh"}}"#
+    ));
+    assert_eq!(h.read().state, BookState::Fresh);
+    // Naming no market, it is read as every exchange's.
+    h.send(r#"{"type":"error","code":2003,"message":"upstream stream error"}"#);
+    assert_eq!(h.read().state, BookState::Stale);
+    assert_eq!(other.snapshot(1).state, BookState::Stale);
+    assert_eq!(h.store.counters().exchange_unavailable, 2);
+    // Other errors change no book.
+    h.seeded();
+    h.send(
+        r#"{"type":"error","code":2002,"message":"market not found","parsec_id":"kalshi:NOPE"}"#,
+    );
+    assert_eq!(h.read().state, BookState::Fresh);
+}
