@@ -31,7 +31,8 @@ pub(crate) enum OpenError {
     Other(ClientError),
 }
 
-/// Opens `url` with extra request headers (values are never logged).
+/// Opens `url` with extra request headers (values are never logged by
+/// wirebook; tungstenite's `trace` level logs the whole request).
 pub(crate) async fn open(
     url: &str,
     headers: &[(&'static str, &str)],
