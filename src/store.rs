@@ -28,6 +28,16 @@ use crate::frame::{Change, DeltaFrame, Frame, MarketRef, WireBookState};
 use crate::parse::{FrameParser, ParseError};
 use crate::snapshot::{BookReader, BookState, Meta, Publisher, MAX_DEPTH};
 
+/// Rule A4.9: whether `book` is crossed (best bid >= best ask), counted when it is.
+#[inline]
+fn crossed(book: &Book, counters: &mut Counters) -> bool {
+    let crossed = book.is_crossed();
+    if crossed {
+        counters.crossed += 1;
+    }
+    crossed
+}
+
 /// PROTOCOL.md A5: exchange unavailable / upstream stream error.
 const EXCHANGE_UNAVAILABLE: u32 = 2003;
 
@@ -764,15 +774,12 @@ impl BookStore {
             corrupt = true;
         }
         // Rule A4.9 for the snapshot itself, before any buffered delta is
-        // replayed onto it: a replayed delta could uncross it and hide it.
-        if !corrupt && self.slots[i].book.is_crossed() {
-            self.counters.crossed += 1;
-            corrupt = true;
-        }
+        // replayed onto it (a replayed delta could uncross it and hide it),
+        // then after each replayed delta: the book's crossing is settled here.
         if !corrupt {
-            corrupt = self.replay(i);
+            corrupt = crossed(&self.slots[i].book, &mut self.counters) || self.replay(i);
         }
-        if self.settle(i, corrupt, Dirty::ALL) {
+        if self.settle_checked(i, corrupt, Dirty::ALL) {
             // The book is whole again at this seq: the seq that once
             // corrupted it no longer stops a replay (rule A4.1: a later
             // snapshot's seq may go back, e.g. on a new connection).
@@ -810,8 +817,7 @@ impl BookStore {
             }
             // Rule A4.9 holds after every frame, not only after the last one:
             // a later delta could uncross a corrupt book and hide it.
-            if s.book.is_crossed() {
-                self.counters.crossed += 1;
+            if crossed(&s.book, &mut self.counters) {
                 corrupt = true;
                 break;
             }
@@ -940,11 +946,14 @@ impl BookStore {
     /// otherwise publish. Returns whether the book is healthy.
     #[inline]
     fn settle(&mut self, i: usize, corrupt: bool, dirty: Dirty) -> bool {
-        let crossed = !corrupt && self.slots[i].book.is_crossed();
-        if crossed {
-            self.counters.crossed += 1;
-        }
-        if corrupt || crossed {
+        let corrupt = corrupt || crossed(&self.slots[i].book, &mut self.counters);
+        self.settle_checked(i, corrupt, dirty)
+    }
+
+    /// [`settle`](Self::settle) where `corrupt` already says whether the book is crossed.
+    #[inline]
+    fn settle_checked(&mut self, i: usize, corrupt: bool, dirty: Dirty) -> bool {
+        if corrupt {
             let s = &mut self.slots[i];
             s.corrupt_seq = s.corrupt_seq.max(s.meta.seq);
             self.gap(i);
