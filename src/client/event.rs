@@ -289,13 +289,18 @@ struct Subscriber<E> {
     capacity: usize,
 }
 
+/// The hub's streams, and whether it was closed (streams made afterwards
+/// end at once instead of waiting for ever).
+#[derive(Debug)]
+struct Subscribers<E> {
+    streams: Vec<Weak<Subscriber<E>>>,
+    closed: bool,
+}
+
 /// Fans events out to every live [`Events`] stream.
 #[derive(Debug)]
 pub(crate) struct Hub<E = Event> {
-    subscribers: Mutex<Vec<Weak<Subscriber<E>>>>,
-    /// Set by [`close`](Self::close) (under the `subscribers` lock): streams
-    /// made afterwards end at once instead of waiting for ever.
-    closed: std::sync::atomic::AtomicBool,
+    subscribers: Mutex<Subscribers<E>>,
     /// Live streams, read without the lock on the receive path.
     live: Arc<AtomicUsize>,
     capacity: usize,
@@ -304,8 +309,10 @@ pub(crate) struct Hub<E = Event> {
 impl<E: Lagging> Hub<E> {
     pub(crate) fn new(capacity: usize) -> Hub<E> {
         Hub {
-            subscribers: Mutex::new(Vec::new()),
-            closed: std::sync::atomic::AtomicBool::new(false),
+            subscribers: Mutex::new(Subscribers {
+                streams: Vec::new(),
+                closed: false,
+            }),
             live: Arc::new(AtomicUsize::new(0)),
             capacity: capacity.max(1),
         }
@@ -315,14 +322,14 @@ impl<E: Lagging> Hub<E> {
         let mut subscribers = self.subscribers.lock();
         let sub = Arc::new(Subscriber {
             queue: Mutex::new(Queue {
-                closed: self.closed.load(Ordering::Relaxed),
+                closed: subscribers.closed,
                 ..Queue::default()
             }),
             ready: Condvar::new(),
             notify: tokio::sync::Notify::new(),
             capacity: self.capacity,
         });
-        subscribers.push(Arc::downgrade(&sub));
+        subscribers.streams.push(Arc::downgrade(&sub));
         drop(subscribers);
         self.live.fetch_add(1, Ordering::SeqCst);
         Events {
@@ -340,8 +347,8 @@ impl<E: Lagging> Hub<E> {
 
     pub(crate) fn publish(&self, event: E) {
         let mut subs = self.subscribers.lock();
-        subs.retain(|s| s.strong_count() > 0);
-        for s in subs.iter().filter_map(Weak::upgrade) {
+        subs.streams.retain(|s| s.strong_count() > 0);
+        for s in subs.streams.iter().filter_map(Weak::upgrade) {
             let mut q = s.queue.lock();
             if q.events.len() >= s.capacity {
                 q.events.pop_front();
@@ -356,9 +363,9 @@ impl<E: Lagging> Hub<E> {
 
     /// No more events will come: streams end after what they hold.
     pub(crate) fn close(&self) {
-        let subscribers = self.subscribers.lock();
-        self.closed.store(true, Ordering::Relaxed);
-        for s in subscribers.iter().filter_map(Weak::upgrade) {
+        let mut subscribers = self.subscribers.lock();
+        subscribers.closed = true;
+        for s in subscribers.streams.iter().filter_map(Weak::upgrade) {
             s.queue.lock().closed = true;
             s.ready.notify_all();
             s.notify.notify_one();
