@@ -16,7 +16,7 @@ use std::time::Instant;
 
 use common::{
     base_read, delta, delta_stream, ingest_timed, median, per_op, snapshot, timed_store,
-    wirebook_store, BaseFrame, BaseStore,
+    wirebook_store, BaseFrame, BaseStore, Venue,
 };
 use wirebook::latency::LatencyRecorder;
 use wirebook::{BookSnapshot, FrameParser};
@@ -77,36 +77,13 @@ fn main() {
     rows.push(parse_row("parse_snapshot", snapshot(BASE_SEQ, 50), 2_000));
 
     // hot_path_delta: each round applies the whole stream after a fresh snapshot.
-    {
-        let frames = delta_stream(BASE_SEQ, 4096);
-        let mut mine = frames.clone();
-        let mut store = wirebook_store();
-        let mut parser = FrameParser::new();
-        let mut base = BaseStore::default();
-        rows.push(interleave(
-            "hot_path_delta",
-            || {
-                store
-                    .ingest(&mut parser, &mut snapshot(BASE_SEQ, 50), 1)
-                    .unwrap();
-                let start = Instant::now();
-                for f in mine.iter_mut() {
-                    black_box(store.ingest(&mut parser, f, 1).is_ok());
-                }
-                start.elapsed().as_nanos() as f64 / frames.len() as f64
-            },
-            || {
-                base.ingest(&snapshot(BASE_SEQ, 50));
-                let start = Instant::now();
-                for f in &frames {
-                    base.ingest(black_box(f));
-                }
-                start.elapsed().as_nanos() as f64 / frames.len() as f64
-            },
-        ));
-        assert_eq!(store.counters().gaps, 0);
-        assert_eq!(base.gaps, 0);
-    }
+    let (wirebook, baseline, ratio) = common::hot_path_delta(Venue::Polymarket, ROUNDS);
+    rows.push(Row {
+        group: "hot_path_delta",
+        wirebook,
+        baseline,
+        ratio,
+    });
 
     // hot_path_snapshot
     {

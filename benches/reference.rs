@@ -13,10 +13,8 @@
 mod common;
 
 use std::hint::black_box;
-use std::time::Instant;
 
-use common::{delta_stream_of, per_op, snapshot_of, wirebook_store, BaseStore, Venue};
-use wirebook::FrameParser;
+use common::{delta_stream_of, per_op, Venue};
 
 const ROUNDS: usize = 41;
 const BASE_SEQ: u64 = 1_000;
@@ -32,48 +30,13 @@ fn main() {
         ("hot_path_delta", Venue::Polymarket),
         ("hot_path_delta_kalshi", Venue::Kalshi),
     ] {
-        let (w, b, r) = hot_path_delta(venue);
+        let (w, b, r) = common::hot_path_delta(venue, ROUNDS);
         println!("{group:<24} {w:>12.1} {b:>12.1} {r:>7.1}x");
     }
     println!(
         "generic parse of the {len}-byte Kalshi delta: simd-json tape {tape:.1} ns, \
          serde_json into a struct {typed:.1} ns (the issue: 360 to 560 ns)"
     );
-}
-
-/// The delta hot path on `venue`'s stream: each round applies the whole
-/// stream after a fresh snapshot.
-fn hot_path_delta(venue: Venue) -> (f64, f64, f64) {
-    let frames = delta_stream_of(venue, BASE_SEQ, 4096);
-    let mut mine = frames.clone();
-    let mut store = wirebook_store();
-    let mut parser = FrameParser::new();
-    let mut base = BaseStore::default();
-    let row = common::interleave(
-        ROUNDS,
-        || {
-            store
-                .ingest(&mut parser, &mut snapshot_of(venue, BASE_SEQ, 50), 1)
-                .unwrap();
-            let start = Instant::now();
-            for f in mine.iter_mut() {
-                black_box(store.ingest(&mut parser, f, 1).is_ok());
-            }
-            start.elapsed().as_nanos() as f64 / frames.len() as f64
-        },
-        || {
-            base.ingest(&snapshot_of(venue, BASE_SEQ, 50));
-            let start = Instant::now();
-            for f in &frames {
-                base.ingest(black_box(f));
-            }
-            start.elapsed().as_nanos() as f64 / frames.len() as f64
-        },
-    );
-    assert_eq!(store.counters().gaps, 0);
-    assert_eq!(store.counters().deltas, ROUNDS as u64 * 4096);
-    assert_eq!(base.gaps, 0);
-    row
 }
 
 /// The host against the issue's own figures: generic JSON libraries took 360

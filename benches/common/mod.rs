@@ -46,6 +46,45 @@ pub fn interleave(
     (median(&mut ta), median(&mut tb), median(&mut r))
 }
 
+/// The delta hot path, interleaved with the baseline: each of `rounds`
+/// rounds applies the whole 4,096-delta stream of `venue` after a fresh
+/// snapshot. The medians (wirebook, baseline, ratio), in ns a delta.
+pub fn hot_path_delta(venue: Venue, rounds: usize) -> (f64, f64, f64) {
+    use std::hint::black_box;
+    use std::time::Instant;
+    const BASE: u64 = 1_000;
+    let frames = delta_stream_of(venue, BASE, 4096);
+    let mut mine = frames.clone();
+    let mut store = wirebook_store();
+    let mut parser = wirebook::FrameParser::new();
+    let mut base = BaseStore::default();
+    let row = interleave(
+        rounds,
+        || {
+            store
+                .ingest(&mut parser, &mut snapshot_of(venue, BASE, 50), 1)
+                .unwrap();
+            let start = Instant::now();
+            for f in mine.iter_mut() {
+                black_box(store.ingest(&mut parser, f, 1).is_ok());
+            }
+            start.elapsed().as_nanos() as f64 / frames.len() as f64
+        },
+        || {
+            base.ingest(&snapshot_of(venue, BASE, 50));
+            let start = Instant::now();
+            for f in &frames {
+                base.ingest(black_box(f));
+            }
+            start.elapsed().as_nanos() as f64 / frames.len() as f64
+        },
+    );
+    assert_eq!(store.counters().gaps, 0);
+    assert_eq!(store.counters().deltas, rounds as u64 * 4096);
+    assert_eq!(base.gaps, 0);
+    row
+}
+
 /// A store as the client builds it, with per-stage timing (the store's
 /// apply stamp) when `timed`.
 pub fn timed_store(timed: bool) -> wirebook::BookStore {
