@@ -448,6 +448,132 @@ fn server_errors_arrive_as_typed_events_for_their_market() {
     assert_converges(&sim, &client, 10, SECS(10));
 }
 
+/// Events that arrive within `timeout`, until `done` holds for them.
+fn events_until(
+    events: &mut wirebook::client::Events<Event>,
+    timeout: Duration,
+    mut done: impl FnMut(&[Event]) -> bool,
+) -> Vec<Event> {
+    let end = std::time::Instant::now() + timeout;
+    let mut seen = Vec::new();
+    while !done(&seen) && std::time::Instant::now() < end {
+        if let Some(e) = events.recv_timeout(Duration::from_millis(20)) {
+            seen.push(e);
+        }
+    }
+    seen
+}
+
+fn dropped(events: &[Event]) -> Vec<(String, String, ErrorCode)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::SubscriptionDropped { key, code } => {
+                Some((key.parsec_id.to_string(), key.outcome.to_string(), *code))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_subscribe_refused_with_3001_is_sent_again_after_the_snapshot_timeout() {
+    // The server allows one control frame a second; the client paces at 2.5.
+    let sim = simulator(SimConfig {
+        control_limit: 1,
+        ..quick_sim()
+    });
+    let mut cfg = config(&sim, "pk_test_3001").subscribe(Subscription::new("sim:0"));
+    cfg.snapshot_timeout = Duration::from_millis(1500);
+    let client = ParsecClient::connect(cfg).unwrap();
+    assert!(wait_until(SECS(5), || all_fresh(&client)));
+    // Goes out 0.4 s after the first subscribe: refused, and 3001 names no frame.
+    let book = client.subscribe(vec![Subscription::new("sim:1")]).unwrap()[0].clone();
+    assert!(
+        wait_until(SECS(5), || client.counters().rate_limited == 1),
+        "{:?}",
+        client.counters()
+    );
+    assert_eq!(sim.stats().rate_limited, 1);
+    assert!(
+        wait_until(SECS(10), || book.snapshot(1).state == BookState::Fresh),
+        "the refused book is subscribed again: {:?}",
+        client.counters()
+    );
+    let c = client.counters();
+    assert_eq!((c.resubscribes, c.dropped_subscriptions), (1, 0), "{c:?}");
+    assert!(all_fresh(&client));
+}
+
+#[test]
+fn an_invalid_outcome_refused_before_a_valid_ones_snapshot_drops_only_the_invalid_one() {
+    let sim = simulator(quick_sim());
+    let mut cfg = config(&sim, "pk_test_2005");
+    cfg.snapshot_timeout = Duration::from_secs(1);
+    let client = ParsecClient::connect(cfg).unwrap();
+    let mut events = client.events();
+    // One frame; the server answers in order: 2005 for sim:0 (naming the
+    // market only) while sim:0's "yes" still waits for its snapshot.
+    let readers = client
+        .subscribe(vec![
+            Subscription::new("sim:0").outcome("maybe"),
+            Subscription::new("sim:0").outcome("yes"),
+        ])
+        .unwrap();
+    let seen = events_until(&mut events, SECS(10), |e| !dropped(e).is_empty());
+    assert_eq!(
+        dropped(&seen),
+        vec![("sim:0".into(), "maybe".into(), ErrorCode::InvalidOutcome)]
+    );
+    let error_first = seen.iter().position(|e| {
+        matches!(e, Event::ServerError { code: ErrorCode::InvalidOutcome, parsec_id: Some(id), .. } if id == "sim:0")
+    });
+    let synced = seen.iter().position(
+        |e| matches!(e, Event::Synced { key, .. } if &*key.parsec_id == "sim:0" && &*key.outcome == "yes"),
+    );
+    assert!(error_first < synced, "the error came first: {seen:?}");
+    assert!(client.book("sim:0", "maybe").is_none());
+    assert_eq!(readers[1].snapshot(1).state, BookState::Fresh);
+    assert!(client.book("sim:0", "yes").is_some());
+    assert_eq!(client.books().len(), 1);
+    let c = client.counters();
+    assert_eq!((c.dropped_subscriptions, c.resubscribes), (1, 0), "{c:?}");
+}
+
+#[test]
+fn a_market_delisted_while_disconnected_is_dropped_when_subscribed_again() {
+    let sim = simulator(quick_sim());
+    let cfg = all_books(2)
+        .into_iter()
+        .fold(config(&sim, "pk_test_delist"), ClientConfig::subscribe);
+    let client = ParsecClient::connect(cfg).unwrap();
+    assert!(wait_until(SECS(5), || all_fresh(&client)));
+    let mut events = client.events();
+    assert!(sim.delist("sim:1"));
+    sim.drop_connections();
+    // Both outcomes of sim:1 had snapshots on the first connection; on the
+    // second, their subscribe gets 2002 and they are dropped.
+    let seen = events_until(&mut events, SECS(10), |e| dropped(e).len() == 2);
+    let mut gone = dropped(&seen);
+    gone.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    assert_eq!(
+        gone,
+        vec![
+            ("sim:1".into(), "no".into(), ErrorCode::MarketNotFound),
+            ("sim:1".into(), "yes".into(), ErrorCode::MarketNotFound),
+        ]
+    );
+    assert!(wait_until(SECS(5), || all_fresh(&client)));
+    assert_eq!(client.books().len(), 2, "sim:0's two books remain");
+    // A third connection subscribes only what is left: no more 2002.
+    let errors = sim.stats().errors;
+    sim.drop_connections();
+    assert!(wait_until(SECS(5), || client.counters().connections == 3
+        && all_fresh(&client)));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(sim.stats().errors, errors);
+}
+
 #[test]
 fn tls_with_the_generated_certificate() {
     let sim = simulator(SimConfig {

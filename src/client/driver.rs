@@ -9,6 +9,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
+use super::awaiting::{Awaiting, Expired};
 use super::error::redact;
 use super::event::{Activity, ErrorCode, Event};
 use super::pacer::Pacer;
@@ -59,6 +60,8 @@ pub(super) struct Driver {
     pending_subscribe: Vec<Subscription>,
     pending_unsubscribe: Vec<Subscription>,
     pending_wallets: Vec<Wallet>,
+    /// Books subscribed on this connection still waiting for their first snapshot.
+    awaiting: Awaiting,
     authenticated: bool,
     counters: super::ClientCounters,
     latency: LatencyRecorder,
@@ -89,6 +92,7 @@ impl Driver {
             pending_subscribe: Vec::new(),
             pending_unsubscribe: Vec::new(),
             pending_wallets: Vec::new(),
+            awaiting: Awaiting::default(),
             authenticated: false,
             counters: super::ClientCounters::default(),
             latency: LatencyRecorder::new(),
@@ -116,6 +120,7 @@ impl Driver {
     }
 
     fn untrack(&mut self, s: &Subscription) {
+        self.awaiting.forget(&s.parsec_id, &s.outcome);
         self.store.untrack(&s.parsec_id, &s.outcome);
         self.shared
             .books
@@ -373,6 +378,7 @@ impl Driver {
         }
         // Rule A1.3: re-subscribe everything, batched.
         self.pending_subscribe = self.subs.clone();
+        self.awaiting.clear();
         self.pending_unsubscribe.clear();
         self.pending_wallets = self.wallets.clone();
         self.set_state(ConnectionState::Live);
@@ -442,6 +448,7 @@ impl Driver {
                     }
                 }
                 self.store.poll(now_ns);
+                self.check_awaiting();
                 self.flush_status();
             }
             if let Err(e) = self.send_control(&mut ws).await {
@@ -496,6 +503,10 @@ impl Driver {
             let text = if !self.pending_subscribe.is_empty() || !self.pending_wallets.is_empty() {
                 let n = self.pending_subscribe.len().min(BATCH);
                 let batch: Vec<Subscription> = self.pending_subscribe.drain(..n).collect();
+                let now = std::time::Instant::now();
+                for s in &batch {
+                    self.awaiting.sent(&s.parsec_id, &s.outcome, now);
+                }
                 let selectors: Vec<_> = batch.iter().map(Subscription::selector).collect();
                 let wallets: Vec<Wallet> = std::mem::take(&mut self.pending_wallets);
                 let addresses: Vec<(&str, &str)> = wallets
@@ -579,6 +590,11 @@ impl Driver {
             self.latency
                 .record_frame(frame, &stamps, clock::wall_ns(recv_ns) / 1_000_000);
         }
+        if let Frame::Book(b) = frame {
+            if !self.awaiting.is_empty() {
+                self.awaiting.synced(b.market.parsec_id, b.market.outcome);
+            }
+        }
         let hub = &self.shared.hub;
         match frame {
             Frame::Error(e) => {
@@ -643,41 +659,70 @@ impl Driver {
         None
     }
 
-    /// PROTOCOL.md A5: what each error code does to the client.
-    fn on_error(&mut self, code: ErrorCode, message: String, parsec_id: Option<String>) {
-        match code {
-            ErrorCode::RateLimited => {
-                self.counters.rate_limited += 1;
-                self.pacer.back_off(std::time::Instant::now());
-            }
-            c if c.drops_subscription() => {
-                if let Some(id) = &parsec_id {
-                    // The error names the market, not the outcome: drop the
-                    // subscriptions of that market that never got a snapshot.
-                    let gone: Vec<Subscription> = self
+    /// Housekeeping of the books waiting for their first snapshot: those
+    /// refused are dropped, those unanswered subscribed again.
+    fn check_awaiting(&mut self) {
+        if self.awaiting.is_empty() {
+            return;
+        }
+        let now = std::time::Instant::now();
+        for expired in self.awaiting.expired(now, self.config.snapshot_timeout) {
+            match expired {
+                Expired::Refused(id, outcome, code) => self.drop_refused(&id, &outcome, code),
+                Expired::Unanswered(id, outcome) => {
+                    let Some(s) = self
                         .subs
                         .iter()
-                        .filter(|s| &s.parsec_id == id)
-                        .filter(|s| {
-                            self.shared
-                                .books
-                                .read()
-                                .get(&(s.parsec_id.clone(), s.outcome.clone()))
-                                .is_some_and(|r| r.snapshot(0).seq == 0)
-                        })
+                        .find(|s| s.parsec_id == id && s.outcome == outcome)
                         .cloned()
-                        .collect();
-                    for s in &gone {
-                        self.untrack(s);
+                    else {
+                        continue;
+                    };
+                    if !self.pending_subscribe.iter().any(|p| p.same_book(&s)) {
+                        self.counters.resubscribes += 1;
+                        self.pending_subscribe.push(s);
                     }
                 }
             }
-            _ => {}
         }
+    }
+
+    /// Ends a subscription the server refused, and says so.
+    fn drop_refused(&mut self, parsec_id: &str, outcome: &str, code: ErrorCode) {
+        let Some(s) = self
+            .subs
+            .iter()
+            .find(|s| s.parsec_id == parsec_id && s.outcome == outcome)
+            .cloned()
+        else {
+            return;
+        };
+        self.untrack(&s);
+        self.counters.dropped_subscriptions += 1;
+        self.publish(Event::SubscriptionDropped {
+            key: BookKey::new(parsec_id, outcome),
+            code,
+        });
+    }
+
+    /// PROTOCOL.md A5: what each error code does to the client.
+    fn on_error(&mut self, code: ErrorCode, message: String, parsec_id: Option<String>) {
+        if code == ErrorCode::RateLimited {
+            self.counters.rate_limited += 1;
+            self.pacer.back_off(std::time::Instant::now());
+        }
+        // 2002, 2005, 3002 name the market, not the outcome (see `awaiting`).
+        let gone = match &parsec_id {
+            Some(id) if code.drops_subscription() => self.awaiting.refused(id, code),
+            _ => Vec::new(),
+        };
         self.publish(Event::ServerError {
             code,
             message,
             parsec_id,
         });
+        for (id, outcome) in gone {
+            self.drop_refused(&id, &outcome, code);
+        }
     }
 }

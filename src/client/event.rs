@@ -217,6 +217,15 @@ pub enum Event {
         /// 0 for the first request, more for retries after the timeout.
         attempt: u32,
     },
+    /// The server refused the book's subscription (2002, 2005 or 3002, whose
+    /// [`Event::ServerError`] came first): it is no longer subscribed and its
+    /// reader is gone from [`super::ParsecClient::books`].
+    SubscriptionDropped {
+        /// The book.
+        key: BookKey,
+        /// Why.
+        code: ErrorCode,
+    },
     /// A snapshot landed: the book is live at `seq`.
     Synced {
         /// The book.

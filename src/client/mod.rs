@@ -32,6 +32,7 @@
 //! }
 //! ```
 
+mod awaiting;
 mod backoff;
 mod driver;
 mod error;
@@ -255,6 +256,7 @@ pub struct Wallet {
 /// assert_eq!(config.subscriptions.len(), 1);
 /// assert_eq!((config.ping_interval, config.auth_timeout), (Duration::from_secs(15), Duration::from_secs(15)));
 /// assert_eq!((config.control_rate, config.event_capacity), (2.5, 4096));
+/// assert_eq!(config.snapshot_timeout, Duration::from_secs(10));
 /// assert!(config.latency && !config.allow_insecure && config.record.is_none());
 /// ```
 #[derive(Debug, Clone)]
@@ -286,6 +288,11 @@ pub struct ClientConfig {
     pub backoff: Backoff,
     /// Control frames per second (2.5, under the server's 3).
     pub control_rate: f64,
+    /// A book subscribed on this connection whose first snapshot has not
+    /// landed after this long is subscribed again (its `subscribe` may have
+    /// been refused with `error` 3001, which names no frame); one refused by
+    /// an `error` the client could not pin on it alone is dropped then (10 s).
+    pub snapshot_timeout: Duration,
     /// Events each [`Events`] stream holds before the oldest are dropped (and reported).
     pub event_capacity: usize,
     /// Record per-stage latency (two more clock reads and six histogram
@@ -321,6 +328,7 @@ impl ClientConfig {
             connect_timeout: Duration::from_secs(10),
             backoff: Backoff::default(),
             control_rate: 2.5,
+            snapshot_timeout: Duration::from_secs(10),
             event_capacity: 4096,
             latency: true,
             record: None,
@@ -499,6 +507,10 @@ pub struct ClientCounters {
     pub server_errors: u64,
     /// `error` 3001 received (should stay 0: the pacer's job).
     pub rate_limited: u64,
+    /// Books subscribed again because no snapshot came within the snapshot timeout.
+    pub resubscribes: u64,
+    /// Subscriptions dropped because the server refused them (2002, 2005, 3002).
+    pub dropped_subscriptions: u64,
     /// The store's counters.
     pub store: Counters,
 }

@@ -462,6 +462,8 @@ struct Shared {
     parlay_deploy_epoch: AtomicU64,
     /// Parlay: open connections per key.
     parlay_open: Mutex<std::collections::HashMap<String, usize>>,
+    /// Markets [`Simulator::delist`]ed: a `subscribe` of one gets 2002.
+    delisted: Mutex<std::collections::HashSet<u32>>,
 }
 
 /// `(server_seq, checksum)` per book, oldest first.
@@ -616,6 +618,7 @@ impl Simulator {
             parlay_deploy: Notify::new(),
             parlay_deploy_epoch: AtomicU64::new(0),
             parlay_open: Mutex::new(std::collections::HashMap::new()),
+            delisted: Mutex::new(std::collections::HashSet::new()),
         });
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -931,6 +934,36 @@ impl Simulator {
     pub fn drop_connections(&self) {
         self.shared.kill_epoch.fetch_add(1, Ordering::SeqCst);
         self.shared.kill.notify_waiters();
+    }
+
+    /// Takes a market off the list, as a venue closes one: from now on a
+    /// `subscribe` of it gets `error` 2002 (market not found). Connections
+    /// already subscribed keep getting its frames until they reconnect.
+    /// `false` for a market the simulator does not have.
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// # use wirebook::client::{ClientConfig, Event, ParsecClient, Subscription};
+    /// let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// assert!(sim.delist("sim:1") && !sim.delist("sim:99"));
+    /// let client = ParsecClient::connect(ClientConfig::new(sim.url(), "pk_demo").subscribe(Subscription::new("sim:1")))?;
+    /// let mut events = client.events();
+    /// let deadline = Instant::now() + Duration::from_secs(10);
+    /// while client.book("sim:1", "yes").is_some() && Instant::now() < deadline {
+    ///     std::thread::sleep(Duration::from_millis(10));
+    /// }
+    /// assert!(client.book("sim:1", "yes").is_none()); // refused with 2002, dropped
+    /// assert!(std::iter::from_fn(|| events.try_recv()).any(|e| matches!(e, Event::SubscriptionDropped { .. })));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn delist(&self, parsec_id: &str) -> bool {
+        match resolve(&self.shared, parsec_id, "yes") {
+            Some((m, _)) => {
+                self.shared.delisted.lock().insert(m);
+                true
+            }
+            None => false,
+        }
     }
 
     /// Counters of what the server did.

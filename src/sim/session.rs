@@ -432,7 +432,9 @@ impl Session {
             return self.error(ws, 2001, "invalid market selector", None).await;
         };
         let outcome = sel.outcome.as_deref().unwrap_or("yes");
-        let Some((m, _)) = resolve(&self.shared, &id, "yes") else {
+        let Some((m, _)) = resolve(&self.shared, &id, "yes")
+            .filter(|(m, _)| !self.shared.delisted.lock().contains(m))
+        else {
             return self.error(ws, 2002, "market not found", Some(&id)).await;
         };
         let Some(key) = resolve(&self.shared, &id, outcome) else {

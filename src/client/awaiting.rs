@@ -1,0 +1,202 @@
+//! Subscriptions sent on this connection whose first snapshot has not landed.
+//!
+//! PROTOCOL.md answers a `subscribe` with one snapshot per book, or with an
+//! `error` that names the market but not the outcome (2002, 2005, 3002), or,
+//! when the control-frame limit is exceeded, with an `error` 3001 that names
+//! nothing at all. So the client keeps, per connection, which books it asked
+//! for and when, and decides from what comes back:
+//!
+//! - a snapshot of the book confirms it;
+//! - 2002 (market not found) refuses every waiting book of that market: the
+//!   whole market is unknown;
+//! - 2005 or 3002 refuses the waiting book of that market when only one
+//!   waits; when several of its outcomes wait, the error cannot say which, so
+//!   all are marked refused and the timeout decides: those whose snapshot
+//!   lands are kept, the rest dropped;
+//! - a book neither confirmed nor refused within the snapshot timeout (its
+//!   `subscribe` lost to a 3001, or never answered) is subscribed again.
+//!
+//! Books confirmed on this connection are never dropped by an error.
+
+use std::time::{Duration, Instant};
+
+use super::event::ErrorCode;
+
+/// One book waiting for its first snapshot on this connection.
+#[derive(Debug, Clone)]
+struct Entry {
+    parsec_id: String,
+    /// Lower-case, as [`super::Subscription`] keeps it.
+    outcome: String,
+    sent: Instant,
+    refused: Option<ErrorCode>,
+}
+
+/// What the timeout decided for one book.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Expired {
+    /// Refused by the server (the code says why): drop the subscription.
+    Refused(String, String, ErrorCode),
+    /// No answer: subscribe again.
+    Unanswered(String, String),
+}
+
+/// The books waiting for their first snapshot on this connection.
+#[derive(Debug, Default)]
+pub(super) struct Awaiting {
+    entries: Vec<Entry>,
+}
+
+impl Awaiting {
+    /// A `subscribe` carrying the book went out at `now` (restarts its wait).
+    pub(super) fn sent(&mut self, parsec_id: &str, outcome: &str, now: Instant) {
+        self.forget(parsec_id, outcome);
+        self.entries.push(Entry {
+            parsec_id: parsec_id.to_owned(),
+            outcome: outcome.to_owned(),
+            sent: now,
+            refused: None,
+        });
+    }
+
+    /// Nothing waits (a new connection starts over).
+    pub(super) fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// Whether no book waits: the receive path checks this before anything else.
+    pub(super) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The book is no longer subscribed.
+    pub(super) fn forget(&mut self, parsec_id: &str, outcome: &str) {
+        self.entries
+            .retain(|e| !(e.parsec_id == parsec_id && e.outcome == outcome));
+    }
+
+    /// A snapshot of the book landed (its outcome as the frame spells it,
+    /// matched case-insensitively, rule A4.6).
+    pub(super) fn synced(&mut self, parsec_id: &str, outcome: &str) {
+        self.entries
+            .retain(|e| !(e.parsec_id == parsec_id && e.outcome.eq_ignore_ascii_case(outcome)));
+    }
+
+    /// An `error` with `code` named `parsec_id`: the books to drop now
+    /// (parsec_id, outcome). Books of the market it cannot tell apart are
+    /// marked refused and left to [`Awaiting::expired`].
+    pub(super) fn refused(&mut self, parsec_id: &str, code: ErrorCode) -> Vec<(String, String)> {
+        let waiting = self
+            .entries
+            .iter()
+            .filter(|e| e.parsec_id == parsec_id)
+            .count();
+        if waiting == 1 || code == ErrorCode::MarketNotFound {
+            let mut gone = Vec::with_capacity(waiting);
+            self.entries.retain(|e| {
+                let hit = e.parsec_id == parsec_id;
+                if hit {
+                    gone.push((e.parsec_id.clone(), e.outcome.clone()));
+                }
+                !hit
+            });
+            return gone;
+        }
+        for e in &mut self.entries {
+            if e.parsec_id == parsec_id && e.refused.is_none() {
+                e.refused = Some(code);
+            }
+        }
+        Vec::new()
+    }
+
+    /// The books whose wait of `timeout` is over at `now`, taken off the list.
+    pub(super) fn expired(&mut self, now: Instant, timeout: Duration) -> Vec<Expired> {
+        let mut out = Vec::new();
+        self.entries.retain(|e| {
+            if now.saturating_duration_since(e.sent) < timeout {
+                return true;
+            }
+            let (id, outcome) = (e.parsec_id.clone(), e.outcome.clone());
+            out.push(match e.refused {
+                Some(code) => Expired::Refused(id, outcome, code),
+                None => Expired::Unanswered(id, outcome),
+            });
+            false
+        });
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: Duration = Duration::from_secs(10);
+
+    fn book(id: &str, outcome: &str) -> (String, String) {
+        (id.to_owned(), outcome.to_owned())
+    }
+
+    #[test]
+    fn a_snapshot_confirms_its_book_whatever_the_case_of_the_outcome() {
+        let (mut a, t0) = (Awaiting::default(), Instant::now());
+        a.sent("kalshi:X", "yes", t0);
+        a.synced("kalshi:X", "Yes");
+        assert!(a.is_empty());
+        assert!(a.refused("kalshi:X", ErrorCode::InvalidOutcome).is_empty());
+    }
+
+    #[test]
+    fn an_error_naming_a_market_with_one_waiting_book_drops_that_book() {
+        let (mut a, t0) = (Awaiting::default(), Instant::now());
+        a.sent("kalshi:X", "yes", t0);
+        a.sent("kalshi:Y", "maybe", t0);
+        let gone = a.refused("kalshi:Y", ErrorCode::InvalidOutcome);
+        assert_eq!(gone, vec![book("kalshi:Y", "maybe")]);
+        assert_eq!(a.entries.len(), 1, "the other market still waits");
+    }
+
+    #[test]
+    fn market_not_found_drops_every_waiting_outcome_of_the_market() {
+        let (mut a, t0) = (Awaiting::default(), Instant::now());
+        a.sent("kalshi:X", "yes", t0);
+        a.sent("kalshi:X", "no", t0);
+        let gone = a.refused("kalshi:X", ErrorCode::MarketNotFound);
+        assert_eq!(gone, vec![book("kalshi:X", "yes"), book("kalshi:X", "no")]);
+        assert!(a.is_empty());
+    }
+
+    #[test]
+    fn an_ambiguous_refusal_is_settled_by_which_snapshots_land_before_the_timeout() {
+        let (mut a, t0) = (Awaiting::default(), Instant::now());
+        a.sent("kalshi:X", "maybe", t0);
+        a.sent("kalshi:X", "yes", t0);
+        a.sent("kalshi:Z", "yes", t0);
+        assert!(a.refused("kalshi:X", ErrorCode::InvalidOutcome).is_empty());
+        a.synced("kalshi:X", "YES");
+        assert!(a.expired(t0 + T / 2, T).is_empty());
+        assert_eq!(
+            a.expired(t0 + T, T),
+            vec![
+                Expired::Refused("kalshi:X".into(), "maybe".into(), ErrorCode::InvalidOutcome),
+                Expired::Unanswered("kalshi:Z".into(), "yes".into()),
+            ]
+        );
+        assert!(a.is_empty());
+    }
+
+    #[test]
+    fn sending_again_restarts_the_wait_and_forgetting_ends_it() {
+        let (mut a, t0) = (Awaiting::default(), Instant::now());
+        a.sent("kalshi:X", "yes", t0);
+        a.sent("kalshi:X", "yes", t0 + T / 2);
+        assert!(a.expired(t0 + T, T).is_empty(), "the wait restarted");
+        assert_eq!(a.entries.len(), 1);
+        a.forget("kalshi:X", "yes");
+        assert!(a.is_empty());
+        a.sent("kalshi:X", "yes", t0);
+        a.clear();
+        assert!(a.expired(t0 + T, T).is_empty());
+    }
+}
