@@ -683,10 +683,16 @@ impl Session {
                     frames.push(Message::text(d.clone()));
                     frames.push(Message::text(d));
                 }
-                Some(Fault::Reorder) => {
+                Some(Fault::Reorder) => match sub.held.take() {
                     // Sent after the next delta of this book (or lost to a snapshot).
-                    sub.held = Some(delta(&mut self.out, false));
-                }
+                    None => sub.held = Some(delta(&mut self.out, false)),
+                    // A delta is already held: this one goes out before it
+                    // (replacing it would lose it, a gap rather than a reorder).
+                    Some(held) => {
+                        frames.push(Message::text(delta(&mut self.out, false)));
+                        frames.push(Message::text(held));
+                    }
+                },
                 Some(Fault::ResyncRequired) => {
                     frames.push(Message::text(
                         self.out
