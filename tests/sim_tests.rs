@@ -222,3 +222,37 @@ fn two_reorders_in_a_row_deliver_every_delta_once() {
     });
     assert_eq!(sim.stats().fault(Fault::Reorder), 2);
 }
+
+#[test]
+fn silence_quiets_the_flood_too() {
+    let sim = Simulator::start(SimConfig {
+        rate_hz: 100.0,
+        markets: 1,
+        flood: true,
+        silence: Duration::from_secs(3),
+        ..SimConfig::default()
+    })
+    .unwrap();
+    rt().block_on(async {
+        let mut ws = open(&sim).await;
+        send(&mut ws, r#"{"type":"auth","api_key":"pk_test"}"#).await;
+        next_of(&mut ws, "auth_ok").await.unwrap();
+        send(
+            &mut ws,
+            r#"{"type":"subscribe","markets":[{"parsec_id":"sim:0"}]}"#,
+        )
+        .await;
+        next_of(&mut ws, "orderbook").await.unwrap();
+        sim.inject(Fault::Silence);
+        let start = std::time::Instant::now();
+        // What was sent before the fault drains; then nothing for a while.
+        let mut quiet = false;
+        while !quiet && start.elapsed() < Duration::from_secs(2) {
+            quiet = tokio::time::timeout(Duration::from_millis(300), ws.next())
+                .await
+                .is_err();
+        }
+        assert!(quiet, "the flood went on through the silence");
+    });
+    assert_eq!(sim.stats().fault(Fault::Silence), 1);
+}

@@ -96,7 +96,8 @@ pub struct SimConfig {
     pub faults: FaultRates,
     /// Throughput mode: every subscribed book is sent deltas as fast as the
     /// connection takes them (two size changes at existing prices each, from
-    /// a pre-written ring), besides the walk. Faults apply only to the walk's deltas.
+    /// a pre-written ring), besides the walk. Faults are drawn only for the
+    /// walk's deltas; a `Silence` drawn there quiets the flood too.
     pub flood: bool,
     /// Parlay: events of every sport's sportsbook (four bookmakers, six quotes each).
     pub odds_events: usize,

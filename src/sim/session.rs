@@ -232,7 +232,8 @@ impl Session {
         let mut wallet_timer = tokio::time::interval(Duration::from_secs(10));
         let epoch = shared.kill_epoch.load(Ordering::SeqCst);
         loop {
-            // A silent server reads nothing either: not even pings get answered.
+            // A silent server reads nothing either: not even pings get answered;
+            // nor does it flood.
             let deaf = self.silent();
             let flow = tokio::select! {
                 msg = ws.next(), if !deaf => match msg {
@@ -247,7 +248,7 @@ impl Session {
                     Some(Ok(_)) => Flow::Continue,
                     Some(Err(_)) | None => Flow::Close,
                 },
-                _ = std::future::ready(()), if !self.flood.is_empty() && !shared.paused.load(Ordering::Relaxed) => self.send_flood(&mut ws).await,
+                _ = std::future::ready(()), if !deaf && !self.flood.is_empty() && !shared.paused.load(Ordering::Relaxed) => self.send_flood(&mut ws).await,
                 tick = ticks.recv() => match tick {
                     Ok(t) => self.on_tick(&mut ws, t).await,
                     Err(RecvError::Lagged(_)) => self.on_lag(&mut ws).await,
