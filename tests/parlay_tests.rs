@@ -222,6 +222,43 @@ fn subscribe_narrows_to_one_event_and_unsubscribe_widens_again() {
 }
 
 #[test]
+fn moves_waiting_for_the_coalesce_window_survive_a_subscribe_to_their_event() {
+    let sim = sim(SimConfig {
+        odds_moves: 12,
+        ..quick()
+    });
+    // Business: one coalesced update a second.
+    let client = ParlayClient::connect(config(&sim, "pk_business_test")).unwrap();
+    let mut events = client.events();
+    assert!(wait_until(Duration::from_secs(2), || client
+        .event_ids()
+        .len()
+        == 4));
+    let target = client.event_ids()[0].clone();
+    std::thread::sleep(Duration::from_millis(500)); // moves pile up in the window
+    client.subscribe(&target).unwrap();
+    let seen = collect(&mut events, Duration::from_millis(200));
+    assert!(
+        seen.contains(&OddsEvent::Subscribed {
+            event_id: target.clone()
+        }),
+        "{seen:?}"
+    );
+    sim.pause(true);
+    let truth: Vec<Quote> = sim
+        .odds_truth()
+        .into_iter()
+        .filter(|q| *q.key.event_id == *target)
+        .collect();
+    assert!(
+        wait_until(Duration::from_secs(3), || book(
+            &client.event(&target).unwrap()
+        ) == book(&truth)),
+        "the event's board misses moves made before the subscribe"
+    );
+}
+
+#[test]
 fn fatal_close_codes_stop_the_client_with_a_clear_error() {
     let sim = sim(quick());
     let e = ParlayClient::connect(config(&sim, "pk_invalid")).unwrap_err();

@@ -359,7 +359,12 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                         Err(_) => None,
                     };
                     if let Some(r) = reply {
-                        pending.clear();
+                        // Moves waiting for the coalesce window that the new
+                        // filter still wants go out with it; only the rest are dropped.
+                        {
+                            let world = shared.odds.lock();
+                            pending.retain(|&i| filter.wants(&world, &world.quotes[i]));
+                        }
                         if !send(ws, &r).await {
                             return;
                         }
