@@ -81,6 +81,34 @@ fn a_connection_that_does_not_authenticate_in_time_is_closed() {
 }
 
 #[test]
+fn a_peer_that_never_finishes_the_handshake_is_dropped_after_the_auth_window() {
+    for tls in [false, true] {
+        let sim = Simulator::start(SimConfig {
+            auth_window: Duration::from_millis(300),
+            tls,
+            ..quiet()
+        })
+        .unwrap();
+        // TCP only: no TLS hello, no HTTP upgrade.
+        let mut tcp = std::net::TcpStream::connect(sim.addr()).unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let t = std::time::Instant::now();
+        let mut byte = [0u8; 1];
+        let read = std::io::Read::read(&mut tcp, &mut byte);
+        assert!(
+            matches!(read, Ok(0)),
+            "closed by the server (tls {tls}): {read:?}"
+        );
+        assert!(t.elapsed() >= Duration::from_millis(250));
+        let end = std::time::Instant::now() + Duration::from_secs(2);
+        while sim.stats().open_connections != 0 && std::time::Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(sim.stats().open_connections, 0);
+    }
+}
+
+#[test]
 fn keys_and_the_order_of_auth_follow_the_protocol() {
     let sim = Simulator::start(quiet()).unwrap();
     rt().block_on(async {

@@ -52,13 +52,18 @@ pub(super) async fn accept_loop(
                 .counters
                 .open_connections
                 .fetch_add(1, Ordering::Relaxed);
+            // A peer that never finishes the TLS or WebSocket handshake is
+            // dropped when the auth window, counted from the TCP accept, is over.
+            let deadline = tokio::time::Instant::now() + shared.config.auth_window;
             match tls {
                 Some(acceptor) => {
-                    if let Ok(stream) = acceptor.accept(tcp).await {
-                        handshake(stream, &shared, serial).await;
+                    if let Ok(Ok(stream)) =
+                        tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await
+                    {
+                        handshake(stream, &shared, serial, deadline).await;
                     }
                 }
-                None => handshake::<TcpStream>(tcp, &shared, serial).await,
+                None => handshake::<TcpStream>(tcp, &shared, serial, deadline).await,
             }
             shared
                 .counters
@@ -73,6 +78,7 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
     stream: S,
     shared: &Arc<Shared>,
     serial: u64,
+    deadline: tokio::time::Instant,
 ) {
     // The callback's signature is tungstenite's.
     let mut parlay: Option<ParlayRequest> = None;
@@ -98,8 +104,8 @@ async fn handshake<S: AsyncRead + AsyncWrite + Unpin>(
         Err(err)
     };
     let config = WebSocketConfig::default().max_message_size(Some(1 << 20));
-    let Ok(ws) = tokio_tungstenite::accept_hdr_async_with_config(stream, route, Some(config)).await
-    else {
+    let accept = tokio_tungstenite::accept_hdr_async_with_config(stream, route, Some(config));
+    let Ok(Ok(ws)) = tokio::time::timeout_at(deadline, accept).await else {
         return;
     };
     if let Some(req) = parlay {
