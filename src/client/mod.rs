@@ -181,12 +181,23 @@ impl Subscription {
     /// ```
     /// use wirebook::client::Subscription;
     /// let s = Subscription::new("kalshi:KXBTC-26MAR10").depth(10);
-    /// assert!(format!("{s:?}").contains("depth: Some(10)"));
+    /// assert_eq!(s.requested_depth(), Some(10));
     /// assert_ne!(s, Subscription::new("kalshi:KXBTC-26MAR10"));
     /// ```
     pub fn depth(mut self, depth: u32) -> Subscription {
         self.depth = Some(depth);
         self
+    }
+
+    /// The depth asked for, if any (`None`: the server's default, 50).
+    ///
+    /// ```
+    /// use wirebook::client::Subscription;
+    /// assert_eq!(Subscription::new("sim:0").requested_depth(), None);
+    /// assert_eq!(Subscription::new("sim:0").depth(10).requested_depth(), Some(10));
+    /// ```
+    pub fn requested_depth(&self) -> Option<u32> {
+        self.depth
     }
 
     /// The book's `parsec_id`.
