@@ -506,6 +506,40 @@ fn a_subscribe_refused_with_3001_is_sent_again_after_the_snapshot_timeout() {
 }
 
 #[test]
+fn an_unsubscribe_refused_with_3001_is_sent_again_when_its_frames_keep_coming() {
+    let sim = simulator(SimConfig {
+        control_limit: 1,
+        ..quick_sim()
+    });
+    let mut cfg = all_books(1)
+        .into_iter()
+        .fold(config(&sim, "pk_test_3001u"), ClientConfig::subscribe);
+    cfg.snapshot_timeout = Duration::from_millis(1500);
+    let client = ParsecClient::connect(cfg).unwrap();
+    assert!(wait_until(SECS(5), || all_fresh(&client)));
+    // Goes out 0.4 s after the subscribe: refused; the server keeps the book.
+    client
+        .unsubscribe(vec![Subscription::new("sim:0").outcome("no")])
+        .unwrap();
+    assert!(wait_until(SECS(5), || client.counters().rate_limited == 1));
+    assert!(
+        wait_until(SECS(10), || client.counters().unsubscribes_resent == 1),
+        "{:?}",
+        client.counters()
+    );
+    // Once the second unsubscribe lands, the book's frames stop.
+    let settled = wait_until(SECS(5), || {
+        let before = client.counters().store.untracked;
+        std::thread::sleep(Duration::from_millis(500));
+        client.counters().store.untracked == before
+    });
+    assert!(settled, "{:?}", client.counters());
+    assert_eq!(client.counters().unsubscribes_resent, 1);
+    assert_eq!(sim.stats().rate_limited, 1);
+    assert!(all_fresh(&client) && client.books().len() == 1);
+}
+
+#[test]
 fn an_invalid_outcome_refused_before_a_valid_ones_snapshot_drops_only_the_invalid_one() {
     let sim = simulator(quick_sim());
     let mut cfg = config(&sim, "pk_test_2005");

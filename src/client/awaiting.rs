@@ -17,6 +17,11 @@
 //!   `subscribe` lost to a 3001, or never answered) is subscribed again.
 //!
 //! Books confirmed on this connection are never dropped by an error.
+//!
+//! An `unsubscribe` has no answer at all, and a 3001 may have refused it: a
+//! book unsubscribed on this connection whose frames still arrive after the
+//! snapshot timeout (PROTOCOL.md A2 allows one or two in flight) is
+//! unsubscribed again ([`Leaving`]).
 
 use std::time::{Duration, Instant};
 
@@ -128,6 +133,73 @@ impl Awaiting {
     }
 }
 
+/// Books unsubscribed on this connection, and when the frame went out.
+#[derive(Debug, Default)]
+pub(super) struct Leaving {
+    entries: Vec<(String, String, Instant)>,
+}
+
+/// How long a [`Leaving`] entry is kept, in snapshot timeouts: a book whose
+/// frames stopped is forgotten after this.
+const LEAVING_KEPT: u32 = 3;
+
+impl Leaving {
+    /// An `unsubscribe` carrying the book went out at `now`.
+    pub(super) fn sent(&mut self, parsec_id: &str, outcome: &str, now: Instant) {
+        self.forget(parsec_id, outcome);
+        self.entries
+            .push((parsec_id.to_owned(), outcome.to_owned(), now));
+    }
+
+    /// The book is subscribed again, or a new connection starts.
+    pub(super) fn forget(&mut self, parsec_id: &str, outcome: &str) {
+        self.entries
+            .retain(|(id, o, _)| !(id == parsec_id && o == outcome));
+    }
+
+    /// Nothing is leaving (a new connection subscribes only what is kept).
+    pub(super) fn clear(&mut self) {
+        self.entries.clear();
+    }
+
+    /// Whether no book is leaving: checked before anything else.
+    pub(super) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// A frame of a book the client does not keep arrived at `now` (its
+    /// outcome as the frame spells it): whether its `unsubscribe` must be
+    /// sent again (it went out more than `timeout` ago). The entry is taken
+    /// off; sending it again puts it back.
+    pub(super) fn still_flowing(
+        &mut self,
+        parsec_id: &str,
+        outcome: &str,
+        now: Instant,
+        timeout: Duration,
+    ) -> bool {
+        let Some(i) = self
+            .entries
+            .iter()
+            .position(|(id, o, _)| id == parsec_id && o.eq_ignore_ascii_case(outcome))
+        else {
+            return false;
+        };
+        if now.saturating_duration_since(self.entries[i].2) < timeout {
+            return false;
+        }
+        self.entries.swap_remove(i);
+        true
+    }
+
+    /// Forgets books unsubscribed long enough ago that their frames have stopped.
+    pub(super) fn expire(&mut self, now: Instant, timeout: Duration) {
+        let kept = timeout.saturating_mul(LEAVING_KEPT);
+        self.entries
+            .retain(|(_, _, sent)| now.saturating_duration_since(*sent) < kept);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,5 +270,29 @@ mod tests {
         a.sent("kalshi:X", "yes", t0);
         a.clear();
         assert!(a.expired(t0 + T, T).is_empty());
+    }
+
+    #[test]
+    fn frames_of_a_left_book_after_the_timeout_ask_for_another_unsubscribe() {
+        let (mut l, t0) = (Leaving::default(), Instant::now());
+        l.sent("kalshi:X", "yes", t0);
+        assert!(
+            !l.still_flowing("kalshi:X", "YES", t0 + T / 2, T),
+            "in flight"
+        );
+        assert!(
+            !l.still_flowing("kalshi:Y", "yes", t0 + T, T),
+            "not leaving"
+        );
+        assert!(l.still_flowing("kalshi:X", "Yes", t0 + T, T));
+        assert!(l.is_empty(), "taken off until sent again");
+        l.sent("kalshi:X", "yes", t0);
+        l.expire(t0 + T * 2, T);
+        assert!(!l.is_empty());
+        l.expire(t0 + T * 3, T);
+        assert!(l.is_empty(), "forgotten once its frames surely stopped");
+        l.sent("kalshi:X", "yes", t0);
+        l.forget("kalshi:X", "yes");
+        assert!(l.is_empty());
     }
 }

@@ -9,7 +9,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-use super::awaiting::{Awaiting, Expired};
+use super::awaiting::{Awaiting, Expired, Leaving};
 use super::error::redact;
 use super::event::{Activity, ErrorCode, Event};
 use super::pacer::Pacer;
@@ -62,6 +62,8 @@ pub(super) struct Driver {
     pending_wallets: Vec<Wallet>,
     /// Books subscribed on this connection still waiting for their first snapshot.
     awaiting: Awaiting,
+    /// Books unsubscribed on this connection (an `unsubscribe` has no answer).
+    leaving: Leaving,
     authenticated: bool,
     counters: super::ClientCounters,
     latency: LatencyRecorder,
@@ -93,6 +95,7 @@ impl Driver {
             pending_unsubscribe: Vec::new(),
             pending_wallets: Vec::new(),
             awaiting: Awaiting::default(),
+            leaving: Leaving::default(),
             authenticated: false,
             counters: super::ClientCounters::default(),
             latency: LatencyRecorder::new(),
@@ -108,6 +111,7 @@ impl Driver {
     /// Adds a book to the store and the handle's registry (idempotent).
     pub(super) fn track(&mut self, s: &Subscription) -> Result<BookReader, ClientError> {
         let reader = self.store.track(&s.parsec_id, &s.outcome)?;
+        self.leaving.forget(&s.parsec_id, &s.outcome);
         self.shared
             .books
             .write()
@@ -379,6 +383,7 @@ impl Driver {
         // Rule A1.3: re-subscribe everything, batched.
         self.pending_subscribe = self.subs.clone();
         self.awaiting.clear();
+        self.leaving.clear();
         self.pending_unsubscribe.clear();
         self.pending_wallets = self.wallets.clone();
         self.set_state(ConnectionState::Live);
@@ -517,6 +522,10 @@ impl Driver {
             } else if !self.pending_unsubscribe.is_empty() {
                 let n = self.pending_unsubscribe.len().min(BATCH);
                 let batch: Vec<Subscription> = self.pending_unsubscribe.drain(..n).collect();
+                let now = std::time::Instant::now();
+                for s in &batch {
+                    self.leaving.sent(&s.parsec_id, &s.outcome, now);
+                }
                 let selectors: Vec<_> = batch.iter().map(Subscription::selector).collect();
                 self.writer.unsubscribe(&selectors, &[]).to_owned()
             } else if let Some(req) = self.store.next_resync(clock::now_ns()) {
@@ -595,6 +604,31 @@ impl Driver {
                 self.awaiting.synced(b.market.parsec_id, b.market.outcome);
             }
         }
+        if applied == Applied::Untracked && !self.leaving.is_empty() {
+            // A frame of a book the client left: if its `unsubscribe` went
+            // out longer than the snapshot timeout ago, it did not take (a
+            // 3001 refused it): send it again.
+            let market = match frame {
+                Frame::Book(b) => Some(&b.market),
+                Frame::Delta(d) => Some(&d.market),
+                _ => None,
+            };
+            if let Some(m) = market {
+                let now = std::time::Instant::now();
+                let timeout = self.config.snapshot_timeout;
+                if self
+                    .leaving
+                    .still_flowing(m.parsec_id, m.outcome, now, timeout)
+                {
+                    let again = Subscription::new(m.parsec_id).outcome(m.outcome);
+                    let kept = self.subs.iter().any(|s| s.same_book(&again));
+                    if !kept && !self.pending_unsubscribe.iter().any(|p| p.same_book(&again)) {
+                        self.counters.unsubscribes_resent += 1;
+                        self.pending_unsubscribe.push(again);
+                    }
+                }
+            }
+        }
         let hub = &self.shared.hub;
         match frame {
             Frame::Error(e) => {
@@ -662,10 +696,11 @@ impl Driver {
     /// Housekeeping of the books waiting for their first snapshot: those
     /// refused are dropped, those unanswered subscribed again.
     fn check_awaiting(&mut self) {
+        let now = std::time::Instant::now();
+        self.leaving.expire(now, self.config.snapshot_timeout);
         if self.awaiting.is_empty() {
             return;
         }
-        let now = std::time::Instant::now();
         for expired in self.awaiting.expired(now, self.config.snapshot_timeout) {
             match expired {
                 Expired::Refused(id, outcome, code) => self.drop_refused(&id, &outcome, code),
