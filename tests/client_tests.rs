@@ -483,11 +483,12 @@ fn a_subscribe_refused_with_3001_is_sent_again_after_the_snapshot_timeout() {
         control_limit: 1,
         ..quick_sim()
     });
-    let mut cfg = config(&sim, "pk_test_3001").subscribe(Subscription::new("sim:0"));
+    let mut cfg = config(&sim, "pk_test_3001");
     cfg.snapshot_timeout = Duration::from_millis(1500);
     let client = ParsecClient::connect(cfg).unwrap();
-    assert!(wait_until(SECS(5), || all_fresh(&client)));
-    // Goes out 0.4 s after the first subscribe: refused, and 3001 names no frame.
+    // The first goes out at once (one command, then the pacer's turn); the
+    // second 0.4 s later: refused, and 3001 names no frame.
+    client.subscribe(vec![Subscription::new("sim:0")]).unwrap();
     let book = client.subscribe(vec![Subscription::new("sim:1")]).unwrap()[0].clone();
     assert!(
         wait_until(SECS(5), || client.counters().rate_limited == 1),
@@ -511,12 +512,10 @@ fn an_unsubscribe_refused_with_3001_is_sent_again_when_its_frames_keep_coming() 
         control_limit: 1,
         ..quick_sim()
     });
-    let mut cfg = all_books(1)
-        .into_iter()
-        .fold(config(&sim, "pk_test_3001u"), ClientConfig::subscribe);
+    let mut cfg = config(&sim, "pk_test_3001u");
     cfg.snapshot_timeout = Duration::from_millis(1500);
     let client = ParsecClient::connect(cfg).unwrap();
-    assert!(wait_until(SECS(5), || all_fresh(&client)));
+    client.subscribe(all_books(1)).unwrap();
     // Goes out 0.4 s after the subscribe: refused; the server keeps the book.
     client
         .unsubscribe(vec![Subscription::new("sim:0").outcome("no")])
@@ -537,6 +536,37 @@ fn an_unsubscribe_refused_with_3001_is_sent_again_when_its_frames_keep_coming() 
     assert_eq!(client.counters().unsubscribes_resent, 1);
     assert_eq!(sim.stats().rate_limited, 1);
     assert!(all_fresh(&client) && client.books().len() == 1);
+}
+
+#[test]
+fn at_the_tier_limit_an_unsubscribe_frees_the_slot_for_a_subscribe_sent_with_it() {
+    let sim = simulator(SimConfig {
+        markets: 8,
+        ..quick_sim()
+    });
+    // Free tier: five subscriptions.
+    let cfg = (0..5)
+        .map(|i| Subscription::new(format!("sim:{i}")))
+        .fold(config(&sim, "pk_free_swap"), ClientConfig::subscribe);
+    let client = ParsecClient::connect(cfg).unwrap();
+    assert!(wait_until(SECS(5), || client.books().len() == 5 && all_fresh(&client)));
+    // Both wait for the same turn of the pacer; the unsubscribe goes first.
+    client
+        .unsubscribe(vec![Subscription::new("sim:0")])
+        .unwrap();
+    let book = client.subscribe(vec![Subscription::new("sim:5")]).unwrap()[0].clone();
+    assert!(
+        wait_until(SECS(5), || book.snapshot(1).state == BookState::Fresh),
+        "{:?}",
+        client.counters()
+    );
+    let c = client.counters();
+    assert_eq!(
+        (c.server_errors, c.dropped_subscriptions),
+        (0, 0),
+        "no 3002: {c:?}"
+    );
+    assert!(client.book("sim:0", "yes").is_none() && client.books().len() == 5);
 }
 
 #[test]
@@ -570,8 +600,12 @@ fn an_invalid_outcome_refused_before_a_valid_ones_snapshot_drops_only_the_invali
     assert_eq!(readers[1].snapshot(1).state, BookState::Fresh);
     assert!(client.book("sim:0", "yes").is_some());
     assert_eq!(client.books().len(), 1);
-    let c = client.counters();
-    assert_eq!((c.dropped_subscriptions, c.resubscribes), (1, 0), "{c:?}");
+    // Counters reach the handle on the client's next housekeeping turn.
+    assert!(wait_until(SECS(2), || client
+        .counters()
+        .dropped_subscriptions
+        == 1));
+    assert_eq!(client.counters().resubscribes, 0);
 }
 
 #[test]

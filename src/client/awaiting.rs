@@ -34,15 +34,24 @@ struct Entry {
     /// Lower-case, as [`super::Subscription`] keeps it.
     outcome: String,
     sent: Instant,
+    /// Subscribes sent again after a timeout; each doubles the next wait.
+    attempt: u32,
     refused: Option<ErrorCode>,
+    /// Due to be sent again (not in flight).
+    queued: bool,
 }
+
+/// Most doublings of the wait for a book subscribed again and again (32
+/// timeouts: about 5 minutes with the default 10 s).
+const MAX_DOUBLINGS: u32 = 5;
 
 /// What the timeout decided for one book.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Expired {
     /// Refused by the server (the code says why): drop the subscription.
     Refused(String, String, ErrorCode),
-    /// No answer: subscribe again.
+    /// No answer, or a refusal that cannot be pinned on this book alone:
+    /// subscribe again.
     Unanswered(String, String),
 }
 
@@ -53,15 +62,30 @@ pub(super) struct Awaiting {
 }
 
 impl Awaiting {
-    /// A `subscribe` carrying the book went out at `now` (restarts its wait).
+    /// A `subscribe` carrying the book went out at `now` (restarts its wait;
+    /// a book sent again keeps its count of attempts).
     pub(super) fn sent(&mut self, parsec_id: &str, outcome: &str, now: Instant) {
-        self.forget(parsec_id, outcome);
-        self.entries.push(Entry {
-            parsec_id: parsec_id.to_owned(),
-            outcome: outcome.to_owned(),
-            sent: now,
-            refused: None,
-        });
+        match self.find(parsec_id, outcome) {
+            Some(e) => {
+                e.sent = now;
+                e.refused = None;
+                e.queued = false;
+            }
+            None => self.entries.push(Entry {
+                parsec_id: parsec_id.to_owned(),
+                outcome: outcome.to_owned(),
+                sent: now,
+                attempt: 0,
+                refused: None,
+                queued: false,
+            }),
+        }
+    }
+
+    fn find(&mut self, parsec_id: &str, outcome: &str) -> Option<&mut Entry> {
+        self.entries
+            .iter_mut()
+            .find(|e| e.parsec_id == parsec_id && e.outcome == outcome)
     }
 
     /// Nothing waits (a new connection starts over).
@@ -91,44 +115,77 @@ impl Awaiting {
     /// (parsec_id, outcome). Books of the market it cannot tell apart are
     /// marked refused and left to [`Awaiting::expired`].
     pub(super) fn refused(&mut self, parsec_id: &str, code: ErrorCode) -> Vec<(String, String)> {
-        let waiting = self
-            .entries
-            .iter()
-            .filter(|e| e.parsec_id == parsec_id)
-            .count();
-        if waiting == 1 || code == ErrorCode::MarketNotFound {
-            let mut gone = Vec::with_capacity(waiting);
-            self.entries.retain(|e| {
-                let hit = e.parsec_id == parsec_id;
-                if hit {
-                    gone.push((e.parsec_id.clone(), e.outcome.clone()));
-                }
-                !hit
-            });
+        let market = |e: &Entry| e.parsec_id == parsec_id;
+        let in_flight = |e: &Entry| market(e) && !e.queued;
+        let waiting = self.entries.iter().filter(|e| in_flight(e)).count();
+        if code == ErrorCode::MarketNotFound || waiting == 1 {
+            // 2002: the whole market is unknown, queued books too.
+            let hit = |e: &Entry| match code {
+                ErrorCode::MarketNotFound => market(e),
+                _ => in_flight(e),
+            };
+            let gone = self
+                .entries
+                .iter()
+                .filter(|e| hit(e))
+                .map(|e| (e.parsec_id.clone(), e.outcome.clone()))
+                .collect();
+            self.entries.retain(|e| !hit(e));
             return gone;
         }
         for e in &mut self.entries {
-            if e.parsec_id == parsec_id && e.refused.is_none() {
+            if in_flight(e) && e.refused.is_none() {
                 e.refused = Some(code);
             }
         }
         Vec::new()
     }
 
-    /// The books whose wait of `timeout` is over at `now`, taken off the list.
+    /// The books whose wait is over at `now`: `timeout` after their
+    /// subscribe, doubled for each time it was sent again. A refused book is
+    /// taken off; one to subscribe again stays, queued, until
+    /// [`Awaiting::sent`]. A refusal marked on several books of a market
+    /// drops only the one still waiting; when more than one still waits
+    /// (a snapshot slower than the timeout, a subscribe lost to 3001), they
+    /// are all subscribed again rather than a valid one dropped.
     pub(super) fn expired(&mut self, now: Instant, timeout: Duration) -> Vec<Expired> {
+        let due = |e: &Entry| {
+            !e.queued
+                && now.saturating_duration_since(e.sent)
+                    >= timeout.saturating_mul(1 << e.attempt.min(MAX_DOUBLINGS))
+        };
+        // Counted before any entry changes: how many refused books of each
+        // market still wait.
+        let refused_in: Vec<usize> = self
+            .entries
+            .iter()
+            .map(|e| {
+                self.entries
+                    .iter()
+                    .filter(|o| o.parsec_id == e.parsec_id && o.refused.is_some() && !o.queued)
+                    .count()
+            })
+            .collect();
         let mut out = Vec::new();
-        self.entries.retain(|e| {
-            if now.saturating_duration_since(e.sent) < timeout {
-                return true;
+        let mut keep = Vec::with_capacity(self.entries.len());
+        for (mut e, refused_in) in self.entries.drain(..).zip(refused_in) {
+            if !due(&e) {
+                keep.push(e);
+                continue;
             }
             let (id, outcome) = (e.parsec_id.clone(), e.outcome.clone());
-            out.push(match e.refused {
-                Some(code) => Expired::Refused(id, outcome, code),
-                None => Expired::Unanswered(id, outcome),
-            });
-            false
-        });
+            match e.refused {
+                Some(code) if refused_in == 1 => out.push(Expired::Refused(id, outcome, code)),
+                _ => {
+                    e.refused = None;
+                    e.queued = true;
+                    e.attempt = e.attempt.saturating_add(1);
+                    out.push(Expired::Unanswered(id, outcome));
+                    keep.push(e);
+                }
+            }
+        }
+        self.entries = keep;
         out
     }
 }
@@ -248,14 +305,64 @@ mod tests {
         assert!(a.refused("kalshi:X", ErrorCode::InvalidOutcome).is_empty());
         a.synced("kalshi:X", "YES");
         assert!(a.expired(t0 + T / 2, T).is_empty());
+        let mut expired = a.expired(t0 + T, T);
+        expired.sort_by_key(|e| format!("{e:?}"));
         assert_eq!(
-            a.expired(t0 + T, T),
+            expired,
             vec![
                 Expired::Refused("kalshi:X".into(), "maybe".into(), ErrorCode::InvalidOutcome),
                 Expired::Unanswered("kalshi:Z".into(), "yes".into()),
             ]
         );
-        assert!(a.is_empty());
+        assert_eq!(
+            a.entries.len(),
+            1,
+            "kalshi:Z stays, queued to be sent again"
+        );
+    }
+
+    #[test]
+    fn a_refusal_that_still_cannot_be_pinned_at_the_timeout_subscribes_again() {
+        let (mut a, t0) = (Awaiting::default(), Instant::now());
+        a.sent("kalshi:X", "maybe", t0);
+        a.sent("kalshi:X", "yes", t0); // valid, but its snapshot is late
+        assert!(a.refused("kalshi:X", ErrorCode::InvalidOutcome).is_empty());
+        let expired = a.expired(t0 + T, T);
+        assert!(
+            expired.iter().all(|e| matches!(e, Expired::Unanswered(..))) && expired.len() == 2,
+            "{expired:?}"
+        );
+        // Sent again: the late one syncs, the other is refused alone.
+        a.sent("kalshi:X", "maybe", t0 + T);
+        a.sent("kalshi:X", "yes", t0 + T);
+        a.synced("kalshi:X", "yes");
+        assert_eq!(
+            a.refused("kalshi:X", ErrorCode::InvalidOutcome),
+            vec![book("kalshi:X", "maybe")]
+        );
+    }
+
+    #[test]
+    fn a_book_never_answered_waits_twice_as_long_each_time_up_to_32_timeouts() {
+        let (mut a, t0) = (Awaiting::default(), Instant::now());
+        let mut at = t0;
+        a.sent("kalshi:X", "yes", at);
+        for k in 0..8u32 {
+            let wait = T * (1 << k.min(MAX_DOUBLINGS));
+            assert!(a
+                .expired(at + wait - Duration::from_millis(1), T)
+                .is_empty());
+            assert_eq!(
+                a.expired(at + wait, T),
+                vec![Expired::Unanswered("kalshi:X".into(), "yes".into())]
+            );
+            assert!(
+                a.expired(at + wait * 4, T).is_empty(),
+                "queued: not due until sent"
+            );
+            at += wait;
+            a.sent("kalshi:X", "yes", at);
+        }
     }
 
     #[test]

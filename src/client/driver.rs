@@ -131,6 +131,9 @@ impl Driver {
             .write()
             .remove(&(s.parsec_id.clone(), s.outcome.clone()));
         self.subs.retain(|x| !x.same_book(s));
+        // A subscribe still queued (a re-send) would make the server keep a
+        // book the client no longer tracks.
+        self.pending_subscribe.retain(|p| !p.same_book(s));
     }
 
     fn publish(&self, event: Event) {
@@ -501,11 +504,21 @@ impl Driver {
             || self.store.queued_resyncs() > 0
     }
 
-    /// Sends what control frames the pacer allows: subscriptions first
-    /// (batched), then unsubscriptions, then the store's resyncs.
+    /// Sends what control frames the pacer allows: unsubscriptions first
+    /// (they free slots of the tier's limit for the subscriptions that
+    /// follow), then subscriptions (batched), then the store's resyncs.
     async fn send_control(&mut self, ws: &mut Ws) -> Result<(), String> {
         while self.has_control() && self.pacer.try_take(std::time::Instant::now()) {
-            let text = if !self.pending_subscribe.is_empty() || !self.pending_wallets.is_empty() {
+            let text = if !self.pending_unsubscribe.is_empty() {
+                let n = self.pending_unsubscribe.len().min(BATCH);
+                let batch: Vec<Subscription> = self.pending_unsubscribe.drain(..n).collect();
+                let now = std::time::Instant::now();
+                for s in &batch {
+                    self.leaving.sent(&s.parsec_id, &s.outcome, now);
+                }
+                let selectors: Vec<_> = batch.iter().map(Subscription::selector).collect();
+                self.writer.unsubscribe(&selectors, &[]).to_owned()
+            } else if !self.pending_subscribe.is_empty() || !self.pending_wallets.is_empty() {
                 let n = self.pending_subscribe.len().min(BATCH);
                 let batch: Vec<Subscription> = self.pending_subscribe.drain(..n).collect();
                 let now = std::time::Instant::now();
@@ -519,15 +532,6 @@ impl Driver {
                     .map(|w| (w.exchange.as_str(), w.address.as_str()))
                     .collect();
                 self.writer.subscribe(&selectors, &addresses).to_owned()
-            } else if !self.pending_unsubscribe.is_empty() {
-                let n = self.pending_unsubscribe.len().min(BATCH);
-                let batch: Vec<Subscription> = self.pending_unsubscribe.drain(..n).collect();
-                let now = std::time::Instant::now();
-                for s in &batch {
-                    self.leaving.sent(&s.parsec_id, &s.outcome, now);
-                }
-                let selectors: Vec<_> = batch.iter().map(Subscription::selector).collect();
-                self.writer.unsubscribe(&selectors, &[]).to_owned()
             } else if let Some(req) = self.store.next_resync(clock::now_ns()) {
                 self.counters.resyncs_sent += 1;
                 let text = self
@@ -604,13 +608,14 @@ impl Driver {
                 self.awaiting.synced(b.market.parsec_id, b.market.outcome);
             }
         }
-        if applied == Applied::Untracked && !self.leaving.is_empty() {
+        if !self.leaving.is_empty() {
             // A frame of a book the client left: if its `unsubscribe` went
             // out longer than the snapshot timeout ago, it did not take (a
             // 3001 refused it): send it again.
             let market = match frame {
-                Frame::Book(b) => Some(&b.market),
-                Frame::Delta(d) => Some(&d.market),
+                Frame::Book(b) if applied == Applied::Untracked => Some(&b.market),
+                Frame::Delta(d) if applied == Applied::Untracked => Some(&d.market),
+                Frame::Activity(a) => Some(&a.market),
                 _ => None,
             };
             if let Some(m) = market {
@@ -747,7 +752,12 @@ impl Driver {
             self.pacer.back_off(std::time::Instant::now());
         }
         // 2002, 2005, 3002 name the market, not the outcome (see `awaiting`).
+        // A 3002 while unsubscribes may not have taken yet (queued, or
+        // refused by a 3001 and still held at the server) says nothing final:
+        // the book is subscribed again after the snapshot timeout.
+        let freeing = !self.leaving.is_empty() || !self.pending_unsubscribe.is_empty();
         let gone = match &parsec_id {
+            Some(_) if code == ErrorCode::SubscriptionLimit && freeing => Vec::new(),
             Some(id) if code.drops_subscription() => self.awaiting.refused(id, code),
             _ => Vec::new(),
         };
