@@ -211,6 +211,20 @@ fn only_the_protocol_paths_are_served() {
     assert!(err.to_string().contains("404"), "{err}");
 }
 
+/// A connection authenticated and subscribed to `sim:0`, and its snapshot.
+async fn subscribed_to_sim_0(sim: &Simulator) -> (Ws, serde_json::Value) {
+    let mut ws = open(sim).await;
+    send(&mut ws, r#"{"type":"auth","api_key":"pk_test"}"#).await;
+    next_of(&mut ws, "auth_ok").await.unwrap();
+    send(
+        &mut ws,
+        r#"{"type":"subscribe","markets":[{"parsec_id":"sim:0"}]}"#,
+    )
+    .await;
+    let book = next_of(&mut ws, "orderbook").await.unwrap();
+    (ws, book)
+}
+
 #[test]
 fn two_reorders_in_a_row_deliver_every_delta_once() {
     let sim = Simulator::start(SimConfig {
@@ -220,15 +234,7 @@ fn two_reorders_in_a_row_deliver_every_delta_once() {
     })
     .unwrap();
     rt().block_on(async {
-        let mut ws = open(&sim).await;
-        send(&mut ws, r#"{"type":"auth","api_key":"pk_test"}"#).await;
-        next_of(&mut ws, "auth_ok").await.unwrap();
-        send(
-            &mut ws,
-            r#"{"type":"subscribe","markets":[{"parsec_id":"sim:0"}]}"#,
-        )
-        .await;
-        let book = next_of(&mut ws, "orderbook").await.unwrap();
+        let (mut ws, book) = subscribed_to_sim_0(&sim).await;
         let base = book["server_seq"].as_u64().unwrap();
         sim.inject(Fault::Reorder);
         sim.inject(Fault::Reorder);
@@ -262,15 +268,7 @@ fn silence_quiets_the_flood_too() {
     })
     .unwrap();
     rt().block_on(async {
-        let mut ws = open(&sim).await;
-        send(&mut ws, r#"{"type":"auth","api_key":"pk_test"}"#).await;
-        next_of(&mut ws, "auth_ok").await.unwrap();
-        send(
-            &mut ws,
-            r#"{"type":"subscribe","markets":[{"parsec_id":"sim:0"}]}"#,
-        )
-        .await;
-        next_of(&mut ws, "orderbook").await.unwrap();
+        let (mut ws, _) = subscribed_to_sim_0(&sim).await;
         sim.inject(Fault::Silence);
         let start = std::time::Instant::now();
         // What was sent before the fault drains; then nothing for a while.
