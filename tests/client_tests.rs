@@ -476,16 +476,22 @@ fn dropped(events: &[Event]) -> Vec<(String, String, ErrorCode)> {
         .collect()
 }
 
-#[test]
-fn a_subscribe_refused_with_3001_is_sent_again_after_the_snapshot_timeout() {
-    // The server allows one control frame a second; the client paces at 2.5.
+/// A server that allows one control frame a second (the client paces at
+/// 2.5) and a client with no books and a 1.5 s snapshot timeout.
+fn one_control_frame_a_second(key: &str) -> (std::sync::Arc<Simulator>, ParsecClient) {
     let sim = simulator(SimConfig {
         control_limit: 1,
         ..quick_sim()
     });
-    let mut cfg = config(&sim, "pk_test_3001");
+    let mut cfg = config(&sim, key);
     cfg.snapshot_timeout = Duration::from_millis(1500);
     let client = ParsecClient::connect(cfg).unwrap();
+    (sim, client)
+}
+
+#[test]
+fn a_subscribe_refused_with_3001_is_sent_again_after_the_snapshot_timeout() {
+    let (sim, client) = one_control_frame_a_second("pk_test_3001");
     // The first goes out at once (one command, then the pacer's turn); the
     // second 0.4 s later: refused, and 3001 names no frame.
     client.subscribe(vec![Subscription::new("sim:0")]).unwrap();
@@ -508,13 +514,7 @@ fn a_subscribe_refused_with_3001_is_sent_again_after_the_snapshot_timeout() {
 
 #[test]
 fn an_unsubscribe_refused_with_3001_is_sent_again_when_its_frames_keep_coming() {
-    let sim = simulator(SimConfig {
-        control_limit: 1,
-        ..quick_sim()
-    });
-    let mut cfg = config(&sim, "pk_test_3001u");
-    cfg.snapshot_timeout = Duration::from_millis(1500);
-    let client = ParsecClient::connect(cfg).unwrap();
+    let (sim, client) = one_control_frame_a_second("pk_test_3001u");
     client.subscribe(all_books(1)).unwrap();
     // Goes out 0.4 s after the subscribe: refused; the server keeps the book.
     client

@@ -20,7 +20,7 @@ use super::{
 use crate::capture::{CaptureWriter, FrameKind};
 use crate::clock;
 use crate::encode::FrameWriter;
-use crate::frame::{ActivityKind, Frame};
+use crate::frame::{ActivityKind, Frame, MarketRef};
 use crate::latency::{LatencyRecorder, Stamps};
 use crate::parse::FrameParser;
 use crate::snapshot::BookReader;
@@ -608,29 +608,24 @@ impl Driver {
                 self.awaiting.synced(b.market.parsec_id, b.market.outcome);
             }
         }
-        if !self.leaving.is_empty() {
-            // A frame of a book the client left: if its `unsubscribe` went
-            // out longer than the snapshot timeout ago, it did not take (a
-            // 3001 refused it): send it again.
-            let market = match frame {
-                Frame::Book(b) if applied == Applied::Untracked => Some(&b.market),
-                Frame::Delta(d) if applied == Applied::Untracked => Some(&d.market),
-                Frame::Activity(a) => Some(&a.market),
-                _ => None,
-            };
-            if let Some(m) = market {
-                let now = std::time::Instant::now();
-                let timeout = self.config.snapshot_timeout;
-                if self
-                    .leaving
-                    .still_flowing(m.parsec_id, m.outcome, now, timeout)
-                {
-                    let again = Subscription::new(m.parsec_id).outcome(m.outcome);
-                    let kept = self.subs.iter().any(|s| s.same_book(&again));
-                    if !kept && !self.pending_unsubscribe.iter().any(|p| p.same_book(&again)) {
-                        self.counters.unsubscribes_resent += 1;
-                        self.pending_unsubscribe.push(again);
-                    }
+        // A frame of a book the client left: if its `unsubscribe` went out
+        // longer than the snapshot timeout ago, it did not take (a 3001
+        // refused it): send it again.
+        let left = match self.leaving.is_empty() {
+            true => None,
+            false => market_not_kept(frame, applied),
+        };
+        if let Some(m) = left {
+            let (now, timeout) = (std::time::Instant::now(), self.config.snapshot_timeout);
+            if self
+                .leaving
+                .still_flowing(m.parsec_id, m.outcome, now, timeout)
+            {
+                let again = Subscription::new(m.parsec_id).outcome(m.outcome);
+                let kept = self.subs.iter().any(|s| s.same_book(&again));
+                if !kept && !self.pending_unsubscribe.iter().any(|p| p.same_book(&again)) {
+                    self.counters.unsubscribes_resent += 1;
+                    self.pending_unsubscribe.push(again);
                 }
             }
         }
@@ -703,19 +698,11 @@ impl Driver {
     fn check_awaiting(&mut self) {
         let now = std::time::Instant::now();
         self.leaving.expire(now, self.config.snapshot_timeout);
-        if self.awaiting.is_empty() {
-            return;
-        }
         for expired in self.awaiting.expired(now, self.config.snapshot_timeout) {
             match expired {
                 Expired::Refused(id, outcome, code) => self.drop_refused(&id, &outcome, code),
                 Expired::Unanswered(id, outcome) => {
-                    let Some(s) = self
-                        .subs
-                        .iter()
-                        .find(|s| s.parsec_id == id && s.outcome == outcome)
-                        .cloned()
-                    else {
+                    let Some(s) = self.subscription(&id, &outcome) else {
                         continue;
                     };
                     if !self.pending_subscribe.iter().any(|p| p.same_book(&s)) {
@@ -727,14 +714,17 @@ impl Driver {
         }
     }
 
-    /// Ends a subscription the server refused, and says so.
-    fn drop_refused(&mut self, parsec_id: &str, outcome: &str, code: ErrorCode) {
-        let Some(s) = self
-            .subs
+    /// The subscription of a book (outcome lower-case), if the client keeps it.
+    fn subscription(&self, parsec_id: &str, outcome: &str) -> Option<Subscription> {
+        self.subs
             .iter()
             .find(|s| s.parsec_id == parsec_id && s.outcome == outcome)
             .cloned()
-        else {
+    }
+
+    /// Ends a subscription the server refused, and says so.
+    fn drop_refused(&mut self, parsec_id: &str, outcome: &str, code: ErrorCode) {
+        let Some(s) = self.subscription(parsec_id, outcome) else {
             return;
         };
         self.untrack(&s);
@@ -769,5 +759,17 @@ impl Driver {
         for (id, outcome) in gone {
             self.drop_refused(&id, &outcome, code);
         }
+    }
+}
+
+/// The market of a frame that can only come from a book the client does not
+/// keep: a snapshot or delta the store has no book for, or any activity (the
+/// caller checks the book against what it keeps).
+fn market_not_kept<'f, 'a>(frame: &'f Frame<'a>, applied: Applied) -> Option<&'f MarketRef<'a>> {
+    match frame {
+        Frame::Book(b) if applied == Applied::Untracked => Some(&b.market),
+        Frame::Delta(d) if applied == Applied::Untracked => Some(&d.market),
+        Frame::Activity(a) => Some(&a.market),
+        _ => None,
     }
 }
