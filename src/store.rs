@@ -25,7 +25,7 @@ use hashbrown::HashTable;
 
 use crate::book::{Book, Dirty};
 use crate::frame::{Change, DeltaFrame, Frame, MarketRef, WireBookState};
-use crate::parse::{FrameParser, ParseError};
+use crate::parse::{FrameParser, MarketToken, ParseError};
 use crate::snapshot::{BookReader, BookState, Meta, Publisher, MAX_DEPTH};
 
 /// Rule A4.9: whether `book` is crossed (best bid >= best ask), counted when it is.
@@ -337,6 +337,11 @@ pub struct BookStore {
     /// Books found lately, by a cheap fingerprint of their key (verified
     /// before use): markets interleaved frame by frame skip the full hash.
     recent: [u32; RECENT],
+    /// Books found by the market token of the parser's runs that read the
+    /// frame: `(token, slot)`, indexed by the token's low bits. Cleared when
+    /// a slot is taken over by another market (tokens are never reused, so
+    /// an entry can only go stale that way).
+    by_token: [(MarketToken, u32); BY_TOKEN],
     queue: VecDeque<u32>,
     counters: Counters,
     applied_ns: u64,
@@ -360,6 +365,9 @@ fn state_of(phase: Phase, disconnected: bool) -> BookState {
 
 /// Entries of `BookStore::recent` (a power of two).
 const RECENT: usize = 64;
+
+/// Entries of `BookStore::by_token` (a power of two).
+const BY_TOKEN: usize = 64;
 
 /// An index into `BookStore::recent` from the first and last eight bytes of
 /// the id, its length, and the outcome's first letter (any case) and length.
@@ -391,6 +399,7 @@ impl BookStore {
             index: HashTable::new(),
             hasher: foldhash::fast::FixedState::with_seed(0x5eed_b00c),
             recent: [u32::MAX; RECENT],
+            by_token: [(0, 0); BY_TOKEN],
             queue: VecDeque::new(),
             counters: Counters::default(),
             applied_ns: 0,
@@ -465,6 +474,21 @@ impl BookStore {
             h.write(lowered);
         }
         h.finish()
+    }
+
+    /// [`find`](Self::find) for a frame whose runs gave `token` (0: none):
+    /// a token seen before names its book without a look at the strings.
+    #[inline(always)]
+    fn find_marked(&mut self, m: &MarketRef<'_>, token: MarketToken) -> Option<usize> {
+        let (known, i) = self.by_token[token as usize & (BY_TOKEN - 1)];
+        if token != 0 && known == token {
+            return Some(i as usize);
+        }
+        let i = self.find(m.parsec_id, m.outcome)?;
+        if token != 0 {
+            self.by_token[token as usize & (BY_TOKEN - 1)] = (token, i as u32);
+        }
+        Some(i)
     }
 
     #[inline]
@@ -586,6 +610,8 @@ impl BookStore {
                 entry.remove();
             }
             self.queue.retain(|&q| q as usize != j);
+            // Tokens that named the old market must not reach the new one.
+            self.by_token = [(0, 0); BY_TOKEN];
             Some(j)
         } else {
             None
@@ -654,10 +680,10 @@ impl BookStore {
     ) -> Result<(Frame<'a>, Applied), ParseError> {
         // Applied through a reference: moving the frame (224 bytes) out of
         // the result first cost a memcpy a frame.
-        let parsed = parser.parse(buf);
+        let (parsed, token) = parser.parse_marked(buf);
         match &parsed {
             Ok(frame) => {
-                let applied = self.apply(frame, now_ns);
+                let applied = self.apply_marked(frame, token, now_ns);
                 parsed.map(|frame| (frame, applied))
             }
             Err(e) => {
@@ -675,9 +701,21 @@ impl BookStore {
     /// assert_eq!(store.apply(&Frame::Heartbeat { ts_ms: None }, 0), Applied::NotBookState);
     /// ```
     pub fn apply(&mut self, frame: &Frame<'_>, now_ns: u64) -> Applied {
+        self.apply_marked(frame, 0, now_ns)
+    }
+
+    /// [`apply`](Self::apply) of a frame the parser read with market token
+    /// `token` (0: none), see [`FrameParser::parse_marked`].
+    #[inline]
+    pub(crate) fn apply_marked(
+        &mut self,
+        frame: &Frame<'_>,
+        token: MarketToken,
+        now_ns: u64,
+    ) -> Applied {
         match frame {
-            Frame::Book(b) => self.apply_snapshot(b, now_ns),
-            Frame::Delta(d) => self.apply_delta(d, now_ns),
+            Frame::Book(b) => self.apply_snapshot(b, token, now_ns),
+            Frame::Delta(d) => self.apply_delta(d, token, now_ns),
             Frame::ResyncRequired(m) => {
                 self.counters.resync_required += 1;
                 self.gap_for(m)
@@ -722,8 +760,8 @@ impl BookStore {
         }
     }
 
-    fn active_slot(&mut self, m: &MarketRef<'_>) -> Option<usize> {
-        match self.find(m.parsec_id, m.outcome) {
+    fn active_slot(&mut self, m: &MarketRef<'_>, token: MarketToken) -> Option<usize> {
+        match self.find_marked(m, token) {
             Some(i) if self.slots[i].active => Some(i),
             _ => {
                 self.counters.untracked += 1;
@@ -732,8 +770,13 @@ impl BookStore {
         }
     }
 
-    fn apply_snapshot(&mut self, f: &crate::frame::BookFrame<'_>, now_ns: u64) -> Applied {
-        let i = match self.find(f.market.parsec_id, f.market.outcome) {
+    fn apply_snapshot(
+        &mut self,
+        f: &crate::frame::BookFrame<'_>,
+        token: MarketToken,
+        now_ns: u64,
+    ) -> Applied {
+        let i = match self.find_marked(&f.market, token) {
             Some(i) if self.slots[i].active => i,
             Some(_) => {
                 self.counters.untracked += 1;
@@ -831,8 +874,8 @@ impl BookStore {
         corrupt
     }
 
-    fn apply_delta(&mut self, d: &DeltaFrame<'_>, now_ns: u64) -> Applied {
-        let Some(i) = self.active_slot(&d.market) else {
+    fn apply_delta(&mut self, d: &DeltaFrame<'_>, token: MarketToken, now_ns: u64) -> Applied {
+        let Some(i) = self.active_slot(&d.market, token) else {
             return Applied::Untracked;
         };
         let needs_refresh = d.book_state == Some(WireBookState::NeedsRefresh);
@@ -896,7 +939,7 @@ impl BookStore {
 
     /// An activity frame on the book's counter (rule A4.5, when configured).
     fn apply_sequenced(&mut self, m: &MarketRef<'_>, seq: u64, now_ns: u64) -> Applied {
-        let Some(i) = self.active_slot(m) else {
+        let Some(i) = self.active_slot(m, 0) else {
             return Applied::Untracked;
         };
         let s = &mut self.slots[i];
@@ -965,7 +1008,7 @@ impl BookStore {
     }
 
     fn gap_for(&mut self, m: &MarketRef<'_>) -> Applied {
-        match self.active_slot(m) {
+        match self.active_slot(m, 0) {
             Some(i) => {
                 self.gap(i);
                 Applied::Gap

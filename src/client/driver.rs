@@ -581,7 +581,7 @@ impl Driver {
         self.counters.bytes += bytes.len() as u64;
         // Read through a reference: moving the frame (224 bytes) out of the
         // result cost a memcpy a frame.
-        let parsed = self.parser.parse_shared(bytes, &mut self.spare);
+        let (parsed, token) = self.parser.parse_shared_marked(bytes, &mut self.spare);
         let frame = match &parsed {
             Ok(frame) => frame,
             Err(e) => {
@@ -596,7 +596,7 @@ impl Driver {
         };
         let timed = self.config.latency && matches!(frame, Frame::Delta(_) | Frame::Book(_));
         let parsed_ns = if timed { clock::now_ns() } else { 0 };
-        let applied = self.store.apply(frame, recv_ns);
+        let applied = self.store.apply_marked(frame, token, recv_ns);
         if timed {
             let stamps =
                 Stamps::applied(recv_ns, parsed_ns, self.store.applied_ns(), clock::now_ns());

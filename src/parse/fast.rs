@@ -56,6 +56,23 @@ pub(crate) struct Fields {
     /// Bit per known key seen (duplicates go to the general path).
     seen: u32,
     proof: Option<Validated>,
+    /// The [`MarketToken`] of the variant whose runs read the frame (0: none).
+    market_token: u64,
+}
+
+/// Names the market (`parsec_id` and `outcome`, byte for byte) of every frame
+/// read through one build of a variant's runs, whose bytes fix both strings:
+/// the store maps it to the market's book without hashing or comparing the
+/// strings. Unique in the process (never reused, not even by another parser),
+/// so a token seen before always means the same two strings. 0: no token.
+pub(crate) type MarketToken = u64;
+
+/// The next [`MarketToken`] handed to a variant build (builds are rare: a
+/// market's first frames, or its strings changing).
+static NEXT_MARKET_TOKEN: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+fn next_market_token() -> MarketToken {
+    NEXT_MARKET_TOKEN.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
 }
 
 const SEEN_BIDS: u32 = 1 << 15;
@@ -64,6 +81,12 @@ const SEEN_CHANGES: u32 = 1 << 17;
 const SEEN_DATA: u32 = 1 << 22;
 
 impl Fields {
+    /// The market token of the frame just scanned (0: none).
+    #[inline(always)]
+    pub(crate) fn market_token(&self) -> MarketToken {
+        self.market_token
+    }
+
     /// Builds the frame; only called after `scan` accepted `buf`.
     #[inline(always)]
     pub(crate) fn frame<'a>(&self, buf: &'a [u8], scratch: &'a Scratch) -> Frame<'a> {
@@ -823,6 +846,15 @@ impl Template {
         }
         set.expected
             .extend_from_slice(self.bytes.get(lit..).unwrap_or(&[]));
+        // The runs fix the market when they compare its strings' bytes: a
+        // `parsec_id` (and `outcome`, if the shape has one) remembered, not
+        // read as a value. A new token per build: a rebuild may hold other strings.
+        let market = |field: Field| self.slots.iter().filter(move |s| s.field == field);
+        let fixed = market(Field::ParsecId).count() == 1
+            && market(Field::ParsecId)
+                .chain(market(Field::Outcome))
+                .all(Slot::remembers_string);
+        set.base.market_token = if fixed { next_market_token() } else { 0 };
         set.runs.push(Run {
             end: set.expected.len() as u32,
             memo_from,

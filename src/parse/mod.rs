@@ -21,7 +21,7 @@ mod fast;
 mod general;
 mod text;
 
-pub(crate) use fast::bytes_equal;
+pub(crate) use fast::{bytes_equal, MarketToken};
 
 use crate::frame::{Change, Frame, Level, RawOddsRow};
 use crate::price::NumberError;
@@ -262,14 +262,27 @@ impl FrameParser {
     /// ```
     #[inline(always)]
     pub fn parse<'a>(&'a mut self, buf: &'a mut [u8]) -> Result<Frame<'a>, ParseError> {
+        self.parse_marked(buf).0
+    }
+
+    /// [`parse`](Self::parse), with the frame's market token when a learned
+    /// market's runs read it (0 otherwise): the store finds the book by it.
+    #[inline(always)]
+    pub(crate) fn parse_marked<'a>(
+        &'a mut self,
+        buf: &'a mut [u8],
+    ) -> (Result<Frame<'a>, ParseError>, MarketToken) {
         if buf.len() > MAX_FRAME_LEN {
-            return Err(ParseError::TooLarge { len: buf.len() });
+            return (Err(ParseError::TooLarge { len: buf.len() }), 0);
         }
         match self.scan_fast(buf) {
-            Some(()) => Ok(self.fields.frame(buf, &self.scratch)),
+            Some(()) => (
+                Ok(self.fields.frame(buf, &self.scratch)),
+                self.fields.market_token(),
+            ),
             None => {
                 self.stats.general += 1;
-                self.parse_general(buf)
+                (self.parse_general(buf), 0)
             }
         }
     }
@@ -290,17 +303,31 @@ impl FrameParser {
         buf: &'a [u8],
         spare: &'a mut Vec<u8>,
     ) -> Result<Frame<'a>, ParseError> {
+        self.parse_shared_marked(buf, spare).0
+    }
+
+    /// [`parse_shared`](Self::parse_shared) with the frame's market token, as
+    /// [`parse_marked`](Self::parse_marked).
+    #[inline]
+    pub(crate) fn parse_shared_marked<'a>(
+        &'a mut self,
+        buf: &'a [u8],
+        spare: &'a mut Vec<u8>,
+    ) -> (Result<Frame<'a>, ParseError>, MarketToken) {
         if buf.len() > MAX_FRAME_LEN {
-            return Err(ParseError::TooLarge { len: buf.len() });
+            return (Err(ParseError::TooLarge { len: buf.len() }), 0);
         }
         match self.scan_fast(buf) {
-            Some(()) => Ok(self.fields.frame(buf, &self.scratch)),
+            Some(()) => (
+                Ok(self.fields.frame(buf, &self.scratch)),
+                self.fields.market_token(),
+            ),
             None => {
                 self.stats.general += 1;
                 spare.clear();
                 spare.extend_from_slice(buf);
                 self.scratch.clear();
-                self.general.parse(spare, &mut self.scratch)
+                (self.general.parse(spare, &mut self.scratch), 0)
             }
         }
     }

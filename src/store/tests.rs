@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::frame::Level;
-use crate::BookSnapshot;
+use crate::{BookSnapshot, Size};
 
 const ID: &str = "kalshi:KXBTC-26MAR10";
 const SEC: u64 = 1_000_000_000;
@@ -608,4 +608,72 @@ fn exchange_unavailable_makes_that_exchanges_books_stale_until_a_fresh_frame() {
         r#"{"type":"error","code":2002,"message":"market not found","parsec_id":"kalshi:NOPE"}"#,
     );
     assert_eq!(h.read().state, BookState::Fresh);
+}
+
+/// The store finds a frame's book by the market token of the parser's runs
+/// that read it; a book taken over by another market must never get a frame
+/// of the market it held before, token or not.
+#[test]
+fn a_taken_over_book_gets_no_frame_of_its_old_market() {
+    let mut h = Harness::with(StoreConfig {
+        max_books: 1,
+        ..StoreConfig::default()
+    });
+    h.seeded(); // ID at seq 10
+                // Enough deltas of one shape for the parser to read them through their
+                // market's runs (learned, then built, then read), each applied.
+    for seq in 11..16 {
+        assert_eq!(h.delta(seq, &[("bid", "0.45", "11")]), Applied::Delta);
+    }
+    assert!(h.parser.stats().remembered >= 2, "{:?}", h.parser.stats());
+    assert!(h.store.untrack(ID, "yes"));
+    let new = h.store.track("a:3", "yes").expect("takes the slot over");
+    h.send(r#"{"type":"orderbook","parsec_id":"a:3","outcome":"yes","bids":[[0.4,1]],"asks":[],"server_seq":7}"#);
+    let remembered = h.parser.stats().remembered;
+    // The old market's next delta, read through the same runs (same token).
+    assert_eq!(h.delta(16, &[("bid", "0.45", "99")]), Applied::Untracked);
+    assert_eq!(h.parser.stats().remembered, remembered + 1);
+    let book = new.snapshot(10);
+    assert_eq!((book.seq, book.bids.len()), (7, 1));
+    assert_eq!(book.bids[0].size, Size::parse(b"1").unwrap());
+    // And tracked again, it takes a slot of its own (after a snapshot).
+    assert!(h.store.untrack("a:3", "yes"));
+    h.store.track(ID, "yes").unwrap();
+    assert_eq!(h.delta(17, &[]), Applied::DroppedBeforeSnapshot);
+    assert_eq!(new.snapshot(10).seq, 7, "a:3's readers keep their copy");
+}
+
+/// Two parsers feeding one store (tokens are unique across parsers): each
+/// parser's frames reach the book they name.
+#[test]
+fn frames_of_two_parsers_reach_their_own_books() {
+    let mut store = BookStore::default();
+    let mut parsers = [FrameParser::new(), FrameParser::new()];
+    let ids = ["kalshi:A", "kalshi:B"];
+    for (p, id) in parsers.iter_mut().zip(ids) {
+        let mut snap = format!(
+            r#"{{"type":"orderbook","parsec_id":"{id}","outcome":"yes","bids":[[0.4,1]],"asks":[],"server_seq":1}}"#
+        )
+        .into_bytes();
+        assert_eq!(store.ingest(p, &mut snap, 1).unwrap().1, Applied::Snapshot);
+    }
+    for seq in 2..10u64 {
+        for (k, (p, id)) in parsers.iter_mut().zip(ids).enumerate() {
+            let mut delta = format!(
+                r#"{{"type":"orderbook_delta","parsec_id":"{id}","outcome":"yes","changes":[{{"side":"bid","price":0.4,"size":{}}}],"server_seq":{seq}}}"#,
+                seq * 10 + k as u64
+            )
+            .into_bytes();
+            assert_eq!(store.ingest(p, &mut delta, 1).unwrap().1, Applied::Delta);
+        }
+    }
+    assert!(parsers.iter().all(|p| p.stats().remembered > 0));
+    for (k, id) in ids.iter().enumerate() {
+        let book = store.reader(id, "yes").unwrap().snapshot(1);
+        assert_eq!(book.seq, 9);
+        assert_eq!(
+            book.bids[0].size,
+            Size::parse(format!("{}", 90 + k).as_bytes()).unwrap()
+        );
+    }
 }
