@@ -9,6 +9,7 @@
 
 use crate::frame::{Change, Level, Side};
 use crate::price::{Price, Size};
+use crate::sweep::Sweep;
 
 /// Hard bound on levels per side; a delta that would exceed it is corruption.
 ///
@@ -159,6 +160,21 @@ impl Ladder {
     /// ```
     pub fn iter(&self) -> impl ExactSizeIterator<Item = Level> + '_ {
         self.levels.iter().rev().copied()
+    }
+
+    /// What taking `size` from this side at once would take, best level
+    /// first (buying from asks, selling into bids).
+    ///
+    /// ```
+    /// # use wirebook::{Ladder, Price, Side, Size};
+    /// let mut asks = Ladder::new(Side::Ask, 4);
+    /// asks.set(Price::parse(b"0.5").unwrap(), Size::parse(b"2").unwrap()).unwrap();
+    /// asks.set(Price::parse(b"0.6").unwrap(), Size::parse(b"2").unwrap()).unwrap();
+    /// let sweep = asks.sweep(Size::parse(b"3").unwrap());
+    /// assert_eq!((sweep.levels, sweep.cost()), (2, 1.6));
+    /// ```
+    pub fn sweep(&self, size: Size) -> Sweep {
+        Sweep::walk(self.iter(), size)
     }
 
     /// Sets a level's absolute size (zero removes it). Returns the storage

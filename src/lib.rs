@@ -21,6 +21,7 @@ pub mod seqlock;
 pub mod sim;
 pub mod snapshot;
 pub mod store;
+pub mod sweep;
 
 pub use book::{Book, BookError, Dirty, Ladder, MAX_LEVELS_PER_SIDE};
 pub use encode::{FrameWriter, MarketSelector};
@@ -37,3 +38,4 @@ pub use store::{
     Applied, BookKey, BookStore, Counters, ResyncRequest, StoreConfig, StoreError,
     MAX_RESYNC_BUFFER,
 };
+pub use sweep::Sweep;

@@ -14,9 +14,10 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex};
 
 use crate::book::{Book, Dirty, Ladder};
-use crate::frame::{FeedState, Level};
+use crate::frame::{FeedState, Level, Side};
 use crate::price::{Price, Size};
 use crate::seqlock::{SeqLock, SeqLockWriter, WordReader, WordWriter};
+use crate::sweep::{size_through, Sweep};
 
 /// The deepest book a reader can get (PROTOCOL.md A2: at most 100 levels a side).
 ///
@@ -332,6 +333,84 @@ impl BookSnapshot {
     /// ```
     pub fn best_ask(&self) -> Option<Level> {
         self.asks.first().copied()
+    }
+
+    /// Best ask minus best bid; `None` if a side is empty or the book is
+    /// crossed or locked (never while the state is `Fresh`).
+    ///
+    /// ```
+    /// # use wirebook::{BookSnapshot, Level, Price, Size};
+    /// let at = |p: &str| Level { price: Price::parse(p.as_bytes()).unwrap(), size: Size::parse(b"1").unwrap() };
+    /// let book = BookSnapshot { bids: vec![at("0.45")], asks: vec![at("0.47")], ..BookSnapshot::default() };
+    /// assert_eq!(book.spread(), Some(Price::parse(b"0.02").unwrap()));
+    /// ```
+    pub fn spread(&self) -> Option<Price> {
+        let (bid, ask) = (self.best_bid()?.price, self.best_ask()?.price);
+        Price::from_units(u64::from(ask.units()).checked_sub(u64::from(bid.units()))?).ok()
+    }
+
+    /// Halfway between the best bid and the best ask, rounded down to a unit
+    /// of 1e-8 (exact on every grid of PROTOCOL.md, the finest being 0.0001);
+    /// `None` if a side is empty or the book is crossed or locked.
+    ///
+    /// ```
+    /// # use wirebook::{BookSnapshot, Level, Price, Size};
+    /// let at = |p: &str| Level { price: Price::parse(p.as_bytes()).unwrap(), size: Size::parse(b"1").unwrap() };
+    /// let book = BookSnapshot { bids: vec![at("0.45")], asks: vec![at("0.48")], ..BookSnapshot::default() };
+    /// assert_eq!(book.mid(), Some(Price::parse(b"0.465").unwrap()));
+    /// ```
+    pub fn mid(&self) -> Option<Price> {
+        self.spread()?;
+        let (bid, ask) = (self.best_bid()?.price, self.best_ask()?.price);
+        Price::from_units((u64::from(bid.units()) + u64::from(ask.units())) / 2).ok()
+    }
+
+    /// What buying `size` at once would take from the asks read (best first):
+    /// filled size, exact notional, levels, worst price. Only the levels
+    /// read are walked: read deep enough for the size, and check `state`.
+    ///
+    /// ```
+    /// # use wirebook::{BookSnapshot, Level, Price, Size};
+    /// let at = |p: &str, s: &str| Level { price: Price::parse(p.as_bytes()).unwrap(), size: Size::parse(s.as_bytes()).unwrap() };
+    /// let book = BookSnapshot { asks: vec![at("0.47", "10"), at("0.48", "20")], ..BookSnapshot::default() };
+    /// let buy = book.buy(Size::parse(b"20").unwrap());
+    /// assert_eq!((buy.levels, buy.cost()), (2, 9.5));
+    /// assert_eq!(buy.average_price(), Some(Price::parse(b"0.475").unwrap()));
+    /// ```
+    pub fn buy(&self, size: Size) -> Sweep {
+        Sweep::walk(self.asks.iter().copied(), size)
+    }
+
+    /// What selling `size` at once would take from the bids read (best
+    /// first); see [`buy`](Self::buy).
+    ///
+    /// ```
+    /// # use wirebook::{BookSnapshot, Level, Price, Size};
+    /// let at = |p: &str, s: &str| Level { price: Price::parse(p.as_bytes()).unwrap(), size: Size::parse(s.as_bytes()).unwrap() };
+    /// let book = BookSnapshot { bids: vec![at("0.45", "3")], ..BookSnapshot::default() };
+    /// let sell = book.sell(Size::parse(b"5").unwrap());
+    /// assert!(!sell.is_complete());
+    /// assert_eq!(sell.filled, Size::parse(b"3").unwrap());
+    /// ```
+    pub fn sell(&self, size: Size) -> Sweep {
+        Sweep::walk(self.bids.iter().copied(), size)
+    }
+
+    /// The size on `side` (of the levels read) at `price` or better: bids at
+    /// or above it, asks at or below it.
+    ///
+    /// ```
+    /// # use wirebook::{BookSnapshot, Level, Price, Side, Size};
+    /// let at = |p: &str, s: &str| Level { price: Price::parse(p.as_bytes()).unwrap(), size: Size::parse(s.as_bytes()).unwrap() };
+    /// let book = BookSnapshot { bids: vec![at("0.45", "3"), at("0.44", "4"), at("0.40", "9")], ..BookSnapshot::default() };
+    /// let limit = Price::parse(b"0.44").unwrap();
+    /// assert_eq!(book.size_at_or_better(Side::Bid, limit), Size::parse(b"7").unwrap());
+    /// ```
+    pub fn size_at_or_better(&self, side: Side, price: Price) -> Size {
+        match side {
+            Side::Bid => size_through(&self.bids, price, |p, limit| p >= limit),
+            Side::Ask => size_through(&self.asks, price, |p, limit| p <= limit),
+        }
     }
 }
 

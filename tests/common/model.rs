@@ -16,7 +16,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use wirebook::{BookReader, BookSnapshot, BookState, BookStore, FrameParser, StoreConfig};
+use wirebook::{
+    BookReader, BookSnapshot, BookState, BookStore, FrameParser, Side, Size, StoreConfig,
+};
 
 pub const BOOKS: usize = 2;
 const IDS: [&str; BOOKS] = ["kalshi:MODEL-A", "polymarket:0xmodel"];
@@ -350,8 +352,67 @@ impl Model {
                     IDS[book],
                     s.seq
                 );
+                check_sweeps(s, &top(&truth.0), &top(&truth.1));
                 self.fresh_checks += 1;
             }
+        }
+    }
+}
+
+/// The reader-side figures of a Fresh snapshot (spread, mid, the cost of
+/// taking a size, the size through a price) against the truth's levels,
+/// computed another way: prefix sums instead of a walk.
+fn check_sweeps(s: &BookSnapshot, bids: &[(u32, u64)], asks: &[(u32, u64)]) {
+    match (bids.first(), asks.first()) {
+        (Some(b), Some(a)) => {
+            assert_eq!(s.spread().map(|p| p.units()), Some(a.0 - b.0));
+            assert_eq!(s.mid().map(|p| p.units()), Some((a.0 + b.0) / 2));
+        }
+        _ => assert_eq!((s.spread(), s.mid()), (None, None)),
+    }
+    for (levels, side) in [(bids, Side::Bid), (asks, Side::Ask)] {
+        // cum[k]: the size of the best k levels.
+        let cum: Vec<u64> = std::iter::once(0)
+            .chain(levels.iter().scan(0u64, |sum, l| {
+                *sum += l.1;
+                Some(*sum)
+            }))
+            .collect();
+        let total = *cum.last().unwrap_or(&0);
+        for want in [1, total / 3, total.saturating_sub(1), total, total + 5] {
+            let sweep = match side {
+                Side::Bid => s.sell(Size::from_units(want)),
+                Side::Ask => s.buy(Size::from_units(want)),
+            };
+            let filled = want.min(total);
+            // Levels wholly taken: those whose running total stays within `filled`.
+            let whole = cum.iter().skip(1).take_while(|&&c| c <= filled).count();
+            let mut notional: u128 = levels[..whole]
+                .iter()
+                .map(|l| u128::from(l.0) * u128::from(l.1))
+                .sum();
+            let rest = filled - cum[whole];
+            let mut touched = whole;
+            if rest > 0 {
+                notional += u128::from(levels[whole].0) * u128::from(rest);
+                touched += 1;
+            }
+            assert_eq!(sweep.filled.units(), filled, "{side:?} {want}");
+            assert_eq!(sweep.notional, notional, "{side:?} {want}");
+            assert_eq!(sweep.levels, touched, "{side:?} {want}");
+            assert_eq!(sweep.is_complete(), want <= total);
+            assert_eq!(
+                sweep.worst.map(|p| p.units()),
+                touched.checked_sub(1).map(|k| levels[k].0)
+            );
+            if let Some(avg) = sweep.average_price() {
+                let (best, worst) = (levels[0].0, levels[touched - 1].0);
+                assert!(avg.units() >= best.min(worst) && avg.units() <= best.max(worst));
+            }
+        }
+        for (k, level) in levels.iter().enumerate() {
+            let price = wirebook::Price::from_units(u64::from(level.0)).unwrap();
+            assert_eq!(s.size_at_or_better(side, price).units(), cum[k + 1]);
         }
     }
 }
