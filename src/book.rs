@@ -171,7 +171,7 @@ impl Ladder {
     /// asks.set(Price::parse(b"0.5").unwrap(), Size::parse(b"2").unwrap()).unwrap();
     /// asks.set(Price::parse(b"0.6").unwrap(), Size::parse(b"2").unwrap()).unwrap();
     /// let sweep = asks.sweep(Size::parse(b"3").unwrap());
-    /// assert_eq!((sweep.levels, sweep.cost()), (2, 1.6));
+    /// assert_eq!((sweep.levels_taken, sweep.notional), (2, 16 * wirebook::sweep::NOTIONAL_UNITS_PER_ONE / 10));
     /// ```
     pub fn sweep(&self, size: Size) -> Sweep {
         Sweep::walk(self.iter(), size)

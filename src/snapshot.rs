@@ -374,7 +374,7 @@ impl BookSnapshot {
     /// let at = |p: &str, s: &str| Level { price: Price::parse(p.as_bytes()).unwrap(), size: Size::parse(s.as_bytes()).unwrap() };
     /// let book = BookSnapshot { asks: vec![at("0.47", "10"), at("0.48", "20")], ..BookSnapshot::default() };
     /// let buy = book.buy(Size::parse(b"20").unwrap());
-    /// assert_eq!((buy.levels, buy.cost()), (2, 9.5));
+    /// assert_eq!((buy.levels_taken, buy.cost()), (2, 9.5));
     /// assert_eq!(buy.average_price(), Some(Price::parse(b"0.475").unwrap()));
     /// ```
     pub fn buy(&self, size: Size) -> Sweep {
@@ -396,8 +396,9 @@ impl BookSnapshot {
         Sweep::walk(self.bids.iter().copied(), size)
     }
 
-    /// The size on `side` (of the levels read) at `price` or better: bids at
-    /// or above it, asks at or below it.
+    /// The size on the book's `side` (of the levels read) at `price` or
+    /// better: bids at or above it, asks at or below it. `Side::Ask` is what
+    /// a buyer could take up to `price`, `Side::Bid` what a seller could.
     ///
     /// ```
     /// # use wirebook::{BookSnapshot, Level, Price, Side, Size};

@@ -482,6 +482,7 @@ impl BookStore {
     fn find_marked(&mut self, m: &MarketRef<'_>, token: MarketToken) -> Option<usize> {
         let (known, i) = self.by_token[token as usize & (BY_TOKEN - 1)];
         if token != 0 && known == token {
+            debug_assert!(self.slots[i as usize].key.matches(m.parsec_id, m.outcome));
             return Some(i as usize);
         }
         let i = self.find(m.parsec_id, m.outcome)?;

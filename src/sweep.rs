@@ -26,9 +26,10 @@ pub const NOTIONAL_UNITS_PER_ONE: u128 = (UNITS_PER_ONE as u128) * (UNITS_PER_ON
 /// let asks = [level("0.47", "10"), level("0.48", "20")];
 /// let sweep = Sweep::walk(asks, Size::parse(b"15").unwrap());
 /// assert!(sweep.is_complete());
-/// assert_eq!(sweep.levels, 2);
-/// assert_eq!(sweep.worst, Some(Price::parse(b"0.48").unwrap()));
-/// assert_eq!(sweep.cost(), 7.1);
+/// assert_eq!(sweep.levels_taken, 2);
+/// assert_eq!(sweep.worst_price, Some(Price::parse(b"0.48").unwrap()));
+/// assert_eq!(sweep.notional, 71 * wirebook::sweep::NOTIONAL_UNITS_PER_ONE / 10);
+/// assert!((sweep.cost() - 7.1).abs() < 1e-12);
 /// assert_eq!(sweep.average_price(), Some(Price::parse(b"0.47333333").unwrap()));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -40,11 +41,11 @@ pub struct Sweep {
     /// The sum of price times size over the levels taken, exact, in units of
     /// 1e-16 ([`NOTIONAL_UNITS_PER_ONE`] to one): price units times size units.
     pub notional: u128,
-    /// Levels taken from, the last one possibly in part.
-    pub levels: usize,
-    /// The worst price taken (the last level's): where a limit order for the
-    /// whole size would have to be placed to fill at once.
-    pub worst: Option<Price>,
+    /// How many levels were taken from, the last one possibly in part.
+    pub levels_taken: usize,
+    /// The worst price taken (the last level's). When the sweep is complete,
+    /// where a limit order for the whole size would have to be placed to fill at once.
+    pub worst_price: Option<Price>,
 }
 
 impl Sweep {
@@ -53,7 +54,7 @@ impl Sweep {
     /// ```
     /// use wirebook::{Size, Sweep};
     /// let none = Sweep::walk([], Size::parse(b"5").unwrap());
-    /// assert_eq!((none.filled, none.levels, none.worst), (Size::ZERO, 0, None));
+    /// assert_eq!((none.filled, none.levels_taken, none.worst_price), (Size::ZERO, 0, None));
     /// assert!(!none.is_complete());
     /// ```
     pub fn walk(levels: impl IntoIterator<Item = Level>, size: Size) -> Sweep {
@@ -72,8 +73,8 @@ impl Sweep {
             }
             left -= take;
             sweep.notional += u128::from(level.price.units()) * u128::from(take);
-            sweep.levels += 1;
-            sweep.worst = Some(level.price);
+            sweep.levels_taken += 1;
+            sweep.worst_price = Some(level.price);
         }
         sweep.filled = Size::from_units(size.units() - left);
         sweep
@@ -108,8 +109,10 @@ impl Sweep {
         Price::from_units(u64::try_from(units).ok()?).ok()
     }
 
-    /// What the filled size costs (buying) or brings (selling), in the
-    /// market's currency per unit of size: the notional as a float, at the edge.
+    /// What the whole filled size costs (buying) or brings in (selling), in
+    /// the market's currency: the notional as a float, at the edge. Correctly
+    /// rounded below 2^53 notional units (a cost under 0.9); above, within a
+    /// unit in the last place. Compare [`notional`](Self::notional) for exactness.
     ///
     /// ```
     /// use wirebook::{Level, Price, Size, Sweep};
@@ -117,14 +120,14 @@ impl Sweep {
     /// assert_eq!(Sweep::walk([l], Size::parse(b"4").unwrap()).cost(), 1.0);
     /// ```
     pub fn cost(&self) -> f64 {
-        let whole = self.notional / NOTIONAL_UNITS_PER_ONE;
-        let part = self.notional % NOTIONAL_UNITS_PER_ONE;
-        whole as f64 + part as f64 / NOTIONAL_UNITS_PER_ONE as f64
+        // 1e16 is exact as an f64; the notional is exact below 2^53.
+        self.notional as f64 / NOTIONAL_UNITS_PER_ONE as f64
     }
 }
 
 /// The total size of `levels` (best first) at `limit` or better, where
-/// `better(price, limit)` says whether a price is at least as good.
+/// `better(price, limit)` says whether a price is at least as good; at most
+/// `Size::MAX` (a sum beyond it, about 1.8e11, saturates).
 pub(crate) fn size_through(
     levels: &[Level],
     limit: Price,
@@ -156,11 +159,11 @@ mod tests {
     fn a_sweep_stops_at_the_size_taking_the_last_level_in_part() {
         let asks = [level("0.5", "2"), level("0.6", "3"), level("0.7", "100")];
         let s = Sweep::walk(asks, size("4"));
-        assert_eq!((s.filled, s.levels), (size("4"), 2));
-        assert_eq!(s.worst, Some(Price::parse(b"0.6").unwrap()));
+        assert_eq!((s.filled, s.levels_taken), (size("4"), 2));
+        assert_eq!(s.worst_price, Some(Price::parse(b"0.6").unwrap()));
         // 2 x 0.5 + 2 x 0.6 = 2.2
         assert_eq!(s.notional, 22 * NOTIONAL_UNITS_PER_ONE / 10);
-        assert_eq!(s.cost(), 2.2);
+        assert!((s.cost() - 2.2).abs() < 1e-12);
         assert_eq!(s.average_price(), Some(Price::parse(b"0.55").unwrap()));
     }
 
@@ -169,8 +172,8 @@ mod tests {
         let bids = [level("0.45", "1.5"), level("0.44", "0.25")];
         let s = Sweep::walk(bids, size("10"));
         assert!(!s.is_complete());
-        assert_eq!((s.filled, s.levels), (size("1.75"), 2));
-        assert_eq!(s.worst, Some(Price::parse(b"0.44").unwrap()));
+        assert_eq!((s.filled, s.levels_taken), (size("1.75"), 2));
+        assert_eq!(s.worst_price, Some(Price::parse(b"0.44").unwrap()));
     }
 
     #[test]
@@ -193,12 +196,12 @@ mod tests {
     fn empty_levels_are_skipped_and_zero_size_takes_nothing() {
         let s = Sweep::walk([level("0.5", "0"), level("0.6", "1")], size("1"));
         assert_eq!(
-            (s.levels, s.worst),
+            (s.levels_taken, s.worst_price),
             (1, Some(Price::parse(b"0.6").unwrap()))
         );
         let none = Sweep::walk([level("0.5", "1")], Size::ZERO);
         assert!(none.is_complete());
-        assert_eq!((none.levels, none.average_price()), (0, None));
+        assert_eq!((none.levels_taken, none.average_price()), (0, None));
     }
 
     #[test]

@@ -57,7 +57,7 @@ pub(crate) struct Fields {
     seen: u32,
     proof: Option<Validated>,
     /// The [`MarketToken`] of the variant whose runs read the frame (0: none).
-    market_token: u64,
+    market_token: MarketToken,
 }
 
 /// Names the market (`parsec_id` and `outcome`, byte for byte) of every frame
@@ -600,7 +600,8 @@ struct RunSet {
     /// shape's, with the remembered strings that need no per-frame work
     /// already applied (the first run's, whose spans are at fixed offsets
     /// from the frame's start, and `book_state` and `feed_state`, whose
-    /// values are parsed once here); `run_memos` holds only the rest.
+    /// values are parsed once here); `run_memos` holds only the rest. Its
+    /// market token is this build's when the runs fix `parsec_id` and `outcome`.
     base: Fields,
     /// Frames read through these runs since they were built.
     hits: u32,
@@ -850,11 +851,11 @@ impl Template {
         // `parsec_id` (and `outcome`, if the shape has one) remembered, not
         // read as a value. A new token per build: a rebuild may hold other strings.
         let market = |field: Field| self.slots.iter().filter(move |s| s.field == field);
-        let fixed = market(Field::ParsecId).count() == 1
+        let names_market = market(Field::ParsecId).count() == 1
             && market(Field::ParsecId)
                 .chain(market(Field::Outcome))
                 .all(Slot::remembers_string);
-        set.base.market_token = if fixed { next_market_token() } else { 0 };
+        set.base.market_token = if names_market { next_market_token() } else { 0 };
         set.runs.push(Run {
             end: set.expected.len() as u32,
             memo_from,

@@ -619,9 +619,9 @@ fn a_taken_over_book_gets_no_frame_of_its_old_market() {
         max_books: 1,
         ..StoreConfig::default()
     });
-    h.seeded(); // ID at seq 10
-                // Enough deltas of one shape for the parser to read them through their
-                // market's runs (learned, then built, then read), each applied.
+    // ID at seq 10; then enough deltas of one shape for the parser to read
+    // them through their market's runs (learned, then built, then read).
+    h.seeded();
     for seq in 11..16 {
         assert_eq!(h.delta(seq, &[("bid", "0.45", "11")]), Applied::Delta);
     }

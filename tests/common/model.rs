@@ -399,16 +399,21 @@ fn check_sweeps(s: &BookSnapshot, bids: &[(u32, u64)], asks: &[(u32, u64)]) {
             }
             assert_eq!(sweep.filled.units(), filled, "{side:?} {want}");
             assert_eq!(sweep.notional, notional, "{side:?} {want}");
-            assert_eq!(sweep.levels, touched, "{side:?} {want}");
+            assert_eq!(sweep.levels_taken, touched, "{side:?} {want}");
             assert_eq!(sweep.is_complete(), want <= total);
             assert_eq!(
-                sweep.worst.map(|p| p.units()),
+                sweep.worst_price.map(|p| p.units()),
                 touched.checked_sub(1).map(|k| levels[k].0)
             );
-            if let Some(avg) = sweep.average_price() {
+            let f = u128::from(filled);
+            let average = (f > 0).then(|| ((notional + f / 2) / f) as u32);
+            assert_eq!(sweep.average_price().map(|p| p.units()), average);
+            if let Some(avg) = average {
                 let (best, worst) = (levels[0].0, levels[touched - 1].0);
-                assert!(avg.units() >= best.min(worst) && avg.units() <= best.max(worst));
+                assert!(avg >= best.min(worst) && avg <= best.max(worst));
             }
+            let cost = notional as f64 / 1e16;
+            assert!((sweep.cost() - cost).abs() <= cost * f64::EPSILON);
         }
         for (k, level) in levels.iter().enumerate() {
             let price = wirebook::Price::from_units(u64::from(level.0)).unwrap();
