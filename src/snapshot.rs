@@ -360,9 +360,9 @@ impl BookSnapshot {
     /// assert_eq!(book.mid(), Some(Price::parse(b"0.465").unwrap()));
     /// ```
     pub fn mid(&self) -> Option<Price> {
-        self.spread()?;
-        let (bid, ask) = (self.best_bid()?.price, self.best_ask()?.price);
-        Price::from_units((u64::from(bid.units()) + u64::from(ask.units())) / 2).ok()
+        // (bid + ask) / 2, rounded down, is bid + spread / 2 rounded down.
+        let half = self.spread()?.units() / 2;
+        Price::from_units(u64::from(self.best_bid()?.price.units() + half)).ok()
     }
 
     /// What buying `size` at once would take from the asks read (best first):

@@ -480,14 +480,15 @@ impl BookStore {
     /// a token seen before names its book without a look at the strings.
     #[inline(always)]
     fn find_marked(&mut self, m: &MarketRef<'_>, token: MarketToken) -> Option<usize> {
-        let (known, i) = self.by_token[token as usize & (BY_TOKEN - 1)];
+        let entry = token as usize & (BY_TOKEN - 1);
+        let (known, i) = self.by_token[entry];
         if token != 0 && known == token {
             debug_assert!(self.slots[i as usize].key.matches(m.parsec_id, m.outcome));
             return Some(i as usize);
         }
         let i = self.find(m.parsec_id, m.outcome)?;
         if token != 0 {
-            self.by_token[token as usize & (BY_TOKEN - 1)] = (token, i as u32);
+            self.by_token[entry] = (token, i as u32);
         }
         Some(i)
     }

@@ -510,21 +510,15 @@ impl Driver {
     async fn send_control(&mut self, ws: &mut Ws) -> Result<(), String> {
         while self.has_control() && self.pacer.try_take(std::time::Instant::now()) {
             let text = if !self.pending_unsubscribe.is_empty() {
-                let n = self.pending_unsubscribe.len().min(BATCH);
-                let batch: Vec<Subscription> = self.pending_unsubscribe.drain(..n).collect();
-                let now = std::time::Instant::now();
-                for s in &batch {
-                    self.leaving.sent(&s.parsec_id, &s.outcome, now);
-                }
+                let batch = take_batch(&mut self.pending_unsubscribe, |id, outcome, now| {
+                    self.leaving.sent(id, outcome, now);
+                });
                 let selectors: Vec<_> = batch.iter().map(Subscription::selector).collect();
                 self.writer.unsubscribe(&selectors, &[]).to_owned()
             } else if !self.pending_subscribe.is_empty() || !self.pending_wallets.is_empty() {
-                let n = self.pending_subscribe.len().min(BATCH);
-                let batch: Vec<Subscription> = self.pending_subscribe.drain(..n).collect();
-                let now = std::time::Instant::now();
-                for s in &batch {
-                    self.awaiting.sent(&s.parsec_id, &s.outcome, now);
-                }
+                let batch = take_batch(&mut self.pending_subscribe, |id, outcome, now| {
+                    self.awaiting.sent(id, outcome, now);
+                });
                 let selectors: Vec<_> = batch.iter().map(Subscription::selector).collect();
                 let wallets: Vec<Wallet> = std::mem::take(&mut self.pending_wallets);
                 let addresses: Vec<(&str, &str)> = wallets
@@ -760,6 +754,21 @@ impl Driver {
             self.drop_refused(&id, &outcome, code);
         }
     }
+}
+
+/// Takes up to a batch of `pending` (oldest first), telling `sent` of each
+/// book as sent now.
+fn take_batch(
+    pending: &mut Vec<Subscription>,
+    mut sent: impl FnMut(&str, &str, std::time::Instant),
+) -> Vec<Subscription> {
+    let n = pending.len().min(BATCH);
+    let batch: Vec<Subscription> = pending.drain(..n).collect();
+    let now = std::time::Instant::now();
+    for s in &batch {
+        sent(&s.parsec_id, &s.outcome, now);
+    }
+    batch
 }
 
 /// The market of a frame that can only come from a book the client does not

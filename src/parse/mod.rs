@@ -276,10 +276,7 @@ impl FrameParser {
             return (Err(ParseError::TooLarge { len: buf.len() }), 0);
         }
         match self.scan_fast(buf) {
-            Some(()) => (
-                Ok(self.fields.frame(buf, &self.scratch)),
-                self.fields.market_token(),
-            ),
+            Some(()) => self.scanned(buf),
             None => {
                 self.stats.general += 1;
                 (self.parse_general(buf), 0)
@@ -318,10 +315,7 @@ impl FrameParser {
             return (Err(ParseError::TooLarge { len: buf.len() }), 0);
         }
         match self.scan_fast(buf) {
-            Some(()) => (
-                Ok(self.fields.frame(buf, &self.scratch)),
-                self.fields.market_token(),
-            ),
+            Some(()) => self.scanned(buf),
             None => {
                 self.stats.general += 1;
                 spare.clear();
@@ -345,6 +339,15 @@ impl FrameParser {
         }
         self.scan_fast(buf)?;
         Some(self.fields.frame(buf, &self.scratch))
+    }
+
+    /// The frame the fast path just accepted in `buf`, with its market token.
+    #[inline(always)]
+    fn scanned<'a>(&'a self, buf: &'a [u8]) -> (Result<Frame<'a>, ParseError>, MarketToken) {
+        (
+            Ok(self.fields.frame(buf, &self.scratch)),
+            self.fields.market_token(),
+        )
     }
 
     /// The fast path: learned shapes first, then the generic scan (which
