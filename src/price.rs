@@ -512,8 +512,55 @@ impl Size {
     /// assert_eq!(Size::from_units(150_000_000).to_f64(), 1.5);
     /// ```
     pub fn to_f64(self) -> f64 {
-        self.0 as f64 / UNITS_PER_ONE as f64
+        scaled_to_f64(u128::from(self.0), 8)
     }
+}
+
+/// `units / 10^decimals` as the nearest `f64` (ties to even), for every
+/// `units`, at the edge where exact values become floats.
+///
+/// Below 2^53 both operands of one division are exact, and IEEE division
+/// rounds once: the quotient is correctly rounded. Above, `units as f64`
+/// would round first and the division again (a size of 175748170225.51298708
+/// came out one unit in the last place low), so the exact decimal is written
+/// on the stack and read by the standard parser, which rounds correctly.
+pub(crate) fn scaled_to_f64(units: u128, decimals: u32) -> f64 {
+    // Powers of ten exactly representable as `f64` (up to 1e22).
+    const EXACT: [f64; 23] = [
+        1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+        1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    ];
+    if units < 1 << 53 {
+        if let Some(&scale) = EXACT.get(decimals as usize) {
+            return units as f64 / scale;
+        }
+    }
+    scaled_to_f64_by_text(units, decimals)
+}
+
+/// [`scaled_to_f64`]'s route for any `units`: `DIGITSe-DECIMALS` (at most 39
+/// digits, `e-` and 10 digits) written on the stack and parsed.
+fn scaled_to_f64_by_text(units: u128, decimals: u32) -> f64 {
+    let mut text = [0u8; 51];
+    let mut digits = itoa::Buffer::new();
+    let mut exponent = itoa::Buffer::new();
+    let parts = [
+        digits.format(units).as_bytes(),
+        b"e-",
+        exponent.format(decimals).as_bytes(),
+    ];
+    let mut len = 0;
+    for part in parts {
+        let Some(to) = text.get_mut(len..len + part.len()) else {
+            return f64::NAN; // unreachable: the parts fit
+        };
+        to.copy_from_slice(part);
+        len += part.len();
+    }
+    std::str::from_utf8(&text[..len])
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or(f64::NAN)
 }
 
 /// Writes `units` (1e-8) as the shortest exact decimal ("0.455", "12", "0.000001").
@@ -558,6 +605,46 @@ impl fmt::Debug for Size {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn floats_at_the_edge_are_correctly_rounded_at_every_size() {
+        // Expected values from Python's int / int, which rounds correctly;
+        // the first three came out one unit in the last place off when the
+        // units were made a float before dividing.
+        let cases: &[(u128, u32, f64)] = &[
+            (929_348_875_744_755_764_251, 16, 92934.88757447558),
+            (321_819_600_056_972_614_232, 16, 32181.960005697263),
+            (17_574_817_022_551_298_708, 8, 175748170225.513),
+            (9_007_199_254_740_993, 8, 90071992.54740994),
+            (u64::MAX as u128, 8, 184467440737.09552),
+            (u128::MAX, 16, 3.4028236692093846e22),
+            (1 << 53, 16, 0.9007199254740992),
+            (0, 16, 0.0),
+        ];
+        for &(units, decimals, want) in cases {
+            assert_eq!(scaled_to_f64(units, decimals), want, "{units}e-{decimals}");
+        }
+        assert_eq!(
+            Size::from_units(17_574_817_022_551_298_708).to_f64(),
+            175748170225.513
+        );
+        // Below 2^53 one division of exact operands is correctly rounded:
+        // the text route must agree with it everywhere there.
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let units = u128::from(x >> (11 + x % 40));
+            for decimals in [8, 16] {
+                assert_eq!(
+                    scaled_to_f64(units, decimals).to_bits(),
+                    scaled_to_f64_by_text(units, decimals).to_bits(),
+                    "{units}e-{decimals}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn every_number_form_of_the_protocol_is_exact() {

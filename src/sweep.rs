@@ -9,7 +9,7 @@
 //! 1e-8) is summed in a `u128` of units of 1e-16, which holds any book.
 
 use crate::frame::Level;
-use crate::price::{Price, Size, UNITS_PER_ONE};
+use crate::price::{scaled_to_f64, Price, Size, DECIMALS, UNITS_PER_ONE};
 
 /// Units of [`Sweep::notional`] in one unit of price times one of size (1e16).
 pub const NOTIONAL_UNITS_PER_ONE: u128 = (UNITS_PER_ONE as u128) * (UNITS_PER_ONE as u128);
@@ -29,7 +29,7 @@ pub const NOTIONAL_UNITS_PER_ONE: u128 = (UNITS_PER_ONE as u128) * (UNITS_PER_ON
 /// assert_eq!(sweep.levels_taken, 2);
 /// assert_eq!(sweep.worst_price, Some(Price::parse(b"0.48").unwrap()));
 /// assert_eq!(sweep.notional, 71 * wirebook::sweep::NOTIONAL_UNITS_PER_ONE / 10);
-/// assert!((sweep.cost() - 7.1).abs() < 1e-12);
+/// assert_eq!(sweep.cost(), 7.1); // the nearest float to 7.10
 /// assert_eq!(sweep.average_price(), Some(Price::parse(b"0.47333333").unwrap()));
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -110,9 +110,8 @@ impl Sweep {
     }
 
     /// What the whole filled size costs (buying) or brings in (selling), in
-    /// the market's currency: the notional as a float, at the edge. Correctly
-    /// rounded below 2^53 notional units (a cost under 0.9); above, within a
-    /// unit in the last place. Compare [`notional`](Self::notional) for exactness.
+    /// the market's currency: the exact [`notional`](Self::notional) as the
+    /// nearest float, at the edge (correctly rounded at every size).
     ///
     /// ```
     /// use wirebook::{Level, Price, Size, Sweep};
@@ -120,8 +119,7 @@ impl Sweep {
     /// assert_eq!(Sweep::walk([l], Size::parse(b"4").unwrap()).cost(), 1.0);
     /// ```
     pub fn cost(&self) -> f64 {
-        // 1e16 is exact as an f64; the notional is exact below 2^53.
-        self.notional as f64 / NOTIONAL_UNITS_PER_ONE as f64
+        scaled_to_f64(self.notional, 2 * DECIMALS)
     }
 }
 
@@ -163,7 +161,7 @@ mod tests {
         assert_eq!(s.worst_price, Some(Price::parse(b"0.6").unwrap()));
         // 2 x 0.5 + 2 x 0.6 = 2.2
         assert_eq!(s.notional, 22 * NOTIONAL_UNITS_PER_ONE / 10);
-        assert!((s.cost() - 2.2).abs() < 1e-12);
+        assert_eq!(s.cost(), 2.2);
         assert_eq!(s.average_price(), Some(Price::parse(b"0.55").unwrap()));
     }
 

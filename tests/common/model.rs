@@ -412,8 +412,9 @@ fn check_sweeps(s: &BookSnapshot, bids: &[(u32, u64)], asks: &[(u32, u64)]) {
                 let (best, worst) = (levels[0].0, levels[touched - 1].0);
                 assert!(avg >= best.min(worst) && avg <= best.max(worst));
             }
-            let cost = notional as f64 / 1e16;
-            assert!((sweep.cost() - cost).abs() <= cost * f64::EPSILON);
+            // The nearest float to the exact notional, by the standard parser.
+            let cost: f64 = format!("{notional}e-16").parse().unwrap();
+            assert_eq!(sweep.cost(), cost, "{side:?} {want}");
         }
         for (k, level) in levels.iter().enumerate() {
             let price = wirebook::Price::from_units(u64::from(level.0)).unwrap();
