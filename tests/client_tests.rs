@@ -81,6 +81,43 @@ fn gap_ends_in_one_resync_and_the_truth() {
 }
 
 #[test]
+fn a_gap_is_announced_as_a_gap_then_the_resync_sent_then_the_sync() {
+    let sim = simulator(quick_sim());
+    let cfg = all_books(3)
+        .into_iter()
+        .fold(config(&sim, "pk_test_gap_events"), ClientConfig::subscribe);
+    let client = ParsecClient::connect(cfg).expect("connects");
+    assert!(wait_until(SECS(5), || all_fresh(&client)));
+    let mut events = client.events();
+    sim.inject(Fault::Gap);
+    let seen = events_until(&mut events, SECS(10), |seen| {
+        seen.iter().any(|e| matches!(e, Event::Synced { .. }))
+            && seen.iter().any(|e| matches!(e, Event::ResyncSent { .. }))
+    });
+    let kinds: Vec<_> = seen
+        .iter()
+        .filter_map(|e| match e {
+            Event::Gap { key } => Some(("gap", key.clone(), 0)),
+            Event::ResyncSent { key, attempt } => Some(("resync", key.clone(), *attempt)),
+            Event::Synced { key, .. } => Some(("synced", key.clone(), 0)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(kinds.len(), 3, "{kinds:?}");
+    let key = kinds[0].1.clone();
+    assert_eq!(
+        kinds,
+        [
+            ("gap", key.clone(), 0),
+            ("resync", key.clone(), 1),
+            ("synced", key, 0)
+        ],
+        "one book: its gap, its first resync request, its new snapshot"
+    );
+    assert_converges(&sim, &client, DEPTH, SECS(10));
+}
+
+#[test]
 fn duplicate_is_dropped_without_resync() {
     fault_scenario(
         Fault::Duplicate,

@@ -214,7 +214,8 @@ pub enum Event {
     ResyncSent {
         /// The book.
         key: BookKey,
-        /// 0 for the first request, more for retries after the timeout.
+        /// 1 for the first request of this resync, 2 for its first retry
+        /// after the resync timeout, ... ([`crate::ResyncRequest::attempt`]).
         attempt: u32,
     },
     /// The server refused the book's subscription (2002, 2005 or 3002, whose

@@ -248,6 +248,65 @@ fn needs_refresh_acts_as_gap() {
 }
 
 #[test]
+fn needs_refresh_on_a_snapshot_acts_as_gap() {
+    let mut h = Harness::new();
+    h.seeded();
+    let applied = h.send(&format!(
+        r#"{{"type":"orderbook","parsec_id":"{ID}","outcome":"yes","bids":[[0.4,1]],"asks":[[0.5,1]],"server_seq":20,"book_state":"needs_refresh"}}"#
+    ));
+    assert_eq!(applied, Applied::Snapshot);
+    let s = h.read();
+    assert_eq!(
+        s.state,
+        BookState::Resyncing,
+        "its levels are not to be trusted"
+    );
+    assert_eq!(h.resyncs().len(), 1);
+    assert_eq!(h.store.counters().needs_refresh, 1);
+    // A later snapshot of the same seq, without the flag, is taken.
+    assert_eq!(
+        h.snapshot(20, &[("0.4", "1")], &[("0.5", "1")]),
+        Applied::Snapshot
+    );
+    assert_eq!(h.read().state, BookState::Fresh);
+}
+
+#[test]
+fn needs_refresh_in_a_buffered_delta_stops_the_replay_there() {
+    let mut h = Harness::new();
+    h.seeded();
+    h.delta(12, &[]); // gap: 11 lost
+    assert_eq!(h.resyncs().len(), 1);
+    assert_eq!(h.delta(21, &[("bid", "0.41", "2")]), Applied::Buffered);
+    let flagged = h.send(&format!(
+        r#"{{"type":"orderbook_delta","parsec_id":"{ID}","outcome":"yes","changes":[{{"side":"bid","price":0.42,"size":3}}],"server_seq":22,"book_state":"needs_refresh"}}"#
+    ));
+    assert_eq!(flagged, Applied::Buffered);
+    assert_eq!(h.delta(23, &[("bid", "0.43", "4")]), Applied::Buffered);
+    assert_eq!(
+        h.snapshot(20, &[("0.4", "1")], &[("0.5", "1")]),
+        Applied::Snapshot
+    );
+    let s = h.read();
+    assert_eq!(
+        s.state,
+        BookState::Resyncing,
+        "22 said the book needs a refresh"
+    );
+    assert_eq!(h.resyncs().len(), 1, "a new resync for the new gap");
+    let c = h.store.counters();
+    assert_eq!((c.replayed, c.discarded, c.needs_refresh), (2, 2, 1));
+    // 23 was not applied onto the flagged book: the next snapshot starts clean.
+    assert_eq!(
+        h.snapshot(30, &[("0.4", "1")], &[("0.5", "1")]),
+        Applied::Snapshot
+    );
+    let s = h.read();
+    assert_eq!((s.state, s.seq), (BookState::Fresh, 30));
+    assert_eq!(prices(&s.bids), ["1@0.4"]);
+}
+
+#[test]
 fn slow_reader_acts_as_gap() {
     let mut h = Harness::new();
     h.seeded();
@@ -404,6 +463,43 @@ fn resync_buffer_is_bounded() {
     }
     let c = h.store.counters();
     assert_eq!((c.buffered, c.buffer_overflows), (4, 6));
+    // Only 20..=23 were kept: a snapshot at 21 replays 22 and 23, then waits
+    // no further (24 was never buffered).
+    assert_eq!(
+        h.snapshot(21, &[("0.4", "1")], &[("0.5", "1")]),
+        Applied::Snapshot
+    );
+    let s = h.read();
+    assert_eq!((s.state, s.seq), (BookState::Fresh, 23));
+    assert_eq!(h.delta(24, &[]), Applied::Delta);
+}
+
+#[test]
+fn resync_buffer_bounds_the_changes_it_holds_too() {
+    // Four frames, at most 4 * 256 changes: two frames of 600 changes
+    // cannot both be held, however few frames are buffered.
+    let mut h = Harness::with(StoreConfig {
+        resync_buffer: 4,
+        ..StoreConfig::default()
+    });
+    h.seeded();
+    h.delta(12, &[]); // gap
+    let many: Vec<(&str, &str, &str)> = (0..600).map(|_| ("bid", "0.41", "1")).collect();
+    assert_eq!(h.delta(21, &many), Applied::Buffered);
+    assert_eq!(
+        h.delta(22, &many),
+        Applied::Buffered,
+        "counted as buffered, but dropped"
+    );
+    let c = h.store.counters();
+    assert_eq!((c.buffered, c.buffer_overflows), (2, 1));
+    assert_eq!(
+        h.snapshot(20, &[("0.4", "1")], &[("0.5", "1")]),
+        Applied::Snapshot
+    );
+    let s = h.read();
+    assert_eq!((s.state, s.seq), (BookState::Fresh, 21), "22 was not kept");
+    assert_eq!(prices(&s.bids), ["1@0.41", "1@0.4"]);
 }
 
 #[test]
