@@ -5,7 +5,9 @@
 //! the ten fixed bid levels to size `n`, and a top level at 0.41 exists exactly
 //! when `n` is even (so levels also shift). A consistent snapshot at seq `n`
 //! therefore has every size equal to `n` and the 0.41 level iff `n` is even; a
-//! read mixing two publications breaks one of those.
+//! read mixing two publications breaks one of those. A second test reads
+//! 100 levels a side, whose count and grid move with every publication,
+//! against a checksum the writer embeds in the worst ask.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -74,6 +76,7 @@ fn readers_never_see_a_torn_or_half_applied_book() {
                         .first()
                         .is_some_and(|l| l.price.units() == 41_000_000);
                     let consistent = s.state == BookState::Fresh
+                        && s.updated_ns == s.seq // the writer's clock is its frame number
                         && s.bids.len() == 10 + usize::from(s.seq.is_multiple_of(2))
                         && has_top == (s.seq.is_multiple_of(2))
                         && s.bids.iter().all(|l| l.size.units() == want * 10_000)
@@ -112,6 +115,98 @@ fn readers_never_see_a_torn_or_half_applied_book() {
     );
     assert_eq!(store.counters().deltas, n);
     assert_eq!(torn.load(Ordering::Relaxed), 0, "torn reads among {total}");
+}
+
+/// Snapshot `n` of the deep test: 50 to 100 levels a side (the count moves
+/// with `n`, the grid shifts with it too), sizes drawn from `n`, and the
+/// worst ask's size a checksum of every other size and `n`.
+fn deep_snapshot(n: u64) -> Vec<u8> {
+    let levels = 50 + n % 51;
+    let shift = n % 7;
+    let size = |k: u64| (n.wrapping_mul(2_654_435_761) ^ k.wrapping_mul(40_503)) % 1_000_000 + 1;
+    let text = |units: u64| format!("{}.{:04}", units / 10_000, units % 10_000);
+    let mut sum = n;
+    let mut bids = Vec::new();
+    let mut asks = Vec::new();
+    for k in 0..levels {
+        let (b, a) = (size(k), size(1_000 + k));
+        sum += b + if k + 1 < levels { a } else { 0 };
+        bids.push(format!("[0.{:04},{}]", 4_999 - shift - k, text(b)));
+        if k + 1 < levels {
+            asks.push(format!("[0.{:04},{}]", 5_001 + k, text(a)));
+        }
+    }
+    asks.push(format!(
+        "[0.{:04},{}]",
+        5_000 + levels,
+        text(sum % 1_000_000 + 1)
+    ));
+    format!(
+        r#"{{"type":"orderbook","parsec_id":"{ID}","outcome":"yes","bids":[{}],"asks":[{}],"server_seq":{n}}}"#,
+        bids.join(","),
+        asks.join(",")
+    )
+    .into_bytes()
+}
+
+#[test]
+fn readers_of_100_levels_never_see_a_torn_book_by_its_checksum() {
+    const READS: u64 = 300_000;
+    let mut store = BookStore::new(StoreConfig {
+        depth: 100,
+        ..StoreConfig::default()
+    });
+    let mut parser = FrameParser::new();
+    store.ingest(&mut parser, &mut deep_snapshot(1), 1).unwrap();
+    let reader = store.reader(ID, "yes").unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let readers: Vec<_> = (0..2)
+        .map(|_| {
+            let (reader, done) = (reader.clone(), done.clone());
+            std::thread::spawn(move || {
+                let mut s = BookSnapshot::with_depth(100);
+                let (mut torn, mut distinct, mut last) = (0u64, 0u64, 0u64);
+                for _ in 0..READS {
+                    reader.read_into(100, &mut s);
+                    if s.seq != last {
+                        distinct += 1;
+                        last = s.seq;
+                    }
+                    let levels = 50 + s.seq % 51;
+                    let sizes = |l: &[wirebook::Level]| -> u64 {
+                        l.iter().map(|l| l.size.units() / 10_000).sum()
+                    };
+                    let (ask_rest, checksum) = s.asks.split_at(s.asks.len().saturating_sub(1));
+                    let consistent = s.updated_ns == s.seq
+                        && s.bids.len() as u64 == levels
+                        && s.asks.len() as u64 == levels
+                        && s.bids.first().map(|l| u64::from(l.price.units()))
+                            == Some((4_999 - s.seq % 7) * 10_000)
+                        && s.bids.windows(2).all(|w| w[0].price > w[1].price)
+                        && s.asks.windows(2).all(|w| w[0].price < w[1].price)
+                        && checksum.first().map(|l| l.size.units() / 10_000)
+                            == Some((s.seq + sizes(&s.bids) + sizes(ask_rest)) % 1_000_000 + 1);
+                    torn += u64::from(!consistent);
+                }
+                done.store(true, Ordering::Relaxed);
+                (torn, distinct)
+            })
+        })
+        .collect();
+    let mut n = 1;
+    let mut frames = 0u64;
+    while !done.load(Ordering::Relaxed) || !readers.iter().all(|r| r.is_finished()) {
+        n += 1;
+        store.ingest(&mut parser, &mut deep_snapshot(n), n).unwrap();
+        frames += 1;
+    }
+    let results: Vec<_> = readers.into_iter().map(|r| r.join().unwrap()).collect();
+    assert!(frames > 100, "the writer kept publishing: {frames}");
+    assert!(
+        results.iter().all(|r| r.1 > 50),
+        "readers saw many publications: {results:?}"
+    );
+    assert!(results.iter().all(|r| r.0 == 0), "torn reads: {results:?}");
 }
 
 #[test]
