@@ -260,6 +260,13 @@ pub(crate) struct ValueSpan {
     field: Field,
 }
 
+impl ValueSpan {
+    /// The value's length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.end.saturating_sub(self.start) as usize
+    }
+}
+
 /// Scans a whole frame; `None` hands it to the general path. With `record`,
 /// also notes where each value lay, so the frame's shape can become a template.
 pub(crate) fn scan(

@@ -38,6 +38,12 @@ use crate::price::NumberError;
 /// ```
 pub const MAX_FRAME_LEN: usize = 16 * 1024 * 1024;
 
+/// Frames above this size (PROTOCOL.md's are kilobytes) grow the parser's
+/// buffers to their size: simd-json's tape and indexes to several times it.
+/// Those buffers are released before the next frame, so one outsized frame
+/// does not keep that memory for the life of the connection.
+const RETAIN_FRAME_LEN: usize = 1 << 20;
+
 /// Why a frame could not be parsed. The frame is skipped; nothing else is lost.
 ///
 /// ```
@@ -151,7 +157,21 @@ pub(crate) struct Scratch {
     pub(crate) text: Vec<u8>,
 }
 
+/// Value spans reserved for the generic scan's record of one frame.
+const RECORDED: usize = 32;
+
 impl Scratch {
+    /// Room for typical frames (deeper ones grow it once).
+    fn new() -> Scratch {
+        Scratch {
+            bids: Vec::with_capacity(128),
+            asks: Vec::with_capacity(128),
+            changes: Vec::with_capacity(64),
+            rows: Vec::with_capacity(64),
+            text: Vec::new(),
+        }
+    }
+
     fn clear(&mut self) {
         self.bids.clear();
         self.asks.clear();
@@ -207,10 +227,18 @@ pub struct FrameParser {
     /// What the fast path found in the current frame.
     fields: fast::Fields,
     tick: u64,
+    /// The last frame was over [`RETAIN_FRAME_LEN`]: release the buffers it grew.
+    outsized: bool,
 }
 
 /// How many frame shapes the fast path remembers.
 const MAX_TEMPLATES: usize = 8;
+
+/// Most values, and most bytes between them (keys, punctuation, whitespace),
+/// of a frame whose shape is learned (PROTOCOL.md's have about 15 values and
+/// a few hundred such bytes).
+const MAX_TEMPLATE_VALUES: usize = 64;
+const MAX_TEMPLATE_LITERALS: usize = 4096;
 
 impl Default for FrameParser {
     fn default() -> Self {
@@ -234,20 +262,42 @@ impl FrameParser {
     /// assert_eq!(parser.stats().fast, 0);
     /// ```
     pub fn new() -> FrameParser {
-        let mut scratch = Scratch::default();
-        scratch.bids.reserve(128);
-        scratch.asks.reserve(128);
-        scratch.changes.reserve(64);
-        scratch.rows.reserve(64);
         FrameParser {
-            scratch,
+            scratch: Scratch::new(),
             general: general::GeneralParser::new(),
             stats: ParserStats::default(),
             templates: Vec::with_capacity(MAX_TEMPLATES),
-            recorded: Vec::with_capacity(32),
+            recorded: Vec::with_capacity(RECORDED),
             fields: fast::Fields::default(),
             tick: 0,
+            outsized: false,
         }
+    }
+
+    /// Checks a frame's length before any work: `TooLarge` over
+    /// [`MAX_FRAME_LEN`]; first releases what the last frame grew if it was
+    /// outsized.
+    #[inline(always)]
+    fn admit(&mut self, len: usize) -> Result<(), ParseError> {
+        if self.outsized {
+            self.release();
+        }
+        if len > MAX_FRAME_LEN {
+            return Err(ParseError::TooLarge { len });
+        }
+        self.outsized = len > RETAIN_FRAME_LEN;
+        Ok(())
+    }
+
+    /// Back to the buffers of a new parser (the learned shapes stay: each
+    /// holds only a frame's literals, bounded when it is learned).
+    #[cold]
+    #[inline(never)]
+    fn release(&mut self) {
+        self.outsized = false;
+        self.scratch = Scratch::new();
+        self.general = general::GeneralParser::new();
+        self.recorded = Vec::with_capacity(RECORDED);
     }
 
     /// Parses one message: fast path first, simd-json when the fast path declines.
@@ -272,14 +322,15 @@ impl FrameParser {
         &'a mut self,
         buf: &'a mut [u8],
     ) -> (Result<Frame<'a>, ParseError>, MarketToken) {
-        if buf.len() > MAX_FRAME_LEN {
-            return (Err(ParseError::TooLarge { len: buf.len() }), 0);
+        if let Err(e) = self.admit(buf.len()) {
+            return (Err(e), 0);
         }
         match self.scan_fast(buf) {
             Some(()) => self.scanned(buf),
             None => {
                 self.stats.general += 1;
-                (self.parse_general(buf), 0)
+                self.scratch.clear();
+                (self.general.parse(buf, &mut self.scratch), 0)
             }
         }
     }
@@ -311,13 +362,17 @@ impl FrameParser {
         buf: &'a [u8],
         spare: &'a mut Vec<u8>,
     ) -> (Result<Frame<'a>, ParseError>, MarketToken) {
-        if buf.len() > MAX_FRAME_LEN {
-            return (Err(ParseError::TooLarge { len: buf.len() }), 0);
+        if let Err(e) = self.admit(buf.len()) {
+            return (Err(e), 0);
         }
         match self.scan_fast(buf) {
             Some(()) => self.scanned(buf),
             None => {
                 self.stats.general += 1;
+                if spare.capacity() > RETAIN_FRAME_LEN.max(buf.len()) {
+                    // An outsized frame's copy is not kept either.
+                    *spare = Vec::new();
+                }
                 spare.clear();
                 spare.extend_from_slice(buf);
                 self.scratch.clear();
@@ -334,9 +389,7 @@ impl FrameParser {
     /// assert!(parser.parse_fast(br#"{"type":"auth_ok"}"#).is_none());
     /// ```
     pub fn parse_fast<'a>(&'a mut self, buf: &'a [u8]) -> Option<Frame<'a>> {
-        if buf.len() > MAX_FRAME_LEN {
-            return None;
-        }
+        self.admit(buf.len()).ok()?;
         self.scan_fast(buf)?;
         Some(self.fields.frame(buf, &self.scratch))
     }
@@ -387,6 +440,14 @@ impl FrameParser {
     /// Remembers the shape the generic scan just read, replacing the least
     /// recently used one when full (reusing its buffers).
     fn learn(&mut self, buf: &[u8]) {
+        // A shape is worth learning for small, repeated frames; bounding it
+        // bounds what the templates keep (their literals) too.
+        let values: usize = self.recorded.iter().map(fast::ValueSpan::len).sum();
+        if self.recorded.len() > MAX_TEMPLATE_VALUES
+            || buf.len().saturating_sub(values) > MAX_TEMPLATE_LITERALS
+        {
+            return;
+        }
         let slot = if self.templates.len() < MAX_TEMPLATES {
             self.templates.push(fast::Template::default());
             self.templates.len() - 1
@@ -409,9 +470,7 @@ impl FrameParser {
     /// assert!(matches!(parser.parse_general(&mut msg), Ok(Frame::AuthOk { .. })));
     /// ```
     pub fn parse_general<'a>(&'a mut self, buf: &'a mut [u8]) -> Result<Frame<'a>, ParseError> {
-        if buf.len() > MAX_FRAME_LEN {
-            return Err(ParseError::TooLarge { len: buf.len() });
-        }
+        self.admit(buf.len())?;
         self.scratch.clear();
         self.general.parse(buf, &mut self.scratch)
     }
