@@ -339,3 +339,73 @@ fn write_addresses(b: &mut String, addresses: &[(&str, &str)]) {
     }
     b.push(']');
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use simd_json::prelude::*;
+
+    /// The frame parsed back by simd-json (so it is valid JSON).
+    fn parsed(frame: &str) -> simd_json::OwnedValue {
+        let mut bytes = frame.as_bytes().to_vec();
+        simd_json::to_owned_value(&mut bytes).unwrap_or_else(|e| panic!("{frame}: {e}"))
+    }
+
+    /// Strings a user or a server could hand the writer.
+    const HOSTILE: [&str; 4] = ["plain:X", "quo\"te\\back", "ctl\u{1}\n\t\r", "ünï:€ 🎲"];
+
+    #[test]
+    fn every_frame_is_valid_json_whose_strings_round_trip() {
+        let mut w = FrameWriter::new();
+        for s in HOSTILE {
+            let v = parsed(w.auth(s));
+            assert_eq!(
+                (v["type"].as_str(), v["api_key"].as_str()),
+                (Some("auth"), Some(s))
+            );
+            let v = parsed(w.resync(s, Some(s)));
+            assert_eq!(
+                (v["parsec_id"].as_str(), v["outcome"].as_str()),
+                (Some(s), Some(s))
+            );
+            assert!(parsed(w.resync(s, None)).get("outcome").is_none());
+            let v = parsed(w.odds_subscribe(s));
+            assert_eq!(v["event_id"].as_str(), Some(s));
+        }
+    }
+
+    #[test]
+    fn a_subscribe_batch_carries_every_market_and_wallet_in_order() {
+        let mut w = FrameWriter::new();
+        let mut markets: Vec<MarketSelector<'_>> = HOSTILE
+            .iter()
+            .enumerate()
+            .map(|(i, s)| MarketSelector::parsec_id(s).outcome(s).depth(i as u32 + 1))
+            .collect();
+        markets.push(MarketSelector::venue("polymarket", HOSTILE[1]));
+        let wallets = [("polymarket", HOSTILE[2]), ("kalshi", "0xabc")];
+        let v = parsed(w.subscribe(&markets, &wallets));
+        assert_eq!(v["type"].as_str(), Some("subscribe"));
+        let got = v["markets"].as_array().unwrap();
+        assert_eq!(got.len(), 5);
+        for (i, s) in HOSTILE.iter().enumerate() {
+            assert_eq!(got[i]["parsec_id"].as_str(), Some(*s));
+            assert_eq!(got[i]["outcome"].as_str(), Some(*s));
+            assert_eq!(got[i]["depth"].as_u64(), Some(i as u64 + 1));
+        }
+        assert_eq!(got[4]["exchange"].as_str(), Some("polymarket"));
+        assert_eq!(got[4]["market_id"].as_str(), Some(HOSTILE[1]));
+        let addresses = v["addresses"].as_array().unwrap();
+        assert_eq!(addresses[0]["address"].as_str(), Some(HOSTILE[2]));
+        assert_eq!(addresses[1]["exchange"].as_str(), Some("kalshi"));
+
+        // Unsubscribe: the same markets, no depth.
+        let v = parsed(w.unsubscribe(&markets, &wallets));
+        let got = v["markets"].as_array().unwrap();
+        assert_eq!(got.len(), 5);
+        assert!(got.iter().all(|m| m.get("depth").is_none()));
+        assert_eq!(got[3]["parsec_id"].as_str(), Some(HOSTILE[3]));
+        // The buffer is reused: a short frame after a long one is whole.
+        assert_eq!(w.odds_unsubscribe(), r#"{"type":"unsubscribe"}"#);
+    }
+}
