@@ -702,6 +702,20 @@ mod tests {
         assert_eq!(Size::parse(b"-1"), Err(NumberError::Negative));
         assert_eq!(Size::parse(b"1e400"), Err(NumberError::OutOfRange));
         assert_eq!(Size::from_f64(f64::INFINITY), Err(NumberError::NotANumber));
+        // Floats at the edge: every kind of bad value, both types.
+        for (value, want) in [
+            (f64::NAN, NumberError::NotANumber),
+            (f64::INFINITY, NumberError::NotANumber),
+            (f64::NEG_INFINITY, NumberError::NotANumber),
+            (-1.0, NumberError::Negative),
+            (-1e-9, NumberError::Negative),
+        ] {
+            assert_eq!(Size::from_f64(value), Err(want), "size {value}");
+            assert_eq!(Price::from_f64(value), Err(want), "price {value}");
+        }
+        assert_eq!(Price::from_f64(1.0000001), Err(NumberError::OutOfRange));
+        assert_eq!(Price::from_f64(0.0), Err(NumberError::OutOfRange));
+        assert_eq!(Size::from_f64(1e300), Err(NumberError::OutOfRange));
     }
 
     #[test]

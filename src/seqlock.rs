@@ -10,7 +10,7 @@
 //! throws the copy away. The writer never waits for readers; readers never
 //! take a lock.
 //!
-//! Model-checked with loom (`RUSTFLAGS="--cfg loom" cargo test --release --lib seqlock`).
+//! Model-checked with loom (`RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom cargo test --release --lib --no-default-features seqlock`).
 
 #[cfg(loom)]
 use loom::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
