@@ -512,7 +512,7 @@ impl Size {
     /// assert_eq!(Size::from_units(150_000_000).to_f64(), 1.5);
     /// ```
     pub fn to_f64(self) -> f64 {
-        scaled_to_f64(u128::from(self.0), 8)
+        scaled_to_f64(u128::from(self.0), DECIMALS)
     }
 }
 

@@ -329,8 +329,7 @@ impl FrameParser {
             Some(()) => self.scanned(buf),
             None => {
                 self.stats.general += 1;
-                self.scratch.clear();
-                (self.general.parse(buf, &mut self.scratch), 0)
+                (self.general_admitted(buf), 0)
             }
         }
     }
@@ -375,8 +374,7 @@ impl FrameParser {
                 }
                 spare.clear();
                 spare.extend_from_slice(buf);
-                self.scratch.clear();
-                (self.general.parse(spare, &mut self.scratch), 0)
+                (self.general_admitted(spare), 0)
             }
         }
     }
@@ -471,6 +469,11 @@ impl FrameParser {
     /// ```
     pub fn parse_general<'a>(&'a mut self, buf: &'a mut [u8]) -> Result<Frame<'a>, ParseError> {
         self.admit(buf.len())?;
+        self.general_admitted(buf)
+    }
+
+    /// simd-json on a frame [`admit`](Self::admit) has let through.
+    fn general_admitted<'a>(&'a mut self, buf: &'a mut [u8]) -> Result<Frame<'a>, ParseError> {
         self.scratch.clear();
         self.general.parse(buf, &mut self.scratch)
     }
