@@ -484,7 +484,7 @@ impl BookReader {
     ///
     /// Reads no clock: a book reads `Stale` when the server said so or when
     /// [`BookStore::poll`](crate::BookStore::poll) found it quiet for longer than
-    /// its `stale_after_ms` (the network client polls every 100 ms). Use
+    /// its `stale_after_ms` (the network client polls every 50 ms). Use
     /// [`read_into_at`](Self::read_into_at) to also judge it against a time of your own.
     ///
     /// ```

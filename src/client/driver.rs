@@ -265,8 +265,9 @@ impl Driver {
                         Ok(r) => {
                             readers.push(r);
                             // An unsubscribe of this book not sent yet would go
-                            // out after this subscribe (subscribes go first) and
-                            // end it at the server: drop it instead.
+                            // out before this subscribe (unsubscribes go first):
+                            // the server would end the book only to start it
+                            // again with a new snapshot. Drop it instead.
                             self.pending_unsubscribe.retain(|p| !p.same_book(s));
                             if self.authenticated {
                                 self.pending_subscribe.retain(|p| !p.same_book(s));

@@ -306,8 +306,9 @@ pub struct ClientConfig {
     pub snapshot_timeout: Duration,
     /// Events each [`Events`] stream holds before the oldest are dropped (and reported).
     pub event_capacity: usize,
-    /// Record per-stage latency (two more clock reads and six histogram
-    /// records a book frame; on by default, see `benches/engine.rs` group `latency_recording`).
+    /// Record per-stage latency (three more clock reads a book frame, and
+    /// six stage values counted in arrays that fill the histograms when read;
+    /// on by default, see `benches/engine.rs` group `latency_recording`).
     pub latency: bool,
     /// Write every received frame with its receive time to this capture file
     /// (`wirebook::capture`; one `write` per frame).
