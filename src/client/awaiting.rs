@@ -12,7 +12,10 @@
 //! - 2005 or 3002 refuses the waiting book of that market when only one
 //!   waits; when several of its outcomes wait, the error cannot say which, so
 //!   all are marked refused and the timeout decides: those whose snapshot
-//!   lands are kept, the rest dropped;
+//!   lands are kept, the rest dropped. A book queued to be subscribed again
+//!   after a timeout counts as waiting too: the error may be the late answer
+//!   to its earlier `subscribe`, so it is never pinned on another outcome
+//!   while such a book exists;
 //! - a book neither confirmed nor refused within the snapshot timeout (its
 //!   `subscribe` lost to a 3001, or never answered) is subscribed again.
 //!
@@ -114,23 +117,25 @@ impl Awaiting {
     /// An `error` with `code` named `parsec_id`: the books to drop now
     /// (parsec_id, outcome). Books of the market it cannot tell apart are
     /// marked refused and left to [`Awaiting::expired`].
+    ///
+    /// The error may answer any book of the market waiting here: one in
+    /// flight, or one queued to be sent again, whose earlier `subscribe` went
+    /// out and timed out but may still be answered (late). So a book is
+    /// dropped at once only when it is the market's one waiting book.
     pub(super) fn refused(&mut self, parsec_id: &str, code: ErrorCode) -> Vec<(String, String)> {
         let market = |e: &Entry| e.parsec_id == parsec_id;
         let in_flight = |e: &Entry| market(e) && !e.queued;
-        let waiting = self.entries.iter().filter(|e| in_flight(e)).count();
+        let waiting = self.entries.iter().filter(|e| market(e)).count();
         if code == ErrorCode::MarketNotFound || waiting == 1 {
-            // 2002: the whole market is unknown, queued books too.
-            let hit = |e: &Entry| match code {
-                ErrorCode::MarketNotFound => market(e),
-                _ => in_flight(e),
-            };
+            // 2002: the whole market is unknown. Otherwise the one book the
+            // error can answer, in flight or queued.
             let gone = self
                 .entries
                 .iter()
-                .filter(|e| hit(e))
+                .filter(|e| market(e))
                 .map(|e| (e.parsec_id.clone(), e.outcome.clone()))
                 .collect();
-            self.entries.retain(|e| !hit(e));
+            self.entries.retain(|e| !market(e));
             return gone;
         }
         for e in &mut self.entries {
@@ -146,23 +151,26 @@ impl Awaiting {
     /// taken off; one to subscribe again stays, queued, until
     /// [`Awaiting::sent`]. A refusal marked on several books of a market
     /// drops only the one still waiting; when more than one still waits
-    /// (a snapshot slower than the timeout, a subscribe lost to 3001), they
-    /// are all subscribed again rather than a valid one dropped.
+    /// (a snapshot slower than the timeout, a subscribe lost to 3001), or a
+    /// book of the market is queued to be sent again (the refusal may have
+    /// been the late answer to its earlier subscribe), they are all
+    /// subscribed again rather than a valid one dropped.
     pub(super) fn expired(&mut self, now: Instant, timeout: Duration) -> Vec<Expired> {
         let due = |e: &Entry| {
             !e.queued
                 && now.saturating_duration_since(e.sent)
                     >= timeout.saturating_mul(1 << e.attempt.min(MAX_DOUBLINGS))
         };
-        // Counted before any entry changes: how many refused books of each
-        // market still wait.
+        // Counted before any entry changes: how many books of each market a
+        // refusal may have answered (refused and still waiting, or queued to
+        // be sent again).
         let refused_in: Vec<usize> = self
             .entries
             .iter()
             .map(|e| {
                 self.entries
                     .iter()
-                    .filter(|o| o.parsec_id == e.parsec_id && o.refused.is_some() && !o.queued)
+                    .filter(|o| o.parsec_id == e.parsec_id && (o.refused.is_some() || o.queued))
                     .count()
             })
             .collect();
@@ -340,6 +348,55 @@ mod tests {
             a.refused("kalshi:X", ErrorCode::InvalidOutcome),
             vec![book("kalshi:X", "maybe")]
         );
+    }
+
+    #[test]
+    fn a_late_refusal_is_not_pinned_on_another_outcome_while_a_book_is_queued_again() {
+        let (mut a, t0) = (Awaiting::default(), Instant::now());
+        a.sent("kalshi:X", "maybe", t0); // refused, but the answer is slow
+        assert_eq!(
+            a.expired(t0 + T, T),
+            vec![Expired::Unanswered("kalshi:X".into(), "maybe".into())]
+        );
+        a.sent("kalshi:X", "yes", t0 + T); // valid, in flight
+                                           // The late 2005 for the first `maybe`: "yes" is the only book in
+                                           // flight, but the refusal may be (and is) maybe's.
+        assert!(
+            a.refused("kalshi:X", ErrorCode::InvalidOutcome).is_empty(),
+            "not pinned on yes while maybe is queued"
+        );
+        a.synced("kalshi:X", "yes");
+        // Sent again, maybe is refused alone and dropped at once.
+        a.sent("kalshi:X", "maybe", t0 + T * 2);
+        assert_eq!(
+            a.refused("kalshi:X", ErrorCode::InvalidOutcome),
+            vec![book("kalshi:X", "maybe")]
+        );
+        assert!(a.is_empty());
+    }
+
+    #[test]
+    fn a_late_refusal_and_a_slow_snapshot_subscribe_again_rather_than_drop() {
+        let (mut a, t0) = (Awaiting::default(), Instant::now());
+        a.sent("kalshi:X", "maybe", t0);
+        assert_eq!(a.expired(t0 + T, T).len(), 1, "maybe queued again");
+        a.sent("kalshi:X", "yes", t0 + T);
+        assert!(a.refused("kalshi:X", ErrorCode::InvalidOutcome).is_empty());
+        // yes's snapshot is slower than the timeout: it may still be the
+        // refused one or not, so it is subscribed again, not dropped.
+        assert_eq!(
+            a.expired(t0 + T * 2, T),
+            vec![Expired::Unanswered("kalshi:X".into(), "yes".into())]
+        );
+        // A book queued alone for its market is the only one an error can answer.
+        let mut b = Awaiting::default();
+        b.sent("kalshi:Y", "maybe", t0);
+        assert_eq!(b.expired(t0 + T, T).len(), 1);
+        assert_eq!(
+            b.refused("kalshi:Y", ErrorCode::InvalidOutcome),
+            vec![book("kalshi:Y", "maybe")]
+        );
+        assert!(b.is_empty());
     }
 
     #[test]
