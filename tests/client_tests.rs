@@ -550,10 +550,12 @@ fn a_subscribe_refused_with_3001_is_sent_again_after_the_snapshot_timeout() {
 }
 
 #[test]
-fn an_unsubscribe_refused_with_3001_is_sent_again_when_its_frames_keep_coming() {
+fn an_unsubscribe_refused_with_3001_is_sent_again_and_the_books_frames_stop() {
     let (sim, client) = one_control_frame_a_second("pk_test_3001u");
     client.subscribe(all_books(1)).unwrap();
     // Goes out 0.4 s after the subscribe: refused; the server keeps the book.
+    // It is sent again once, at the 3001 (it went out within that second);
+    // once that one lands, the book's frames stop.
     client
         .unsubscribe(vec![Subscription::new("sim:0").outcome("no")])
         .unwrap();
@@ -573,6 +575,41 @@ fn an_unsubscribe_refused_with_3001_is_sent_again_when_its_frames_keep_coming() 
     assert_eq!(client.counters().unsubscribes_resent, 1);
     assert_eq!(sim.stats().rate_limited, 1);
     assert!(all_fresh(&client) && client.books().len() == 1);
+}
+
+#[test]
+fn a_quiet_book_whose_unsubscribe_3001_refused_is_unsubscribed_again_and_frees_its_slot() {
+    // Free tier (five subscriptions), one control frame a second, and the
+    // walk paused: the left book sends no frame that would show it still held.
+    let (sim, client) = one_control_frame_a_second("pk_free_quiet");
+    sim.pause(true);
+    let five: Vec<_> = ["sim:0", "sim:1"]
+        .into_iter()
+        .flat_map(|m| [Subscription::new(m), Subscription::new(m).outcome("no")])
+        .chain([Subscription::new("sim:2")])
+        .collect();
+    client.subscribe(five).unwrap();
+    // Goes out 0.4 s after the subscribe: refused, and 3001 names no frame.
+    client
+        .unsubscribe(vec![Subscription::new("sim:0").outcome("no")])
+        .unwrap();
+    assert!(wait_until(SECS(5), || client.counters().rate_limited >= 1));
+    // A sixth book fits the tier only once the unsubscribe went out again.
+    let sixth = client
+        .subscribe(vec![Subscription::new("sim:2").outcome("no")])
+        .unwrap()[0]
+        .clone();
+    assert!(
+        wait_until(SECS(20), || sixth.snapshot(1).seq > 0),
+        "the sixth book never got its snapshot: {:?}",
+        client.counters()
+    );
+    let c = client.counters();
+    assert!(
+        c.unsubscribes_resent >= 1 && c.dropped_subscriptions == 0,
+        "{c:?}"
+    );
+    assert!(client.book("sim:0", "no").is_none() && client.books().len() == 5);
 }
 
 #[test]

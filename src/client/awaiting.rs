@@ -257,6 +257,16 @@ impl Leaving {
         true
     }
 
+    /// The books whose `unsubscribe` went out within `window` before `now`
+    /// (a 3001 may have refused it).
+    pub(super) fn sent_within(&self, now: Instant, window: Duration) -> Vec<(String, String)> {
+        self.entries
+            .iter()
+            .filter(|(_, _, sent)| now.saturating_duration_since(*sent) <= window)
+            .map(|(id, outcome, _)| (id.clone(), outcome.clone()))
+            .collect()
+    }
+
     /// Forgets books unsubscribed long enough ago that their frames have stopped.
     pub(super) fn expire(&mut self, now: Instant, timeout: Duration) {
         let kept = timeout.saturating_mul(LEAVING_KEPT);
@@ -458,5 +468,25 @@ mod tests {
         l.sent("kalshi:X", "yes", t0);
         l.forget("kalshi:X", "yes");
         assert!(l.is_empty());
+    }
+
+    #[test]
+    fn the_unsubscribes_a_3001_may_have_refused_are_those_sent_within_its_window() {
+        let (mut l, t0) = (Leaving::default(), Instant::now());
+        let second = Duration::from_secs(1);
+        l.sent("kalshi:X", "yes", t0);
+        l.sent("kalshi:Y", "no", t0 + second / 2);
+        assert_eq!(
+            l.sent_within(t0 + second, second),
+            vec![book("kalshi:X", "yes"), book("kalshi:Y", "no")]
+        );
+        assert_eq!(
+            l.sent_within(t0 + second * 3 / 2 + Duration::from_millis(1), second),
+            Vec::<(String, String)>::new()
+        );
+        assert_eq!(
+            l.sent_within(t0 + second * 7 / 5, second),
+            vec![book("kalshi:Y", "no")]
+        );
     }
 }

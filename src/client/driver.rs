@@ -44,6 +44,8 @@ const TICK: Duration = Duration::from_millis(50);
 const TICK_NS: u64 = TICK.as_nanos() as u64;
 /// Most buffered messages handled per turn of the session loop.
 const DRAIN: usize = 64;
+/// The window of the server's control-frame limit (PROTOCOL.md A2: 3 a second).
+const CONTROL_WINDOW: Duration = Duration::from_secs(1);
 
 pub(super) struct Driver {
     config: ClientConfig,
@@ -730,11 +732,31 @@ impl Driver {
         });
     }
 
+    /// After a 3001, which names no frame: if it refused an `unsubscribe`,
+    /// the server keeps the book. One whose frames keep coming is caught by
+    /// [`Leaving::still_flowing`], but a quiet one would hold a slot of the
+    /// tier's limit for the whole connection (and a later subscribe at the
+    /// limit would get 3002). So every unsubscribe sent within the limit's
+    /// window goes out again: an `unsubscribe` has no answer, and a second
+    /// one ends the same book or nothing.
+    fn unsubscribe_again(&mut self, now: std::time::Instant) {
+        for (id, outcome) in self.leaving.sent_within(now, CONTROL_WINDOW) {
+            let again = Subscription::new(&id).outcome(&outcome);
+            let kept = self.subs.iter().any(|s| s.same_book(&again));
+            if !kept && !self.pending_unsubscribe.iter().any(|p| p.same_book(&again)) {
+                self.counters.unsubscribes_resent += 1;
+                self.pending_unsubscribe.push(again);
+            }
+        }
+    }
+
     /// PROTOCOL.md A5: what each error code does to the client.
     fn on_error(&mut self, code: ErrorCode, message: String, parsec_id: Option<String>) {
         if code == ErrorCode::RateLimited {
             self.counters.rate_limited += 1;
-            self.pacer.back_off(std::time::Instant::now());
+            let now = std::time::Instant::now();
+            self.pacer.back_off(now);
+            self.unsubscribe_again(now);
         }
         // 2002, 2005, 3002 name the market, not the outcome (see `awaiting`).
         // A 3002 while unsubscribes may not have taken yet (queued, or

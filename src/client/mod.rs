@@ -523,7 +523,8 @@ pub struct ClientCounters {
     pub resubscribes: u64,
     /// Subscriptions dropped because the server refused them (2002, 2005, 3002).
     pub dropped_subscriptions: u64,
-    /// Books unsubscribed again because their frames still came after the snapshot timeout.
+    /// Unsubscribes sent again: the book's frames still came after the
+    /// snapshot timeout, or a 3001 came within a second of the unsubscribe.
     pub unsubscribes_resent: u64,
     /// The store's counters.
     pub store: Counters,
