@@ -288,6 +288,12 @@ struct Pending {
     needs_refresh: bool,
 }
 
+/// Changes a book keeps room for between resyncs. A resync may buffer up to
+/// `resync_buffer` frames of up to 256 changes each (256 KiB a book at the
+/// default 64 frames); one that buffered more than this gives the excess back
+/// when it ends, so a burst does not stay allocated for the store's life.
+const RETAINED_CHANGES: usize = 256;
+
 #[derive(Debug)]
 struct Slot {
     key: BookKey,
@@ -310,6 +316,17 @@ struct Slot {
     meta: Meta,
     publisher: Publisher,
     reader: BookReader,
+}
+
+impl Slot {
+    /// Empties the resync buffer, giving back room beyond [`RETAINED_CHANGES`].
+    fn clear_pending(&mut self) {
+        self.pending.clear();
+        self.pending_changes.clear();
+        if self.pending_changes.capacity() > RETAINED_CHANGES {
+            self.pending_changes.shrink_to(RETAINED_CHANGES);
+        }
+    }
 }
 
 /// All books of one connection, with the sequence rules.
@@ -547,8 +564,7 @@ impl BookStore {
                 s.phase = Phase::AwaitingSnapshot;
                 s.disconnected = true;
                 s.resync_outstanding = false;
-                s.pending.clear();
-                s.pending_changes.clear();
+                s.clear_pending();
                 self.publish(i, Dirty::default());
                 true
             }
@@ -868,8 +884,7 @@ impl BookStore {
             }
         }
         let discarded = s.pending.len() - replayed;
-        s.pending.clear();
-        s.pending_changes.clear();
+        s.clear_pending();
         self.counters.replayed += replayed as u64;
         self.counters.deltas += replayed as u64;
         self.counters.discarded += discarded as u64;
@@ -1025,8 +1040,7 @@ impl BookStore {
         let s = &mut self.slots[i];
         if s.phase == Phase::Live {
             // Deltas buffered from an earlier resync cannot continue a new snapshot.
-            s.pending.clear();
-            s.pending_changes.clear();
+            s.clear_pending();
         }
         s.phase = Phase::Resyncing;
         if !s.resync_outstanding {
@@ -1150,8 +1164,7 @@ impl BookStore {
             s.resync_outstanding = false;
             s.queued = false;
             s.sent_ns = None;
-            s.pending.clear();
-            s.pending_changes.clear();
+            s.clear_pending();
             // A new connection counts afresh (A4: per subscription and connection).
             s.corrupt_seq = 0;
             self.publish(i, Dirty::default());

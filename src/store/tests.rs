@@ -503,6 +503,36 @@ fn resync_buffer_bounds_the_changes_it_holds_too() {
 }
 
 #[test]
+fn a_resync_that_buffered_a_burst_gives_the_room_back_when_it_ends() {
+    let mut h = Harness::new();
+    h.seeded();
+    h.delta(12, &[]); // gap
+    let many: Vec<(&str, &str, &str)> = (0..600).map(|_| ("bid", "0.41", "1")).collect();
+    assert_eq!(h.delta(21, &many), Applied::Buffered);
+    let room = |h: &Harness| h.store.slots[0].pending_changes.capacity();
+    assert!(room(&h) >= 600);
+    assert_eq!(
+        h.snapshot(20, &[("0.4", "1")], &[("0.5", "1")]),
+        Applied::Snapshot
+    );
+    assert_eq!(h.read().seq, 21, "the burst was replayed");
+    assert!(
+        room(&h) <= RETAINED_CHANGES,
+        "{} changes of room kept after the resync",
+        room(&h)
+    );
+    // A resync of a few changes keeps its room (no allocation next time).
+    h.delta(23, &[]); // gap
+    assert_eq!(h.delta(31, &[("bid", "0.41", "2")]), Applied::Buffered);
+    let before = room(&h);
+    assert_eq!(
+        h.snapshot(30, &[("0.4", "1")], &[("0.5", "1")]),
+        Applied::Snapshot
+    );
+    assert_eq!(room(&h), before);
+}
+
+#[test]
 fn disconnected_books_wait_for_their_snapshot() {
     let mut h = Harness::new();
     h.seeded();
