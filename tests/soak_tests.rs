@@ -11,9 +11,9 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use net::{all_books, assert_converges, config, simulator, wait_until};
+use net::{all_books, assert_converges, config, wait_until};
 use wirebook::client::{ClientConfig, ParsecClient};
-use wirebook::sim::{Fault, FaultRates, SimConfig};
+use wirebook::sim::{Fault, FaultRates, SimConfig, Simulator};
 use wirebook::BookState;
 
 /// Tracks live heap bytes.
@@ -62,7 +62,10 @@ fn soak_with_every_fault_over_fifty_markets() {
     let faults = FaultRates::all(0.002)
         .with(Fault::Disconnect, 0.0002)
         .with(Fault::Silence, 0.0001);
-    let sim = simulator(SimConfig {
+    // Not `net::simulator`, which turns the truth log on: a log of every
+    // frame's checksum per book (up to 100,000 entries each) is memory this
+    // test would count as the client's (25 MiB in a 10-minute run).
+    let sim = Simulator::start(SimConfig {
         markets: 50,
         rate_hz: 2_000.0,
         depth: 20,
@@ -71,7 +74,8 @@ fn soak_with_every_fault_over_fifty_markets() {
         faults,
         record_truth: false,
         ..SimConfig::default()
-    });
+    })
+    .expect("simulator starts");
     let mut cfg: ClientConfig = all_books(50)
         .into_iter()
         .fold(config(&sim, "pk_soak"), ClientConfig::subscribe);
