@@ -368,9 +368,10 @@ mod tests {
             a.expired(t0 + T, T),
             vec![Expired::Unanswered("kalshi:X".into(), "maybe".into())]
         );
-        a.sent("kalshi:X", "yes", t0 + T); // valid, in flight
-                                           // The late 2005 for the first `maybe`: "yes" is the only book in
-                                           // flight, but the refusal may be (and is) maybe's.
+        // "yes" is valid and in flight. Then the late 2005 for the first
+        // `maybe` comes: "yes" is the only book in flight, but the refusal
+        // may be (and is) maybe's.
+        a.sent("kalshi:X", "yes", t0 + T);
         assert!(
             a.refused("kalshi:X", ErrorCode::InvalidOutcome).is_empty(),
             "not pinned on yes while maybe is queued"

@@ -618,12 +618,14 @@ impl Driver {
                 .leaving
                 .still_flowing(m.parsec_id, m.outcome, now, timeout)
             {
-                let again = Subscription::new(m.parsec_id).outcome(m.outcome);
-                let kept = self.subs.iter().any(|s| s.same_book(&again));
-                if !kept && !self.pending_unsubscribe.iter().any(|p| p.same_book(&again)) {
-                    self.counters.unsubscribes_resent += 1;
-                    self.pending_unsubscribe.push(again);
-                }
+                // Fields one by one: the frame still borrows the parser.
+                let queued = unsubscribe_again(
+                    &self.subs,
+                    &mut self.pending_unsubscribe,
+                    m.parsec_id,
+                    m.outcome,
+                );
+                self.counters.unsubscribes_resent += u64::from(queued);
             }
         }
         let hub = &self.shared.hub;
@@ -739,14 +741,11 @@ impl Driver {
     /// limit would get 3002). So every unsubscribe sent within the limit's
     /// window goes out again: an `unsubscribe` has no answer, and a second
     /// one ends the same book or nothing.
-    fn unsubscribe_again(&mut self, now: std::time::Instant) {
+    fn unsubscribe_recent_again(&mut self, now: std::time::Instant) {
         for (id, outcome) in self.leaving.sent_within(now, CONTROL_WINDOW) {
-            let again = Subscription::new(&id).outcome(&outcome);
-            let kept = self.subs.iter().any(|s| s.same_book(&again));
-            if !kept && !self.pending_unsubscribe.iter().any(|p| p.same_book(&again)) {
-                self.counters.unsubscribes_resent += 1;
-                self.pending_unsubscribe.push(again);
-            }
+            let queued =
+                unsubscribe_again(&self.subs, &mut self.pending_unsubscribe, &id, &outcome);
+            self.counters.unsubscribes_resent += u64::from(queued);
         }
     }
 
@@ -756,7 +755,7 @@ impl Driver {
             self.counters.rate_limited += 1;
             let now = std::time::Instant::now();
             self.pacer.back_off(now);
-            self.unsubscribe_again(now);
+            self.unsubscribe_recent_again(now);
         }
         // 2002, 2005, 3002 name the market, not the outcome (see `awaiting`).
         // A 3002 while unsubscribes may not have taken yet (queued, or
@@ -777,6 +776,23 @@ impl Driver {
             self.drop_refused(&id, &outcome, code);
         }
     }
+}
+
+/// Queues another `unsubscribe` of a left book into `pending`, unless the
+/// book is kept again (`subs`) or one is already queued; whether it queued one.
+fn unsubscribe_again(
+    subs: &[Subscription],
+    pending: &mut Vec<Subscription>,
+    parsec_id: &str,
+    outcome: &str,
+) -> bool {
+    let again = Subscription::new(parsec_id).outcome(outcome);
+    let kept = subs.iter().any(|s| s.same_book(&again));
+    if kept || pending.iter().any(|p| p.same_book(&again)) {
+        return false;
+    }
+    pending.push(again);
+    true
 }
 
 /// Takes up to a batch of `pending` (oldest first), telling `sent` of each
