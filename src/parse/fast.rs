@@ -1346,6 +1346,45 @@ fn digit_run(b: &[u8], i: usize, max: usize) -> Option<(u64, usize)> {
     Some((v, j))
 }
 
+/// The digits at `b[i..]` when there are at most seven (the tail of a
+/// number whose first eight digits matched a remembered word): their value
+/// and count, read as one word (it may start up to seven bytes before `i`,
+/// which the caller has read). `None` for eight digits or more, or when
+/// `b` ends at `i`.
+#[inline(always)]
+fn digits_after(b: &[u8], i: usize) -> Option<(u64, usize)> {
+    // The word ends at the buffer's end at the latest; the bytes before `i`
+    // it then holds are shifted out (zero bytes come in, which end the digits).
+    let at = i.min(b.len().checked_sub(8)?);
+    let skip = i - at;
+    if skip >= 8 {
+        return None;
+    }
+    let x = load(b, at)? >> (8 * skip);
+    let d = x.wrapping_sub(LO * u64::from(b'0'));
+    // High bit set in each byte that is not a digit; exact for the lowest
+    // one (carries and borrows only run upwards), which is the only one used.
+    let not_digit = (x.wrapping_add(LO * 0x46) | d) & HI;
+    if not_digit == 0 {
+        return None; // eight digits or more: the plain route reads them
+    }
+    let k = (not_digit.trailing_zeros() / 8) as usize;
+    if k == 0 {
+        return Some((0, 0));
+    }
+    Some((eight_digits(d << (8 * (8 - k))), k))
+}
+
+/// The value of eight digits (0 to 9 each) in a word, the first in the
+/// lowest byte (leading zeros allowed).
+#[inline(always)]
+fn eight_digits(d: u64) -> u64 {
+    // Pairs, then fours, then the eight (the well-known SWAR reduction).
+    let pairs = d.wrapping_mul(10).wrapping_add(d >> 8) & 0x00ff_00ff_00ff_00ff;
+    let fours = pairs.wrapping_mul(100).wrapping_add(pairs >> 16) & 0x0000_ffff_0000_ffff;
+    fours.wrapping_mul(10_000).wrapping_add(fours >> 32) & 0xffff_ffff
+}
+
 /// The exact route for numbers the fast digit loop does not take (signs,
 /// exponents, long fractions): units and bytes used.
 #[cold]
@@ -1630,41 +1669,41 @@ impl<'b> Cursor<'b> {
     }
 
     /// [`u64`](Self::u64), skipping the first eight digits when they are
-    /// those of `leading` (and remembering them when they are not); `None`
-    /// where [`u64`](Self::u64) might decide otherwise (it then reads the value).
+    /// those of `leading` (and remembering them when they are not; one of
+    /// fewer than eight digits is read whole); `None` where
+    /// [`u64`](Self::u64) might decide otherwise (it then reads the value).
     #[inline(always)]
     fn u64_prefixed(&mut self, leading: &mut Leading) -> Option<u64> {
         let b = self.buf;
         let i = self.pos;
         let w = load(b, i)?;
-        let (mut v, mut j) = if leading.word != 0 && w == leading.word {
-            (leading.value, i + 8)
-        } else {
-            let (v, j) = digit_run(b, i, 16)?;
-            let n = j - i;
-            if n < 8 || b.get(i) == Some(&b'0') {
-                return None; // short (or a leading zero): the plain route
+        if leading.word != 0 && w == leading.word {
+            // The digits after the remembered eight: at most seven more
+            // (then at most 15 in all, no overflow), read as one word.
+            let (tail, k) = digits_after(b, i + 8)?;
+            let j = i + 8 + k;
+            if let Some(b'.' | b'e' | b'E') = b.get(j) {
+                return None;
             }
+            self.pos = j;
+            return Some(leading.value * POW10.get(8 - k)? + tail);
+        }
+        let (v, j) = digit_run(b, i, 16)?;
+        let n = j - i;
+        if n == 0 || (n > 1 && b.get(i) == Some(&b'0')) {
+            return None; // no digits, or a leading zero: the plain route refuses it
+        }
+        if let Some(b'.' | b'e' | b'E') = b.get(j) {
+            return None;
+        }
+        // Eight digits or more: the first eight are remembered for the next
+        // frame (a short integer, a book's sequence number mostly, is
+        // taken as it is, not read a second time by `u64`).
+        if n >= 8 {
             *leading = Leading {
                 word: w,
                 value: v / POW10.get(16 - n)?,
             };
-            (v, j)
-        };
-        // The digits after the remembered eight (at most 19 in all).
-        while let Some(&c) = b.get(j) {
-            let d = c.wrapping_sub(b'0');
-            if d > 9 {
-                break;
-            }
-            if j - i == 19 {
-                return None;
-            }
-            v = v * 10 + u64::from(d);
-            j += 1;
-        }
-        if let Some(b'.' | b'e' | b'E') = b.get(j) {
-            return None;
         }
         self.pos = j;
         Some(v)
@@ -2238,6 +2277,36 @@ mod tests {
             }
         }
         assert!(agreed * 2 > total, "{agreed} of {total}");
+    }
+
+    /// The word-at-a-time tail reader agrees with a digit loop for every
+    /// count of digits, every byte after them and every distance to the
+    /// buffer's end (where its word starts before the digits).
+    #[test]
+    fn digits_after_reads_like_a_digit_loop() {
+        let digits = b"9876543210";
+        for k in 0..=9usize {
+            for after in (0..=255u8).map(Some).chain([None]) {
+                for before in [8usize, 9, 12] {
+                    let mut buf = vec![b'1'; before];
+                    buf.extend_from_slice(&digits[..k]);
+                    buf.extend(after);
+                    let tail = &buf[before..];
+                    let n = tail.iter().take_while(|c| c.is_ascii_digit()).count();
+                    let value = tail[..n]
+                        .iter()
+                        .fold(0u64, |v, &c| v * 10 + u64::from(c - b'0'));
+                    // Eight digits or more, or no byte at all after the eight: declined.
+                    let want = (n < 8 && !tail.is_empty()).then_some((value, n));
+                    assert_eq!(
+                        digits_after(&buf, before),
+                        want,
+                        "k={k} after={after:?} before={before}"
+                    );
+                }
+            }
+        }
+        assert_eq!(eight_digits(0x0908_0706_0504_0302), 23_456_789);
     }
 
     #[test]
