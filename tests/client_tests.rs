@@ -578,6 +578,46 @@ fn an_unsubscribe_refused_with_3001_is_sent_again_and_the_books_frames_stop() {
 }
 
 #[test]
+fn an_unsubscribe_lost_on_its_way_is_sent_again_when_the_books_frames_keep_coming() {
+    // The server never sees the first unsubscribe, so no 3001 tells the
+    // client: only the left book's frames, still arriving past the snapshot
+    // timeout, show that it did not take.
+    let sim = simulator(SimConfig {
+        lost_unsubscribes: 1,
+        ..quick_sim()
+    });
+    let mut cfg = config(&sim, "pk_test_lost_unsub");
+    cfg.snapshot_timeout = Duration::from_millis(1000);
+    let client = ParsecClient::connect(cfg).unwrap();
+    client.subscribe(all_books(1)).unwrap();
+    assert!(wait_until(SECS(5), || client.books().len() == 2 && all_fresh(&client)));
+    client
+        .unsubscribe(vec![Subscription::new("sim:0").outcome("no")])
+        .unwrap();
+    assert!(
+        wait_until(SECS(10), || client.counters().unsubscribes_resent == 1),
+        "{:?}",
+        client.counters()
+    );
+    // Once the second unsubscribe lands, the book's frames stop.
+    let settled = wait_until(SECS(5), || {
+        let before = client.counters().store.untracked;
+        std::thread::sleep(Duration::from_millis(500));
+        client.counters().store.untracked == before
+    });
+    assert!(settled, "{:?}", client.counters());
+    let (c, stats) = (client.counters(), sim.stats());
+    assert_eq!(
+        (c.unsubscribes_resent, c.rate_limited, stats.rate_limited),
+        (1, 0, 0),
+        "{c:?}"
+    );
+    assert_eq!(stats.lost_unsubscribes, 1);
+    assert!(all_fresh(&client) && client.books().len() == 1);
+    assert!(client.book("sim:0", "no").is_none());
+}
+
+#[test]
 fn a_quiet_book_whose_unsubscribe_3001_refused_is_unsubscribed_again_and_frees_its_slot() {
     // Free tier (five subscriptions), one control frame a second, and the
     // walk paused: the left book sends no frame that would show it still held.

@@ -112,6 +112,11 @@ pub struct SimConfig {
     /// Keep the checksum of every book at every `server_seq` sent (the last
     /// 100 000 per book), for [`Simulator::truth_at`]. Off by default.
     pub record_truth: bool,
+    /// The first this many `unsubscribe` frames of each connection are lost
+    /// on their way: dropped unread (not counted against the control limit,
+    /// no answer), so their books go on. For testing a client's recovery
+    /// from an unsubscribe that did not take. 0 by default.
+    pub lost_unsubscribes: usize,
 }
 
 impl Default for SimConfig {
@@ -132,6 +137,7 @@ impl Default for SimConfig {
             silence: Duration::from_secs(60),
             faults: FaultRates::default(),
             record_truth: false,
+            lost_unsubscribes: 0,
             flood: false,
             odds_events: 4,
             odds_interval: Duration::from_secs(1),
@@ -367,6 +373,8 @@ pub struct SimStats {
     pub control_frames: u64,
     /// Control frames refused with `error` 3001.
     pub rate_limited: u64,
+    /// `unsubscribe` frames dropped unread ([`SimConfig::lost_unsubscribes`]).
+    pub lost_unsubscribes: u64,
     /// Most control frames one connection sent within one second.
     pub max_control_per_second: u64,
     /// Snapshots sent (subscribe and resync).
@@ -412,6 +420,7 @@ struct Counters {
     auth_timeouts: AtomicU64,
     control_frames: AtomicU64,
     rate_limited: AtomicU64,
+    lost_unsubscribes: AtomicU64,
     max_control_per_second: AtomicU64,
     snapshots: AtomicU64,
     deltas: AtomicU64,
@@ -989,6 +998,7 @@ impl Simulator {
             auth_timeouts: l(&c.auth_timeouts),
             control_frames: l(&c.control_frames),
             rate_limited: l(&c.rate_limited),
+            lost_unsubscribes: l(&c.lost_unsubscribes),
             max_control_per_second: l(&c.max_control_per_second),
             snapshots: l(&c.snapshots),
             deltas: l(&c.deltas),

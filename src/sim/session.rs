@@ -189,6 +189,8 @@ struct Session {
     /// (`None` when the rings changed).
     flood: Vec<((u32, u8), FloodRing)>,
     flood_block: Option<FloodBlock>,
+    /// `unsubscribe` frames dropped so far (`SimConfig::lost_unsubscribes`).
+    lost_unsubscribes: usize,
 }
 
 type Ws<S> = WebSocketStream<S>;
@@ -210,6 +212,7 @@ impl Session {
             connection,
             flood: Vec::new(),
             flood_block: None,
+            lost_unsubscribes: 0,
         }
     }
 
@@ -340,6 +343,14 @@ impl Session {
         buf: &mut [u8],
     ) -> Flow {
         let request = read_request(buf);
+        if matches!(request, Request::Unsubscribe { .. })
+            && self.lost_unsubscribes < self.shared.config.lost_unsubscribes
+        {
+            // Lost on its way: never seen, so not counted against the limit.
+            self.lost_unsubscribes += 1;
+            bump(&self.shared.counters.lost_unsubscribes);
+            return Flow::Continue;
+        }
         if request.is_control() {
             if self.tier.is_none() {
                 return self.error(ws, 1001, "not authenticated", None).await;
