@@ -526,6 +526,22 @@ fn one_control_frame_a_second(key: &str) -> (std::sync::Arc<Simulator>, ParsecCl
     (sim, client)
 }
 
+/// Waits for the client to send a left book's `unsubscribe` a second time,
+/// then for that book's frames to stop (the store counts them as untracked).
+fn unsubscribed_again_and_the_frames_stop(client: &ParsecClient) {
+    assert!(
+        wait_until(SECS(10), || client.counters().unsubscribes_resent == 1),
+        "{:?}",
+        client.counters()
+    );
+    let settled = wait_until(SECS(5), || {
+        let before = client.counters().store.untracked;
+        std::thread::sleep(Duration::from_millis(500));
+        client.counters().store.untracked == before
+    });
+    assert!(settled, "{:?}", client.counters());
+}
+
 #[test]
 fn a_subscribe_refused_with_3001_is_sent_again_after_the_snapshot_timeout() {
     let (sim, client) = one_control_frame_a_second("pk_test_3001");
@@ -560,18 +576,7 @@ fn an_unsubscribe_refused_with_3001_is_sent_again_and_the_books_frames_stop() {
         .unsubscribe(vec![Subscription::new("sim:0").outcome("no")])
         .unwrap();
     assert!(wait_until(SECS(5), || client.counters().rate_limited == 1));
-    assert!(
-        wait_until(SECS(10), || client.counters().unsubscribes_resent == 1),
-        "{:?}",
-        client.counters()
-    );
-    // Once the second unsubscribe lands, the book's frames stop.
-    let settled = wait_until(SECS(5), || {
-        let before = client.counters().store.untracked;
-        std::thread::sleep(Duration::from_millis(500));
-        client.counters().store.untracked == before
-    });
-    assert!(settled, "{:?}", client.counters());
+    unsubscribed_again_and_the_frames_stop(&client);
     assert_eq!(client.counters().unsubscribes_resent, 1);
     assert_eq!(sim.stats().rate_limited, 1);
     assert!(all_fresh(&client) && client.books().len() == 1);
@@ -594,18 +599,7 @@ fn an_unsubscribe_lost_on_its_way_is_sent_again_when_the_books_frames_keep_comin
     client
         .unsubscribe(vec![Subscription::new("sim:0").outcome("no")])
         .unwrap();
-    assert!(
-        wait_until(SECS(10), || client.counters().unsubscribes_resent == 1),
-        "{:?}",
-        client.counters()
-    );
-    // Once the second unsubscribe lands, the book's frames stop.
-    let settled = wait_until(SECS(5), || {
-        let before = client.counters().store.untracked;
-        std::thread::sleep(Duration::from_millis(500));
-        client.counters().store.untracked == before
-    });
-    assert!(settled, "{:?}", client.counters());
+    unsubscribed_again_and_the_frames_stop(&client);
     let (c, stats) = (client.counters(), sim.stats());
     assert_eq!(
         (c.unsubscribes_resent, c.rate_limited, stats.rate_limited),
