@@ -1669,9 +1669,8 @@ impl<'b> Cursor<'b> {
     }
 
     /// [`u64`](Self::u64), skipping the first eight digits when they are
-    /// those of `leading` (and remembering them when they are not; one of
-    /// fewer than eight digits is read whole); `None` where
-    /// [`u64`](Self::u64) might decide otherwise (it then reads the value).
+    /// those of `leading` (and remembering them when they are not); `None`
+    /// where [`u64`](Self::u64) might decide otherwise (it then reads the value).
     #[inline(always)]
     fn u64_prefixed(&mut self, leading: &mut Leading) -> Option<u64> {
         let b = self.buf;
@@ -1688,24 +1687,19 @@ impl<'b> Cursor<'b> {
             self.pos = j;
             return Some(leading.value * POW10.get(8 - k)? + tail);
         }
-        let (v, j) = digit_run(b, i, 16)?;
-        let n = j - i;
-        if n == 0 || (n > 1 && b.get(i) == Some(&b'0')) {
-            return None; // no digits, or a leading zero: the plain route refuses it
-        }
-        if let Some(b'.' | b'e' | b'E') = b.get(j) {
-            return None;
-        }
-        // Eight digits or more: the first eight are remembered for the next
-        // frame (a short integer, a book's sequence number mostly, is
-        // taken as it is, not read a second time by `u64`).
-        if n >= 8 {
+        // Read as `u64` reads any integer (a short one, a book's sequence
+        // number mostly, is then not read a second time); from eight to 16
+        // digits, the first eight are remembered for the next frame.
+        let v = self.u64()?;
+        let n = self.pos - i;
+        // `POW10[16 - n]` is 10^(n - 8): the first eight digits stay.
+        let scale = (8..=16).contains(&n).then(|| POW10.get(16 - n)).flatten();
+        if let Some(scale) = scale {
             *leading = Leading {
                 word: w,
-                value: v / POW10.get(16 - n)?,
+                value: v / scale,
             };
         }
-        self.pos = j;
         Some(v)
     }
 
