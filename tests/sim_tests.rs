@@ -163,12 +163,42 @@ fn a_fourth_control_frame_within_a_second_gets_3001() {
         }
         let err = next_of(&mut ws, "error").await.unwrap();
         assert_eq!(err["code"], 3001);
+        assert_eq!(
+            err["message"],
+            "rate limited: at most 3 control frames per second"
+        );
     });
     let s = sim.stats();
     assert_eq!(
         (s.rate_limited, s.snapshots, s.max_control_per_second),
         (1, 3, 4)
     );
+}
+
+#[test]
+fn the_3001_message_states_the_limit_the_server_was_given() {
+    let sim = Simulator::start(SimConfig {
+        control_limit: 2,
+        ..quiet()
+    })
+    .unwrap();
+    rt().block_on(async {
+        let mut ws = open(&sim).await;
+        send(&mut ws, r#"{"type":"auth","api_key":"pk_x"}"#).await;
+        next_of(&mut ws, "auth_ok").await.unwrap();
+        for i in 0..3 {
+            let frame = format!(r#"{{"type":"subscribe","markets":[{{"parsec_id":"sim:{i}"}}]}}"#);
+            send(&mut ws, &frame).await;
+        }
+        let err = next_of(&mut ws, "error").await.unwrap();
+        assert_eq!(err["code"], 3001);
+        assert_eq!(
+            err["message"],
+            "rate limited: at most 2 control frames per second"
+        );
+    });
+    let s = sim.stats();
+    assert_eq!((s.rate_limited, s.snapshots), (1, 2));
 }
 
 #[test]

@@ -356,14 +356,13 @@ impl Session {
                 return self.error(ws, 1001, "not authenticated", None).await;
             }
             if !self.admit_control() {
-                return self
-                    .error(
-                        ws,
-                        3001,
-                        "rate limited: at most 3 control frames per second",
-                        None,
-                    )
-                    .await;
+                // The configured limit, not PROTOCOL.md's 3: a test that
+                // lowers or raises it reads what this server enforces.
+                let message = format!(
+                    "rate limited: at most {} control frames per second",
+                    self.shared.config.control_limit
+                );
+                return self.error(ws, 3001, &message, None).await;
             }
         }
         match request {
