@@ -110,10 +110,19 @@ impl ClientError {
     }
 }
 
-/// The URL without query string or fragment (keys may travel in a query string).
+/// The URL without query string, fragment or user information (keys may
+/// travel in a query string, or as `user:password@` before the host).
 pub(crate) fn redact(url: &str) -> String {
     let end = url.find(['?', '#']).unwrap_or(url.len());
-    url[..end].to_owned()
+    let url = &url[..end];
+    let authority = url.find("://").map_or(0, |i| i + 3);
+    let host_end = url[authority..]
+        .find('/')
+        .map_or(url.len(), |i| authority + i);
+    match url[authority..host_end].rfind('@') {
+        Some(at) => format!("{}{}", &url[..authority], &url[authority + at + 1..]),
+        None => url.to_owned(),
+    }
 }
 
 #[cfg(test)]
@@ -145,5 +154,10 @@ mod tests {
     fn query_strings_never_reach_an_error() {
         assert_eq!(redact("wss://h/ws?apiKey=pk_secret#x"), "wss://h/ws");
         assert_eq!(redact("wss://h/ws"), "wss://h/ws");
+        assert_eq!(redact("wss://pk_secret@h/ws"), "wss://h/ws");
+        assert_eq!(redact("wss://u:pk_secret@h:443/ws?x=1"), "wss://h:443/ws");
+        assert_eq!(redact("wss://h/a@b"), "wss://h/a@b"); // an @ in the path is no user
+        assert_eq!(redact("u:pk_secret@h"), "h");
+        assert_eq!(redact(""), "");
     }
 }

@@ -270,7 +270,7 @@ pub struct Wallet {
 /// assert_eq!(config.snapshot_timeout, Duration::from_secs(10));
 /// assert!(config.latency && !config.allow_insecure && config.record.is_none());
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct ClientConfig {
     /// The endpoint, `wss://api.parsecapi.com/ws` for the real service.
@@ -313,6 +313,39 @@ pub struct ClientConfig {
     /// Write every received frame with its receive time to this capture file
     /// (`wirebook::capture`; one `write` per frame).
     pub record: Option<std::path::PathBuf>,
+}
+
+/// The URL is shown without its query string, fragment or user information
+/// (where a key may travel), the key not at all.
+///
+/// ```
+/// let c = wirebook::client::ClientConfig::new("wss://u:pk_live_2@h/ws?apiKey=pk_live_3", "pk_live_1");
+/// let shown = format!("{c:?}");
+/// assert!(shown.contains(r#"url: "wss://h/ws""#), "{shown}");
+/// assert!(!shown.contains("pk_live_"), "{shown}");
+/// ```
+impl std::fmt::Debug for ClientConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("url", &error::redact(&self.url))
+            .field("credentials", &self.credentials)
+            .field("subscriptions", &self.subscriptions)
+            .field("wallets", &self.wallets)
+            .field("store", &self.store)
+            .field("allow_insecure", &self.allow_insecure)
+            .field("extra_roots", &self.extra_roots)
+            .field("ping_interval", &self.ping_interval)
+            .field("dead_after", &self.dead_after)
+            .field("auth_timeout", &self.auth_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("backoff", &self.backoff)
+            .field("control_rate", &self.control_rate)
+            .field("snapshot_timeout", &self.snapshot_timeout)
+            .field("event_capacity", &self.event_capacity)
+            .field("latency", &self.latency)
+            .field("record", &self.record)
+            .finish()
+    }
 }
 
 impl ClientConfig {

@@ -39,7 +39,7 @@ use crate::parse::{FrameParser, ParseError};
 /// );
 /// assert_eq!((config.dead_after, config.deploy_wait), (Duration::from_secs(60), Duration::from_secs(5)));
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct ParlayConfig {
     /// The server's base, `wss://parlay-api.com` for the real service.
@@ -87,6 +87,45 @@ pub struct ParlayConfig {
     pub extra_roots: Vec<Vec<u8>>,
     /// Events each stream holds before the oldest are dropped (and reported).
     pub event_capacity: usize,
+}
+
+/// The base URL is shown without its query string, fragment or user
+/// information (where a key may travel), the key not at all.
+///
+/// ```
+/// let mut c = wirebook::client::ParlayConfig::new("basketball_nba", "pk_live_1");
+/// c.base_url = "wss://pk_live_2@parlay-api.com?apiKey=pk_live_3".into();
+/// let shown = format!("{c:?}");
+/// assert!(shown.contains(r#"base_url: "wss://parlay-api.com""#), "{shown}");
+/// assert!(!shown.contains("pk_live_"), "{shown}");
+/// ```
+impl std::fmt::Debug for ParlayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParlayConfig")
+            .field("base_url", &redact(&self.base_url))
+            .field("sport", &self.sport)
+            .field("live", &self.live)
+            .field("legacy_path", &self.legacy_path)
+            .field("api_key", &self.api_key)
+            .field("key_in_query", &self.key_in_query)
+            .field("event_id", &self.event_id)
+            .field("bookmakers", &self.bookmakers)
+            .field("markets", &self.markets)
+            .field("kinds", &self.kinds)
+            .field("diff", &self.diff)
+            .field("extra_query", &self.extra_query)
+            .field("edge_threshold", &self.edge_threshold)
+            .field("backoff", &self.backoff)
+            .field("connection_cap_wait", &self.connection_cap_wait)
+            .field("deploy_wait", &self.deploy_wait)
+            .field("dead_after", &self.dead_after)
+            .field("ping_interval", &self.ping_interval)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("allow_insecure", &self.allow_insecure)
+            .field("extra_roots", &self.extra_roots)
+            .field("event_capacity", &self.event_capacity)
+            .finish()
+    }
 }
 
 impl ParlayConfig {
