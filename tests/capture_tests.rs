@@ -193,3 +193,32 @@ fn a_cut_capture_replays_up_to_the_cut_with_a_warning() {
     let _ = std::fs::remove_file(&path);
     let _ = std::fs::remove_file(&cut);
 }
+
+#[test]
+fn a_capture_with_receive_times_at_the_end_of_the_clock_replays() {
+    // Receive times are read from the file, which may hold anything: the
+    // replay's poll schedule saturates instead of overflowing (a debug build,
+    // as tests run the binary, panicked on `t + 100 ms`).
+    let path = temp("clock-end.cap");
+    let mut file = Vec::new();
+    let mut w = wirebook::capture::CaptureWriter::new(&mut file).unwrap();
+    let book = br#"{"type":"orderbook","parsec_id":"a:b","outcome":"yes","bids":[[0.4,10]],"asks":[[0.6,5]],"server_seq":1}"#;
+    let delta = br#"{"type":"orderbook_delta","parsec_id":"a:b","outcome":"yes","changes":[{"side":"bid","price":0.41,"size":3}],"server_seq":2}"#;
+    w.write_frame(u64::MAX - 1, FrameKind::Text, book).unwrap();
+    w.write_frame(u64::MAX, FrameKind::Text, delta).unwrap();
+    std::fs::write(&path, &file).unwrap();
+    let out = Command::new(BIN)
+        .arg("replay")
+        .arg(&path)
+        .args(["--json"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains(r#""seq":2"#), "{stdout}");
+    let _ = std::fs::remove_file(&path);
+}

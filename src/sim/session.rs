@@ -470,7 +470,11 @@ impl Session {
         }
         let depth = sel.depth.unwrap_or(50).clamp(1, tier.max_depth) as usize;
         // Rule A4.1: a snapshot's seq may be anything; keep connections apart.
-        let start = self.connection * 1_000_000_000_000 + self.rng.u64(1..1_000);
+        // Wrapping: only distinctness matters (after 18 million connections).
+        let start = self
+            .connection
+            .wrapping_mul(1_000_000_000_000)
+            .wrapping_add(self.rng.u64(1..1_000));
         let sub = self.subs.entry(key).or_insert(Subscription {
             seq: start,
             activity_seq: 0,

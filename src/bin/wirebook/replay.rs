@@ -108,7 +108,8 @@ pub fn run(path: &std::path::Path, speed: Speed, json: bool, depth: usize) -> Re
         // Staleness is judged on the captured clock, so a replay is deterministic.
         if t >= next_poll {
             store.poll(t);
-            next_poll = t + 100_000_000;
+            // Saturating: `t` is read from the file, which may hold anything.
+            next_poll = t.saturating_add(100_000_000);
         }
         buf.clear();
         buf.extend_from_slice(&captured.payload);
