@@ -309,6 +309,11 @@ pub struct BoardCounters {
 pub struct OddsBoard {
     quotes: Vec<Option<Quote>>,
     free: Vec<usize>,
+    /// Slots freed by the frame being applied: reused from the next frame on,
+    /// so a [`Move`]'s index names one quote for the whole frame (a quote
+    /// moved, then removed, then another added in one frame must not pair
+    /// the first one's old price with the second).
+    freed: Vec<usize>,
     index: HashTable<usize>,
     hasher: foldhash::fast::FixedState,
     counters: BoardCounters,
@@ -437,6 +442,7 @@ impl OddsBoard {
     pub fn clear(&mut self) {
         self.quotes.clear();
         self.free.clear();
+        self.freed.clear();
         self.index.clear();
         self.live = 0;
     }
@@ -478,6 +484,7 @@ impl OddsBoard {
     /// ```
     pub fn update(&mut self, frame: &OddsFrame<'_>) -> &[Move] {
         self.moves.clear();
+        self.free.append(&mut self.freed);
         for row in frame.rows.iter() {
             self.apply_row(&row, frame.timestamp_ms);
         }
@@ -680,7 +687,7 @@ impl OddsBoard {
             entry.remove();
         }
         self.quotes[i] = None;
-        self.free.push(i);
+        self.freed.push(i);
         self.live -= 1;
         self.counters.removals += 1;
     }

@@ -155,6 +155,47 @@ fn remove_rows_remove_what_they_name() {
 }
 
 #[test]
+fn a_quote_moved_then_removed_in_one_frame_does_not_lend_its_move_to_a_new_quote() {
+    // One frame: A moves -110 -> -150, A is removed, B is added. B must not
+    // take A's slot within the frame, or the alert check pairs A's old price
+    // with B (a 7.6-point "move" of a quote that had none).
+    let mut board = OddsBoard::new();
+    let mut p = FrameParser::new();
+    let row = |outcome: &str, price: i32, action: &str| {
+        format!(
+            r#"{{"event_id":"e","bookmaker":"b","market_key":"h2h","outcome":"{outcome}","price_american":{price}{action}}}"#
+        )
+    };
+    let frame = |rows: &[String]| {
+        format!(r#"{{"type":"odds_update","data":[{}]}}"#, rows.join(",")).into_bytes()
+    };
+    apply(&mut board, &mut p, frame(&[row("A", -110, "")]));
+    let moves = apply(
+        &mut board,
+        &mut p,
+        frame(&[
+            row("A", -150, ""),
+            row("A", -150, r#","action":"remove""#),
+            row("B", -150, ""),
+        ]),
+    );
+    let mut fired = Vec::new();
+    alert::EdgeAlerts::new(0.02).check(&board, &moves, &mut fired);
+    assert!(fired.is_empty(), "{fired:?}");
+    assert_eq!(moves.len(), 2, "A's move and B's arrival");
+    assert!(board.quote_of(&moves[0]).is_none(), "A is gone");
+    let b = board.quote_of(&moves[1]).unwrap();
+    assert_eq!((&*b.key.outcome, moves[1].old), ("B", None));
+    // The slot A freed is reused from the next frame on.
+    apply(&mut board, &mut p, frame(&[row("C", 120, "")]));
+    assert_eq!(board.len(), 2);
+    assert_eq!(
+        board.get("e", "b", "h2h", "C", None).unwrap().price.get(),
+        120
+    );
+}
+
+#[test]
 fn the_best_price_is_the_lowest_implied_probability_across_books() {
     let mut board = OddsBoard::new();
     let rows: Vec<String> = [("a", -120), ("b", -105), ("c", 110), ("d", -110)]
