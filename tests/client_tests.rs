@@ -678,6 +678,38 @@ fn at_the_tier_limit_an_unsubscribe_frees_the_slot_for_a_subscribe_sent_with_it(
 }
 
 #[test]
+fn a_3002_after_an_unsubscribe_that_took_drops_the_book_at_once() {
+    let sim = simulator(SimConfig {
+        markets: 8,
+        ..quick_sim()
+    });
+    // Free tier: five subscriptions. A long snapshot timeout: a drop within
+    // it can only come from the 3002 itself.
+    let mut cfg = (0..5)
+        .map(|i| Subscription::new(format!("sim:{i}")))
+        .fold(config(&sim, "pk_free_full"), ClientConfig::subscribe);
+    cfg.snapshot_timeout = SECS(20);
+    let client = ParsecClient::connect(cfg).unwrap();
+    let mut events = client.events();
+    assert!(wait_until(SECS(5), || client.books().len() == 5 && all_fresh(&client)));
+    client
+        .unsubscribe(vec![Subscription::new("sim:0")])
+        .unwrap();
+    let five = client.subscribe(vec![Subscription::new("sim:5")]).unwrap()[0].clone();
+    assert!(wait_until(SECS(5), || five.snapshot(1).state == BookState::Fresh));
+    // The unsubscribe went out before this subscribe and took: the limit's
+    // 3002 is final (it used to be put off while any unsubscribe of the last
+    // 30 s was remembered, and sim:6 subscribed again and again).
+    client.subscribe(vec![Subscription::new("sim:6")]).unwrap();
+    let seen = events_until(&mut events, SECS(5), |e| !dropped(e).is_empty());
+    assert_eq!(
+        dropped(&seen),
+        vec![("sim:6".into(), "yes".into(), ErrorCode::SubscriptionLimit)]
+    );
+    assert!(client.book("sim:6", "yes").is_none() && client.books().len() == 5);
+}
+
+#[test]
 fn an_invalid_outcome_refused_before_a_valid_ones_snapshot_drops_only_the_invalid_one() {
     let sim = simulator(quick_sim());
     let mut cfg = config(&sim, "pk_test_2005");

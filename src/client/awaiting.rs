@@ -107,6 +107,16 @@ impl Awaiting {
             .retain(|e| !(e.parsec_id == parsec_id && e.outcome == outcome));
     }
 
+    /// When the oldest `subscribe` still waiting for a book of `parsec_id`
+    /// went out (the one an error naming the market may answer, at the latest).
+    pub(super) fn first_sent(&self, parsec_id: &str) -> Option<Instant> {
+        self.entries
+            .iter()
+            .filter(|e| e.parsec_id == parsec_id)
+            .map(|e| e.sent)
+            .min()
+    }
+
     /// A snapshot of the book landed (its outcome as the frame spells it,
     /// matched case-insensitively, rule A4.6).
     pub(super) fn synced(&mut self, parsec_id: &str, outcome: &str) {
@@ -230,6 +240,14 @@ impl Leaving {
     /// Whether no book is leaving: checked before anything else.
     pub(super) fn is_empty(&self) -> bool {
         self.entries.is_empty()
+    }
+
+    /// Whether an `unsubscribe` went out after `t`: the server, which takes
+    /// a connection's frames in order, had not freed that book's slot when
+    /// it answered a frame sent at `t`. (Frames sent at the same instant went
+    /// out unsubscribes first.)
+    pub(super) fn sent_after(&self, t: Instant) -> bool {
+        self.entries.iter().any(|(_, _, sent)| *sent > t)
     }
 
     /// A frame of a book the client does not keep arrived at `now` (its

@@ -758,12 +758,21 @@ impl Driver {
             self.unsubscribe_recent_again(now);
         }
         // 2002, 2005, 3002 name the market, not the outcome (see `awaiting`).
-        // A 3002 while unsubscribes may not have taken yet (queued, or
-        // refused by a 3001 and still held at the server) says nothing final:
-        // the book is subscribed again after the snapshot timeout.
-        let freeing = !self.leaving.is_empty() || !self.pending_unsubscribe.is_empty();
+        // A 3002 while an unsubscribe may not have taken yet says nothing
+        // final: the book is subscribed again after the snapshot timeout.
+        // The server takes a connection's frames in order, so that is an
+        // unsubscribe still queued (not sent, or refused by a 3001 and queued
+        // again), or one sent after the oldest subscribe the error may answer.
+        // One sent before it freed its slot in time: the 3002 is final.
+        let freeing = |id: &str| {
+            !self.pending_unsubscribe.is_empty()
+                || self
+                    .awaiting
+                    .first_sent(id)
+                    .is_some_and(|t| self.leaving.sent_after(t))
+        };
         let gone = match &parsec_id {
-            Some(_) if code == ErrorCode::SubscriptionLimit && freeing => Vec::new(),
+            Some(id) if code == ErrorCode::SubscriptionLimit && freeing(id) => Vec::new(),
             Some(id) if code.drops_subscription() => self.awaiting.refused(id, code),
             _ => Vec::new(),
         };
