@@ -941,3 +941,84 @@ fn latency_is_recorded_per_stage_and_can_be_switched_off() {
         "recording off records nothing"
     );
 }
+
+/// A loopback TCP proxy to `target` for its first connection; later ones are
+/// accepted and never answered (a server that hangs in the handshake).
+fn proxy_once_then_silent(target: std::net::SocketAddr) -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("ws://{}/ws", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for (n, conn) in listener.incoming().enumerate() {
+            let Ok(client) = conn else { return };
+            if n > 0 {
+                held.push(client);
+                continue;
+            }
+            let server = std::net::TcpStream::connect(target).unwrap();
+            let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Both);
+                });
+            };
+            pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+            pipe(server, client);
+        }
+    });
+    url
+}
+
+#[test]
+fn commands_are_answered_while_a_reconnect_hangs_in_its_handshake() {
+    let sim = simulator(quick_sim());
+    let mut cfg = config(&sim, "pk_test_hang").subscribe(Subscription::new("sim:0"));
+    cfg.url = proxy_once_then_silent(sim.addr());
+    cfg.connect_timeout = SECS(30);
+    let client = ParsecClient::connect(cfg).unwrap();
+    assert!(wait_until(SECS(5), || all_fresh(&client) && client.books().len() == 1));
+    // The reconnect's handshake now hangs for up to 30 s.
+    sim.drop_connections();
+    assert!(wait_until(SECS(5), || client.counters().reconnects >= 1));
+    std::thread::sleep(Duration::from_millis(200));
+    let asked = std::time::Instant::now();
+    let readers = client.subscribe(vec![Subscription::new("sim:1")]);
+    assert!(readers.is_ok(), "{readers:?}");
+    assert!(
+        asked.elapsed() < SECS(2),
+        "answered in {:?}",
+        asked.elapsed()
+    );
+    assert_eq!(client.books().len(), 2);
+    let stopping = std::time::Instant::now();
+    client.shutdown();
+    assert!(
+        stopping.elapsed() < SECS(2),
+        "stopped in {:?}",
+        stopping.elapsed()
+    );
+}
+
+#[test]
+fn a_subscribe_refused_for_one_book_subscribes_none_of_its_books() {
+    let sim = simulator(quick_sim());
+    let mut cfg = config(&sim, "pk_test_all_or_nothing").subscribe(Subscription::new("sim:0"));
+    cfg.store.max_books = 2;
+    let client = ParsecClient::connect(cfg).unwrap();
+    assert!(wait_until(SECS(5), || all_fresh(&client) && client.books().len() == 1));
+    // One slot left: sim:1 fits, sim:2 does not, so neither is taken.
+    let err = client
+        .subscribe(vec![Subscription::new("sim:1"), Subscription::new("sim:2")])
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Store(_)), "{err:?}");
+    assert!(client.book("sim:1", "yes").is_none() && client.books().len() == 1);
+    // The slot sim:1 would have taken is free for another book.
+    let two = client.subscribe(vec![Subscription::new("sim:2")]).unwrap()[0].clone();
+    assert!(wait_until(SECS(5), || two.snapshot(1).state == BookState::Fresh));
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(
+        sim.stats().snapshots,
+        2,
+        "sim:1 was never subscribed at the server"
+    );
+}

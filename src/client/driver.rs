@@ -113,6 +113,12 @@ impl Driver {
     /// Adds a book to the store and the handle's registry (idempotent).
     pub(super) fn track(&mut self, s: &Subscription) -> Result<BookReader, ClientError> {
         let reader = self.store.track(&s.parsec_id, &s.outcome)?;
+        self.adopt(s, &reader);
+        Ok(reader)
+    }
+
+    /// The client's side of tracking a book the store now tracks.
+    fn adopt(&mut self, s: &Subscription, reader: &BookReader) {
         self.leaving.forget(&s.parsec_id, &s.outcome);
         self.shared
             .books
@@ -122,7 +128,6 @@ impl Driver {
             Some(x) => *x = s.clone(),
             None => self.subs.push(s.clone()),
         }
-        Ok(reader)
     }
 
     fn untrack(&mut self, s: &Subscription) {
@@ -164,8 +169,9 @@ impl Driver {
         let mut attempt: u32 = 0;
         let error = loop {
             self.set_state(ConnectionState::Connecting);
-            let end = match self.open().await {
-                Ok(ws) => {
+            let end = match self.open(&mut commands).await {
+                Ok(None) => End::Shutdown,
+                Ok(Some(ws)) => {
                     self.counters.connections += 1;
                     self.publish(Event::Connected {
                         connection: self.counters.connections,
@@ -237,16 +243,29 @@ impl Driver {
         self.shared.hub.close();
     }
 
-    async fn open(&self) -> Result<Ws, ClientError> {
-        match transport::open(
-            &self.config.url,
-            &[],
-            self.tls.as_ref(),
-            self.config.connect_timeout,
-        )
-        .await
-        {
-            Ok(ws) => Ok(ws),
+    /// Opens the connection, handling commands meanwhile (a handshake may
+    /// take the whole `connect_timeout`: a `subscribe` must not wait for it,
+    /// nor a shutdown); `None` when asked to stop.
+    async fn open(
+        &mut self,
+        commands: &mut UnboundedReceiver<Command>,
+    ) -> Result<Option<Ws>, ClientError> {
+        let (url, tls) = (self.config.url.clone(), self.tls.clone());
+        let timeout = self.config.connect_timeout;
+        let open = async move { transport::open(&url, &[], tls.as_ref(), timeout).await };
+        tokio::pin!(open);
+        let opened = loop {
+            tokio::select! {
+                opened = &mut open => break opened,
+                cmd = commands.recv() => {
+                    if let Some(End::Shutdown) = self.command(cmd) {
+                        return Ok(None);
+                    }
+                }
+            }
+        };
+        match opened {
+            Ok(ws) => Ok(Some(ws)),
             Err(OpenError::Status(status)) => Err(ClientError::Connect {
                 url: redact(&self.config.url),
                 reason: format!("HTTP error: {status}"),
@@ -260,29 +279,42 @@ impl Driver {
         match cmd {
             None | Some(Command::Shutdown) => return Some(End::Shutdown),
             Some(Command::Subscribe(subs, reply)) => {
+                // All or nothing: the store takes every book first; if one is
+                // refused (no slot left, an empty id), the books this call
+                // started are given back and nothing is sent.
                 let mut readers = Vec::with_capacity(subs.len());
-                let mut result = Ok(());
+                let mut refused = None;
                 for s in &subs {
-                    match self.track(s) {
-                        Ok(r) => {
-                            readers.push(r);
-                            // An unsubscribe of this book not sent yet would go
-                            // out before this subscribe (unsubscribes go first):
-                            // the server would end the book only to start it
-                            // again with a new snapshot. Drop it instead.
-                            self.pending_unsubscribe.retain(|p| !p.same_book(s));
-                            if self.authenticated {
-                                self.pending_subscribe.retain(|p| !p.same_book(s));
-                                self.pending_subscribe.push(s.clone());
-                            }
-                        }
+                    match self.store.track(&s.parsec_id, &s.outcome) {
+                        Ok(r) => readers.push(r),
                         Err(e) => {
-                            result = Err(e);
+                            refused = Some(ClientError::from(e));
                             break;
                         }
                     }
                 }
-                let _ = reply.send(result.map(|()| readers));
+                if let Some(e) = refused {
+                    for s in &subs[..readers.len()] {
+                        if !self.subs.iter().any(|x| x.same_book(s)) {
+                            self.store.untrack(&s.parsec_id, &s.outcome);
+                        }
+                    }
+                    let _ = reply.send(Err(e));
+                    return None;
+                }
+                for (s, r) in subs.iter().zip(&readers) {
+                    self.adopt(s, r);
+                    // An unsubscribe of this book not sent yet would go
+                    // out before this subscribe (unsubscribes go first):
+                    // the server would end the book only to start it
+                    // again with a new snapshot. Drop it instead.
+                    self.pending_unsubscribe.retain(|p| !p.same_book(s));
+                    if self.authenticated {
+                        self.pending_subscribe.retain(|p| !p.same_book(s));
+                        self.pending_subscribe.push(s.clone());
+                    }
+                }
+                let _ = reply.send(Ok(readers));
             }
             Some(Command::Unsubscribe(subs)) => {
                 for s in subs {

@@ -763,6 +763,11 @@ impl ParsecClient {
 
     /// Subscribes to more books (sent as one paced frame) and returns their readers.
     ///
+    /// All or nothing: if the store cannot take one of the books (no slot
+    /// left, see [`StoreConfig::max_books`], or an empty id), none of them is
+    /// subscribed. Answered while the client connects or reconnects too (the
+    /// books then go out once authenticated).
+    ///
     /// ```
     /// # use std::time::{Duration, Instant};
     /// # use wirebook::client::{ClientConfig, ParsecClient, Subscription};
