@@ -1022,3 +1022,34 @@ fn a_subscribe_refused_for_one_book_subscribes_none_of_its_books() {
         "sim:1 was never subscribed at the server"
     );
 }
+
+#[test]
+fn a_server_that_drops_every_session_at_once_is_backed_off_from() {
+    let sim = simulator(quick_sim());
+    let cfg = config(&sim, "pk_test_flap").subscribe(Subscription::new("sim:0"));
+    // Backoff 20 ms doubling to 500 ms (the test config).
+    let client = ParsecClient::connect(cfg).unwrap();
+    let mut events = client.events();
+    let mut attempts = Vec::new();
+    let next = |events: &mut wirebook::client::Events<Event>| {
+        let seen = events_until(events, SECS(5), |e| {
+            e.iter().any(|e| matches!(e, Event::Authenticated { .. }))
+        });
+        seen.iter()
+            .find_map(|e| match e {
+                Event::Reconnecting { attempt, .. } => Some(*attempt),
+                _ => None,
+            })
+            .expect("a reconnect")
+    };
+    // Each session authenticates and is dropped at once: the delay grows.
+    for _ in 0..4 {
+        sim.drop_connections();
+        attempts.push(next(&mut events));
+    }
+    assert_eq!(attempts, [0, 1, 2, 3]);
+    // A session that lasts the longest delay (500 ms) is a good one: reset.
+    std::thread::sleep(Duration::from_millis(700));
+    sim.drop_connections();
+    assert_eq!(next(&mut events), 0);
+}

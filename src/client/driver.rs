@@ -169,9 +169,11 @@ impl Driver {
         let mut attempt: u32 = 0;
         let error = loop {
             self.set_state(ConnectionState::Connecting);
+            let mut opened_at = None;
             let end = match self.open(&mut commands).await {
                 Ok(None) => End::Shutdown,
                 Ok(Some(ws)) => {
+                    opened_at = Some(Instant::now());
                     self.counters.connections += 1;
                     self.publish(Event::Connected {
                         connection: self.counters.connections,
@@ -207,7 +209,12 @@ impl Driver {
                         let _ = tx.send(Err(e.clone()));
                         break Some(e);
                     }
-                    if authenticated {
+                    // A good session resets the delay: one that authenticated
+                    // and lasted as long as the longest delay. A server that
+                    // accepts the key and then drops every connection at once
+                    // is backed off from like any other failure.
+                    let lasted = opened_at.map(|t| t.elapsed());
+                    if authenticated && lasted.is_some_and(|d| d >= self.config.backoff.max) {
                         attempt = 0;
                     }
                     self.store.mark_disconnected();
