@@ -189,6 +189,11 @@ impl Publisher {
         }
     }
 
+    /// Whether a write's update panicked half way (later writes would panic too).
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.writer.lock().is_poisoned()
+    }
+
     pub(crate) fn reader(&self, parsec_id: Arc<str>, outcome: Arc<str>) -> BookReader {
         BookReader {
             lock: self.writer.lock().clone(),
@@ -554,6 +559,8 @@ impl BookReader {
     /// writer's check passing the waiter's registration) the wake-up is missed:
     /// the waiter sleeps in slices of at most 1 ms and then sees the change.
     /// A fence on every publish would cost every frame to spare that race.
+    /// Like a read, it panics if the writer panicked half way through a
+    /// publication (the book will never change again).
     ///
     /// ```
     /// let mut store = wirebook::BookStore::default();
@@ -569,6 +576,11 @@ impl BookReader {
         let changed = loop {
             if self.lock.version() != version {
                 break true;
+            }
+            if self.lock.is_poisoned() {
+                drop(guard);
+                self.notify.waiters.fetch_sub(1, Ordering::SeqCst);
+                panic!("seqlock poisoned: a write's update panicked half way");
             }
             let now = std::time::Instant::now();
             if deadline.is_some_and(|d| now >= d) {
@@ -626,4 +638,27 @@ fn read_side(
         price: Price::from_raw(price as u32),
         size: Size::from_units(size),
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_waiter_on_a_book_whose_writer_panicked_half_way_panics_rather_than_waits_for_ever() {
+        let mut publisher = Publisher::new(4);
+        let reader = publisher.reader("kalshi:X".into(), "yes".into());
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            publisher.writer.write(|_| panic!("half way"))
+        }));
+        assert!(panicked.is_err() && publisher.is_poisoned());
+        // The version read now is the odd one the write left: it never moves again.
+        let version = reader.version();
+        assert_eq!(version % 2, 1);
+        let waited = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            reader.wait_for_change(version, Duration::MAX)
+        }));
+        assert!(waited.is_err(), "panicked instead of waiting for ever");
+        assert_eq!(reader.notify.waiters.load(Ordering::SeqCst), 0);
+    }
 }

@@ -364,6 +364,36 @@ pub struct BookStore {
     applied_ns: u64,
 }
 
+/// The store's books end with it: their readers read `Disconnected` (nothing
+/// will update them again) and waiters in
+/// [`BookReader::wait_for_change`](crate::BookReader::wait_for_change) wake.
+///
+/// ```
+/// let mut store = wirebook::BookStore::default();
+/// let reader = store.track("kalshi:X", "yes").unwrap();
+/// let version = reader.version();
+/// let waiter = std::thread::spawn(move || {
+///     let changed = reader.wait_for_change(version, std::time::Duration::MAX);
+///     (changed, reader.snapshot(1).state)
+/// });
+/// drop(store);
+/// assert_eq!(waiter.join().unwrap(), (true, wirebook::BookState::Disconnected));
+/// ```
+impl Drop for BookStore {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            return; // a poisoned writer would panic again: not while unwinding
+        }
+        for i in 0..self.slots.len() {
+            if self.slots[i].publisher.is_poisoned() {
+                continue;
+            }
+            self.slots[i].disconnected = true;
+            self.publish(i, Dirty::default());
+        }
+    }
+}
+
 impl Default for BookStore {
     fn default() -> Self {
         BookStore::new(StoreConfig::default())
