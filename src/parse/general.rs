@@ -42,7 +42,13 @@ impl GeneralParser {
         let result = match simd_json::fill_tape(buf, &mut self.buffers, &mut tape) {
             Ok(()) => build(tape.as_value(), scratch),
             Err(e) => Err(ParseError::InvalidJson {
-                offset: e.index(),
+                // simd-json's first pass (an unclosed string, a raw control
+                // character in one, invalid UTF-8) reports index 0 and no
+                // character: no position is known then.
+                offset: match e.character() {
+                    None if e.index() == 0 => None,
+                    _ => Some(e.index()),
+                },
                 detail: format!("{:?}", e.error()),
             }),
         };
@@ -179,6 +185,7 @@ fn feed_state(obj: &Object<'_, '_>) -> R<Option<FeedState>> {
     })
 }
 
+/// `side`: "buy" or "sell" (PROTOCOL.md A3), anything else a bad value.
 fn trade_side(obj: &Object<'_, '_>, key: &'static str) -> R<Option<TradeSide>> {
     match opt_str(obj, key)? {
         None => Ok(None),
@@ -186,6 +193,17 @@ fn trade_side(obj: &Object<'_, '_>, key: &'static str) -> R<Option<TradeSide>> {
         Some("sell") => Ok(Some(TradeSide::Sell)),
         Some(_) => Err(ParseError::BadValue { field: key }),
     }
+}
+
+/// `aggressor_side`, whose values PROTOCOL.md does not list: "buy" and
+/// "sell" as for `side`, any other word unknown (`None`), not a reason to
+/// lose the trade.
+fn aggressor_side(obj: &Object<'_, '_>) -> R<Option<TradeSide>> {
+    Ok(match opt_str(obj, "aggressor_side")? {
+        Some("buy") => Some(TradeSide::Buy),
+        Some("sell") => Some(TradeSide::Sell),
+        _ => None,
+    })
 }
 
 fn levels(obj: &Object<'_, '_>, key: &'static str, out: &mut Vec<Level>) -> R<()> {
@@ -294,7 +312,7 @@ fn build<'a>(root: Value<'_, 'a>, scratch: &'a mut Scratch) -> R<Frame<'a>> {
             price: opt_price(obj, "price")?.ok_or(ParseError::MissingField { field: "price" })?,
             size: opt_size(obj, "size")?.ok_or(ParseError::MissingField { field: "size" })?,
             side: trade_side(obj, "side")?,
-            aggressor_side: trade_side(obj, "aggressor_side")?,
+            aggressor_side: aggressor_side(obj)?,
             trade_id: opt_str(obj, "trade_id")?,
             fill_id: opt_str(obj, "fill_id")?,
             order_id: opt_str(obj, "order_id")?,

@@ -68,10 +68,12 @@ pub enum ParseError {
         len: usize,
     },
     /// Not valid JSON (truncated, garbage, NaN, too deep, bad UTF-8). Count it and go on.
-    #[error("invalid JSON at byte {offset}: {detail}")]
+    #[error("invalid JSON{}: {detail}", offset.map(|o| format!(" at byte {o}")).unwrap_or_default())]
     InvalidJson {
-        /// Byte offset where the JSON parser stopped.
-        offset: usize,
+        /// Byte offset where the JSON parser stopped, when it says: its first
+        /// pass, which finds unclosed strings, raw control characters in
+        /// strings and invalid UTF-8, gives none.
+        offset: Option<usize>,
         /// What the JSON parser found wrong.
         detail: String,
     },
@@ -135,12 +137,15 @@ impl ParseError {
     /// ```
     /// use wirebook::FrameParser;
     /// let mut p = FrameParser::new();
+    /// let err = p.parse(&mut br#"{"type":"heartbeat","ts_ms":}"#.to_vec()).unwrap_err();
+    /// assert_eq!(err.offset(), Some(28));
+    /// // A string cut off: found before any position is known.
     /// let err = p.parse(&mut br#"{"type":"heart"#.to_vec()).unwrap_err();
-    /// assert!(err.offset().is_some());
+    /// assert_eq!(err.offset(), None);
     /// ```
     pub fn offset(&self) -> Option<usize> {
         match self {
-            ParseError::InvalidJson { offset, .. } => Some(*offset),
+            ParseError::InvalidJson { offset, .. } => *offset,
             _ => None,
         }
     }

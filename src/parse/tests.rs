@@ -491,7 +491,10 @@ fn bad_frames_give_typed_errors() {
     );
     assert!(matches!(
         err("not_json.txt"),
-        ParseError::InvalidJson { offset: 0, .. }
+        ParseError::InvalidJson {
+            offset: Some(0),
+            ..
+        }
     ));
     assert_eq!(
         err("price_above_one.json"),
@@ -512,13 +515,84 @@ fn bad_frames_give_typed_errors() {
         matches!(truncated, ParseError::InvalidJson { .. }),
         "{truncated:?}"
     );
-    assert!(truncated.offset().is_some());
+    // Cut inside a string: simd-json's first pass finds it, with no position
+    // (it used to be reported at byte 0).
+    assert_eq!(truncated.offset(), None);
     assert_eq!(
         err("wrong_type_seq.json"),
         ParseError::WrongType {
             field: "server_seq",
             expected: "an unsigned integer"
         }
+    );
+}
+
+#[test]
+fn errors_simd_json_finds_before_parsing_claim_no_offset() {
+    // simd-json's first pass reports these at 0: no position is known.
+    let mut p = FrameParser::new();
+    let mut offset = |frame: &[u8]| {
+        let err = p.parse(&mut frame.to_vec()).unwrap_err();
+        assert!(matches!(err, ParseError::InvalidJson { .. }), "{err:?}");
+        err.offset()
+    };
+    let cut = br#"{"type":"orderbook_delta","parsec_id":"kal"#;
+    assert_eq!(offset(cut), None);
+    let control = b"{\"type\":\"heartbeat\",\"x\":\"a\x01b\"}";
+    assert_eq!(offset(control), None);
+    let not_utf8 = b"{\"type\":\"heartbeat\",\"x\":\"ab\xff\"}";
+    assert_eq!(offset(not_utf8), None);
+    // A second-pass error keeps simd-json's own position.
+    assert_eq!(offset(br#"{"type":"heartbeat","ts_ms":}"#), Some(28));
+}
+
+#[test]
+fn an_integer_beyond_64_bits_in_a_field_nobody_reads_loses_nothing() {
+    // PROTOCOL.md: unknown fields are ignored, never fatal. A uint256 amount
+    // in a wallet's `data`, or any field added later, is read as a float.
+    let mut p = FrameParser::new();
+    let mut hb = br#"{"type":"heartbeat","ts_ms":5,"x":115792089237316195423570985008687907853269984665640564039457584007913129639935}"#.to_vec();
+    assert_eq!(
+        p.parse(&mut hb).unwrap(),
+        Frame::Heartbeat { ts_ms: Some(5) }
+    );
+    let mut wallet = br#"{"type":"wallet_activity","exchange":"polymarket","address":"0xabc","data":{"amount":340282366920938463463374607431768211456}}"#.to_vec();
+    assert!(
+        matches!(p.parse(&mut wallet), Ok(Frame::WalletActivity(_))),
+        "{wallet:?}"
+    );
+    // In a field that is read, it is still refused.
+    let mut seq = br#"{"type":"orderbook_delta","parsec_id":"a:b","changes":[],"server_seq":18446744073709551616}"#.to_vec();
+    assert!(p.parse(&mut seq).is_err());
+}
+
+#[test]
+fn an_aggressor_side_the_protocol_does_not_list_keeps_the_trade() {
+    let mut p = FrameParser::new();
+    let trade = |aggressor: &str| {
+        format!(r#"{{"type":"activity","parsec_id":"kalshi:X","kind":"trade","price":0.65,"size":100,"side":"buy","aggressor_side":"{aggressor}","server_seq":7}}"#)
+            .into_bytes()
+    };
+    for (word, read) in [
+        ("sell", Some(TradeSide::Sell)),
+        ("buy", Some(TradeSide::Buy)),
+        ("bid", None),
+        ("", None),
+    ] {
+        let mut msg = trade(word);
+        let Ok(Frame::Activity(a)) = p.parse(&mut msg) else {
+            panic!("{word}: the trade is kept")
+        };
+        assert_eq!(
+            (a.side, a.aggressor_side),
+            (Some(TradeSide::Buy), read),
+            "{word}"
+        );
+    }
+    let mut bad_side = br#"{"type":"activity","parsec_id":"kalshi:X","kind":"trade","price":0.65,"size":100,"side":"bid"}"#.to_vec();
+    assert_eq!(
+        p.parse(&mut bad_side).unwrap_err(),
+        ParseError::BadValue { field: "side" }
     );
 }
 
@@ -539,11 +613,19 @@ fn error_display_is_pinned() {
     );
     assert_eq!(
         ParseError::InvalidJson {
-            offset: 3,
+            offset: Some(3),
             detail: "Eof".into()
         }
         .to_string(),
         "invalid JSON at byte 3: Eof"
+    );
+    assert_eq!(
+        ParseError::InvalidJson {
+            offset: None,
+            detail: "Syntax".into()
+        }
+        .to_string(),
+        "invalid JSON: Syntax"
     );
 }
 
