@@ -8,7 +8,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-use wirebook::sim::{Fault, SimConfig, Simulator};
+use wirebook::sim::{Fault, SimConfig, SimStats, Simulator};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -147,28 +147,35 @@ fn keys_and_the_order_of_auth_follow_the_protocol() {
     });
 }
 
-#[test]
-fn a_fourth_control_frame_within_a_second_gets_3001() {
-    let sim = Simulator::start(quiet()).unwrap();
-    rt().block_on(async {
+/// Authenticates on a server allowing `limit` control frames a second, sends
+/// `limit + 1` subscribes at once and returns the `error` that answers them.
+fn over_the_control_limit(config: SimConfig, limit: usize) -> (serde_json::Value, SimStats) {
+    let sim = Simulator::start(SimConfig {
+        control_limit: limit,
+        ..config
+    })
+    .unwrap();
+    let err = rt().block_on(async {
         let mut ws = open(&sim).await;
         send(&mut ws, r#"{"type":"auth","api_key":"pk_x"}"#).await;
         next_of(&mut ws, "auth_ok").await.unwrap();
-        for _ in 0..4 {
-            send(
-                &mut ws,
-                r#"{"type":"subscribe","markets":[{"parsec_id":"sim:0"}]}"#,
-            )
-            .await;
+        for i in 0..=limit {
+            let frame = format!(r#"{{"type":"subscribe","markets":[{{"parsec_id":"sim:{i}"}}]}}"#);
+            send(&mut ws, &frame).await;
         }
-        let err = next_of(&mut ws, "error").await.unwrap();
-        assert_eq!(err["code"], 3001);
-        assert_eq!(
-            err["message"],
-            "rate limited: at most 3 control frames per second"
-        );
+        next_of(&mut ws, "error").await.unwrap()
     });
-    let s = sim.stats();
+    (err, sim.stats())
+}
+
+#[test]
+fn a_fourth_control_frame_within_a_second_gets_3001() {
+    let (err, s) = over_the_control_limit(quiet(), 3);
+    assert_eq!(err["code"], 3001);
+    assert_eq!(
+        err["message"],
+        "rate limited: at most 3 control frames per second"
+    );
     assert_eq!(
         (s.rate_limited, s.snapshots, s.max_control_per_second),
         (1, 3, 4)
@@ -177,27 +184,12 @@ fn a_fourth_control_frame_within_a_second_gets_3001() {
 
 #[test]
 fn the_3001_message_states_the_limit_the_server_was_given() {
-    let sim = Simulator::start(SimConfig {
-        control_limit: 2,
-        ..quiet()
-    })
-    .unwrap();
-    rt().block_on(async {
-        let mut ws = open(&sim).await;
-        send(&mut ws, r#"{"type":"auth","api_key":"pk_x"}"#).await;
-        next_of(&mut ws, "auth_ok").await.unwrap();
-        for i in 0..3 {
-            let frame = format!(r#"{{"type":"subscribe","markets":[{{"parsec_id":"sim:{i}"}}]}}"#);
-            send(&mut ws, &frame).await;
-        }
-        let err = next_of(&mut ws, "error").await.unwrap();
-        assert_eq!(err["code"], 3001);
-        assert_eq!(
-            err["message"],
-            "rate limited: at most 2 control frames per second"
-        );
-    });
-    let s = sim.stats();
+    let (err, s) = over_the_control_limit(quiet(), 2);
+    assert_eq!(err["code"], 3001);
+    assert_eq!(
+        err["message"],
+        "rate limited: at most 2 control frames per second"
+    );
     assert_eq!((s.rate_limited, s.snapshots), (1, 2));
 }
 
