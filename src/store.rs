@@ -1134,13 +1134,22 @@ impl BookStore {
         None
     }
 
-    /// Resync requests waiting to be sent.
+    /// Resync requests waiting to be sent: [`next_resync`](Self::next_resync)
+    /// will return that many. A request whose book got its snapshot, or was
+    /// untracked, before it went out is not counted (the network layer would
+    /// otherwise spend a turn of its pacing on nothing).
     ///
     /// ```
     /// assert_eq!(wirebook::BookStore::default().queued_resyncs(), 0);
     /// ```
     pub fn queued_resyncs(&self) -> usize {
-        self.queue.len()
+        self.queue
+            .iter()
+            .filter(|&&i| {
+                let s = &self.slots[i as usize];
+                s.resync_outstanding && s.active
+            })
+            .count()
     }
 
     /// Re-queues resyncs unanswered for [`StoreConfig::resync_timeout`] (rule A4.7).

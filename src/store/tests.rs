@@ -158,6 +158,24 @@ fn delta_after_gap_requests_one_resync() {
 }
 
 #[test]
+fn a_resync_answered_before_it_went_out_is_not_waiting_any_more() {
+    let mut h = Harness::new();
+    h.seeded();
+    h.delta(12, &[]);
+    assert_eq!(h.store.queued_resyncs(), 1);
+    // The server's snapshot lands before the network layer sent the request.
+    h.snapshot(30, &[("0.45", "10")], &[("0.47", "3")]);
+    assert_eq!(h.store.queued_resyncs(), 0);
+    assert!(h.resyncs().is_empty());
+    // Likewise for a book no longer tracked.
+    h.delta(32, &[]);
+    assert_eq!(h.store.queued_resyncs(), 1);
+    h.store.untrack(ID, "yes");
+    assert_eq!(h.store.queued_resyncs(), 0);
+    assert!(h.resyncs().is_empty());
+}
+
+#[test]
 fn second_gap_while_resyncing_sends_no_second_resync() {
     let mut h = Harness::new();
     h.seeded();
