@@ -304,3 +304,114 @@ fn silence_quiets_the_flood_too() {
     });
     assert_eq!(sim.stats().fault(Fault::Silence), 1);
 }
+
+/// The next text frame, raw.
+async fn next_text(ws: &mut Ws) -> Option<String> {
+    loop {
+        match tokio::time::timeout(Duration::from_secs(5), ws.next())
+            .await
+            .ok()??
+        {
+            Ok(Message::Text(t)) => return Some(t.to_string()),
+            Ok(Message::Close(_)) | Err(_) => return None,
+            Ok(_) => {}
+        }
+    }
+}
+
+#[test]
+fn changes_lost_behind_a_notice_reach_only_a_client_that_acts_on_it() {
+    use wirebook::sim::checksum;
+    use wirebook::{BookStore, FrameParser, Level};
+    // A4.4: `resync_required`, `slow_reader` and `book_state: needs_refresh`
+    // each say the book is unreliable. The simulator loses changes behind
+    // each, with no gap in `server_seq`: a client that ignored the signal
+    // would go on from a wrong book without noticing. Shown with a client
+    // that ignores it: its book differs from the server's at the same seq.
+    for fault in [
+        Fault::ResyncRequired,
+        Fault::SlowReader,
+        Fault::NeedsRefresh,
+    ] {
+        // Slow ticks: the server's truth is read before the next one.
+        let sim = Simulator::start(SimConfig {
+            rate_hz: 4.0,
+            markets: 1,
+            record_truth: true,
+            ..SimConfig::default()
+        })
+        .unwrap();
+        rt().block_on(async {
+            let (mut ws, _) = subscribed_to_sim_0(&sim).await;
+            // The snapshot again, raw, for the ignoring client's store.
+            send(
+                &mut ws,
+                r#"{"type":"resync","parsec_id":"sim:0","outcome":"yes"}"#,
+            )
+            .await;
+            let (mut store, mut parser) = (BookStore::default(), FrameParser::new());
+            let mut last = None;
+            let ours = |store: &mut BookStore| {
+                let book = store.book("sim:0", "yes").unwrap();
+                let bids: Vec<Level> = book.bids().iter().collect();
+                let asks: Vec<Level> = book.asks().iter().collect();
+                checksum(&bids, &asks)
+            };
+            loop {
+                let text = next_text(&mut ws).await.expect("frames");
+                let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+                let kind = v["type"].as_str().unwrap_or_default().to_owned();
+                let seq = v["server_seq"].as_u64();
+                match kind.as_str() {
+                    "orderbook" if last.is_none() => {
+                        store
+                            .ingest(&mut parser, &mut text.into_bytes(), 0)
+                            .unwrap();
+                        last = seq;
+                        sim.inject(fault);
+                    }
+                    "resync_required" | "slow_reader" => {
+                        // Ignored. The changes behind it are in the server's
+                        // book at the seq the next delta will carry.
+                        let next = last.unwrap() + 1;
+                        assert_ne!(sim.truth_at("sim:0", "yes", next), None, "{fault:?}");
+                        assert_ne!(sim.truth_at("sim:0", "yes", next), Some(ours(&mut store)));
+                        let delta = loop {
+                            let t = next_text(&mut ws).await.expect("frames");
+                            if t.contains("orderbook_delta") {
+                                break t;
+                            }
+                        };
+                        let v: serde_json::Value = serde_json::from_str(&delta).unwrap();
+                        assert_eq!(v["server_seq"].as_u64(), Some(next), "no gap: {fault:?}");
+                        return;
+                    }
+                    "orderbook_delta" if v["book_state"] == "needs_refresh" => {
+                        assert_eq!(v["changes"].as_array().map(Vec::len), Some(0));
+                        assert_eq!(v["feed_state"], "disconnected");
+                        assert_eq!(seq, Some(last.unwrap() + 1), "no gap");
+                        // Ignored: applied as if fresh.
+                        let fresh = text.replace("needs_refresh", "fresh");
+                        store
+                            .ingest(&mut parser, &mut fresh.into_bytes(), 0)
+                            .unwrap();
+                        assert_ne!(
+                            sim.truth_at("sim:0", "yes", seq.unwrap()),
+                            Some(ours(&mut store))
+                        );
+                        return;
+                    }
+                    "orderbook_delta" if last.is_some() => {
+                        assert_eq!(seq, Some(last.unwrap() + 1));
+                        store
+                            .ingest(&mut parser, &mut text.into_bytes(), 0)
+                            .unwrap();
+                        last = seq;
+                    }
+                    _ => {}
+                }
+            }
+        });
+        assert_eq!(sim.stats().fault(fault), 1, "{fault:?}");
+    }
+}

@@ -165,11 +165,15 @@ pub enum Fault {
     Duplicate,
     /// A delta is held back and sent after the next one.
     Reorder,
-    /// A delta is lost and `resync_required` sent for its book.
+    /// A delta's changes are lost before they get a seq and `resync_required`
+    /// is sent for its book: the next delta follows without a gap, so only a
+    /// client that resyncs on the notice holds the right book again.
     ResyncRequired,
-    /// A delta carries `book_state: needs_refresh`.
+    /// A delta's changes are lost and it goes out empty, with
+    /// `book_state: needs_refresh` and `feed_state: disconnected` (as
+    /// PROTOCOL.md's example): only a client that resyncs sees them.
     NeedsRefresh,
-    /// A delta is lost and `slow_reader` sent for its book.
+    /// As [`Fault::ResyncRequired`], with `slow_reader`.
     SlowReader,
     /// A malformed frame is sent before the delta.
     Malformed,

@@ -714,7 +714,12 @@ impl Session {
                         frames.push(Message::text(held));
                     }
                 },
+                // The server lost these changes before numbering them: they
+                // get no seq, so the next delta continues without a gap and
+                // only a client that acts on the notice (A4.4) sees them
+                // again, in the snapshot its resync brings.
                 Some(Fault::ResyncRequired) => {
+                    sub.seq -= 1;
                     frames.push(Message::text(
                         self.out
                             .book_notice("resync_required", &parsec_id, outcome)
@@ -722,6 +727,7 @@ impl Session {
                     ));
                 }
                 Some(Fault::SlowReader) => {
+                    sub.seq -= 1;
                     frames.push(Message::text(
                         self.out
                             .book_notice("slow_reader", &parsec_id, outcome)

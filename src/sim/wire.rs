@@ -214,6 +214,10 @@ impl ServerWriter {
         self.start("orderbook_delta");
         self.market(id);
         self.buf.push_str(",\"changes\":[");
+        // A book needing a refresh carries no changes and a disconnected
+        // feed, as PROTOCOL.md's example: its changes are lost (the client
+        // must resync to see them).
+        let changes = if needs_refresh { &[][..] } else { changes };
         for (i, c) in changes.iter().enumerate() {
             let sep = if i == 0 { "" } else { "," };
             let _ = write!(
@@ -224,14 +228,14 @@ impl ServerWriter {
                 c.size
             );
         }
-        let state = if needs_refresh {
-            "needs_refresh"
+        let (state, feed) = if needs_refresh {
+            ("needs_refresh", "disconnected")
         } else {
-            "fresh"
+            ("fresh", "healthy")
         };
         let _ = write!(
             self.buf,
-            "],\"server_seq\":{seq},\"book_state\":\"{state}\",\"feed_state\":\"healthy\",\"stale_after_ms\":{stale_after_ms}"
+            "],\"server_seq\":{seq},\"book_state\":\"{state}\",\"feed_state\":\"{feed}\",\"stale_after_ms\":{stale_after_ms}"
         );
         self.times(ts_ms);
         self.buf.push('}');
