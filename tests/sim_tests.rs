@@ -415,3 +415,29 @@ fn changes_lost_behind_a_notice_reach_only_a_client_that_acts_on_it() {
         assert_eq!(sim.stats().fault(fault), 1, "{fault:?}");
     }
 }
+
+#[test]
+fn a_resync_snapshot_may_jump_ahead_in_seq() {
+    // A4.1: a snapshot's seq may jump; a client must take it as it comes.
+    let sim = Simulator::start(SimConfig {
+        control_limit: 100,
+        ..quiet()
+    })
+    .unwrap();
+    let seqs = rt().block_on(async {
+        let (mut ws, book) = subscribed_to_sim_0(&sim).await;
+        let mut seqs = vec![book["server_seq"].as_u64().unwrap()];
+        for _ in 0..5 {
+            send(
+                &mut ws,
+                r#"{"type":"resync","parsec_id":"sim:0","outcome":"yes"}"#,
+            )
+            .await;
+            let again = next_of(&mut ws, "orderbook").await.unwrap();
+            seqs.push(again["server_seq"].as_u64().unwrap());
+        }
+        seqs
+    });
+    assert!(seqs.windows(2).all(|w| w[1] > w[0]), "{seqs:?}");
+    assert!(seqs.windows(2).any(|w| w[1] > w[0] + 1), "{seqs:?}");
+}

@@ -494,7 +494,9 @@ impl Session {
         let Some(sub) = self.subs.get_mut(&key) else {
             return Flow::Continue;
         };
-        sub.seq += 1;
+        // A4.1: a snapshot's seq may jump; here it jumps ahead by up to 99,
+        // as a server's would after updates the client never saw.
+        sub.seq += self.rng.u64(1..100);
         sub.held = None;
         sub.view = View::of(
             &self.shared.books[key.0 as usize].lock()[key.1 as usize],
