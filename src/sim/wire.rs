@@ -416,8 +416,10 @@ mod tests {
             let frame = p.parse(&mut buf).unwrap_or_else(|e| panic!("{e}: {f}"));
             kinds.push(frame.type_name());
             if let Frame::Delta(d) = frame {
-                assert_eq!((d.server_seq, d.changes.len()), (10, 1));
+                // A book needing a refresh: no changes, its feed disconnected.
+                assert_eq!((d.server_seq, d.changes.len()), (10, 0));
                 assert_eq!(d.book_state, Some(crate::WireBookState::NeedsRefresh));
+                assert_eq!(d.feed_state, Some(crate::FeedState::Disconnected));
             }
         }
         assert_eq!(kinds.len(), 9);
