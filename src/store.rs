@@ -319,6 +319,12 @@ struct Slot {
 }
 
 impl Slot {
+    /// Whether its queued resync request is still wanted: not answered by a
+    /// snapshot meanwhile, and the book still tracked.
+    fn wants_resync(&self) -> bool {
+        self.resync_outstanding && self.active
+    }
+
     /// Empties the resync buffer, giving back room beyond [`RETAINED_CHANGES`].
     fn clear_pending(&mut self) {
         self.pending.clear();
@@ -1122,7 +1128,7 @@ impl BookStore {
         while let Some(i) = self.queue.pop_front() {
             let s = &mut self.slots[i as usize];
             s.queued = false;
-            if !s.resync_outstanding || !s.active {
+            if !s.wants_resync() {
                 continue;
             }
             s.sent_ns = Some(now_ns);
@@ -1145,10 +1151,7 @@ impl BookStore {
     pub fn queued_resyncs(&self) -> usize {
         self.queue
             .iter()
-            .filter(|&&i| {
-                let s = &self.slots[i as usize];
-                s.resync_outstanding && s.active
-            })
+            .filter(|&&i| self.slots[i as usize].wants_resync())
             .count()
     }
 

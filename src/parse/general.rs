@@ -185,13 +185,22 @@ fn feed_state(obj: &Object<'_, '_>) -> R<Option<FeedState>> {
     })
 }
 
+/// "buy" or "sell".
+fn side_word(word: &str) -> Option<TradeSide> {
+    match word {
+        "buy" => Some(TradeSide::Buy),
+        "sell" => Some(TradeSide::Sell),
+        _ => None,
+    }
+}
+
 /// `side`: "buy" or "sell" (PROTOCOL.md A3), anything else a bad value.
 fn trade_side(obj: &Object<'_, '_>, key: &'static str) -> R<Option<TradeSide>> {
     match opt_str(obj, key)? {
         None => Ok(None),
-        Some("buy") => Ok(Some(TradeSide::Buy)),
-        Some("sell") => Ok(Some(TradeSide::Sell)),
-        Some(_) => Err(ParseError::BadValue { field: key }),
+        Some(word) => side_word(word)
+            .map(Some)
+            .ok_or(ParseError::BadValue { field: key }),
     }
 }
 
@@ -199,11 +208,7 @@ fn trade_side(obj: &Object<'_, '_>, key: &'static str) -> R<Option<TradeSide>> {
 /// "sell" as for `side`, any other word unknown (`None`), not a reason to
 /// lose the trade.
 fn aggressor_side(obj: &Object<'_, '_>) -> R<Option<TradeSide>> {
-    Ok(match opt_str(obj, "aggressor_side")? {
-        Some("buy") => Some(TradeSide::Buy),
-        Some("sell") => Some(TradeSide::Sell),
-        _ => None,
-    })
+    Ok(opt_str(obj, "aggressor_side")?.and_then(side_word))
 }
 
 fn levels(obj: &Object<'_, '_>, key: &'static str, out: &mut Vec<Level>) -> R<()> {

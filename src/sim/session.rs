@@ -720,19 +720,12 @@ impl Session {
                 // get no seq, so the next delta continues without a gap and
                 // only a client that acts on the notice (A4.4) sees them
                 // again, in the snapshot its resync brings.
-                Some(Fault::ResyncRequired) => {
+                // (Each fault is named after the notice it sends.)
+                Some(f @ (Fault::ResyncRequired | Fault::SlowReader)) => {
                     sub.seq -= 1;
                     frames.push(Message::text(
                         self.out
-                            .book_notice("resync_required", &parsec_id, outcome)
-                            .to_owned(),
-                    ));
-                }
-                Some(Fault::SlowReader) => {
-                    sub.seq -= 1;
-                    frames.push(Message::text(
-                        self.out
-                            .book_notice("slow_reader", &parsec_id, outcome)
+                            .book_notice(f.name(), &parsec_id, outcome)
                             .to_owned(),
                     ));
                 }
