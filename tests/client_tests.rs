@@ -194,6 +194,115 @@ fn slow_reader_acts_as_a_gap() {
 }
 
 #[test]
+fn a_lost_resync_is_sent_again_after_the_resync_timeout() {
+    fault_scenario(
+        Fault::LostResync,
+        |mut c| {
+            c.store.resync_timeout = Duration::from_millis(300);
+            c
+        },
+        |c, s| {
+            // A4.7: the first request got no snapshot; the second did.
+            assert_eq!(
+                (
+                    c.store.resync_required,
+                    c.store.resyncs,
+                    c.store.resync_retries
+                ),
+                (1, 1, 1),
+                "{c:#?}"
+            );
+            assert_eq!(
+                (c.resyncs_sent, s.lost_resyncs, s.resyncs),
+                (2, 1, 1),
+                "{s:?}"
+            );
+        },
+    );
+}
+
+#[test]
+fn an_exchange_outage_reads_stale_then_fresh_again_without_a_resync() {
+    use wirebook::FeedState;
+    let sim = simulator(SimConfig {
+        outage: Duration::from_millis(1500),
+        ..quick_sim()
+    });
+    let cfg = all_books(3)
+        .into_iter()
+        .fold(config(&sim, "pk_test_outage"), ClientConfig::subscribe);
+    let client = ParsecClient::connect(cfg).expect("connects");
+    assert!(wait_until(SECS(5), || all_fresh(&client)));
+    let mut events = client.events();
+    let dog = Watchdog::start(sim.clone(), client.books(), DEPTH);
+    sim.inject(Fault::Outage);
+    // A5 2003: the exchange's books are not fresh (every simulated book is
+    // on one exchange); the deltas that follow say stale and degraded.
+    let books = client.books();
+    let every_book_stale = || {
+        books.iter().all(|r| {
+            let snap = r.snapshot(1);
+            snap.state == BookState::Stale
+        })
+    };
+    assert!(
+        wait_until(SECS(5), every_book_stale),
+        "{:?}",
+        client.counters()
+    );
+    assert!(
+        wait_until(SECS(2), || books
+            .iter()
+            .any(|r| r.snapshot(1).feed_state == Some(FeedState::Degraded))),
+        "the deltas carry feed_state degraded"
+    );
+    let seen = events_until(&mut events, SECS(5), |seen| {
+        seen.iter().any(|e| {
+            matches!(
+                e,
+                Event::ServerError {
+                    code: ErrorCode::ExchangeUnavailable,
+                    ..
+                }
+            )
+        })
+    });
+    assert!(
+        seen.iter().any(|e| matches!(
+            e,
+            Event::ServerError { code: ErrorCode::ExchangeUnavailable, parsec_id: Some(id), .. }
+                if id.starts_with("sim:")
+        )),
+        "{seen:?}"
+    );
+    // When the outage ends, each book's next delta says fresh and healthy.
+    assert!(
+        wait_until(SECS(10), || books.iter().all(|r| {
+            let snap = r.snapshot(1);
+            snap.state == BookState::Fresh && snap.feed_state == Some(FeedState::Healthy)
+        })),
+        "books fresh again: {:?}",
+        client.counters()
+    );
+    assert_converges(&sim, &client, DEPTH, SECS(10));
+    dog.finish();
+    let (c, s) = (client.counters(), sim.stats());
+    assert_eq!(s.fault(Fault::Outage), 1);
+    // A4.8: staleness sends no resync; the book stayed exact throughout
+    // (the watchdog checked every Stale read against the truth too).
+    assert_eq!(
+        (
+            c.store.exchange_unavailable,
+            c.store.gaps,
+            c.resyncs_sent,
+            s.resyncs
+        ),
+        (1, 0, 0, 0),
+        "{c:#?}"
+    );
+}
+
+#[test]
 fn malformed_frame_is_counted_and_skipped() {
     fault_scenario(
         Fault::Malformed,

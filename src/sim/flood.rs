@@ -6,7 +6,7 @@
 //! timestamps in place before handing the block to the socket in one write.
 
 use super::market::View;
-use super::wire::{BookId, ServerWriter};
+use super::wire::{BookId, Condition, ServerWriter};
 use crate::frame::{Change, Side};
 use crate::price::Size;
 
@@ -29,7 +29,7 @@ impl FloodRing {
         view: &View,
         rng: &mut fastrand::Rng,
     ) -> FloodRing {
-        let full = out.delta(id, &[], 0, 0, false, 0);
+        let full = out.delta(id, &[], 0, 0, Condition::Healthy, 0);
         let cut = full
             .find("\"changes\":[")
             .map_or(full.len(), |i| i + "\"changes\":[".len());
@@ -48,7 +48,7 @@ impl FloodRing {
                     size: Size::from_units(rng.u64(1..=1000) * 50_000_000),
                 });
             }
-            let text = out.delta(id, &changes, 0, 0, false, 0);
+            let text = out.delta(id, &changes, 0, 0, Condition::Healthy, 0);
             let end = text.find("],\"server_seq\"").unwrap_or(text.len());
             entries.push((text[prefix.len()..end].to_owned(), changes));
         }
@@ -198,6 +198,7 @@ mod tests {
             parsec_id: "sim:0",
             market_id: "0",
             outcome: "yes",
+            token_id: "",
         };
         let ring = FloodRing::new(&mut out, id, &view, &mut fastrand::Rng::with_seed(1));
         let mut block = FloodBlock::build(&[&ring], FloodBlock::width_for(1_000_000_000_123), 5000);
@@ -260,6 +261,7 @@ mod tests {
                         parsec_id: p,
                         market_id: m,
                         outcome: o,
+                        token_id: "",
                     },
                     &view,
                     &mut rng,

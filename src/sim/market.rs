@@ -4,10 +4,66 @@
 use crate::frame::{Change, Level, Side, TradeSide};
 use crate::price::{Price, Size, UNITS_PER_ONE};
 
-/// Tick of every simulated book: 0.01.
-pub(crate) const TICK: u64 = UNITS_PER_ONE / 100;
-/// Ticks in (0, 1]: prices are 0.01 ..= 0.99 (1.00 is never quoted).
-const TICKS: u64 = 99;
+/// How a simulated market looks on the wire: the conventions of the venue
+/// it imitates (PROTOCOL.md A3). Market `k` takes style `k % 3`, so any run
+/// of three markets covers every grid and both spellings of the outcomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Style {
+    /// Units of the price grid (`tick_size`).
+    pub(crate) tick: u64,
+    /// The two outcomes as this venue spells them (A4.6: matched ignoring case).
+    pub(crate) outcomes: [&'static str; 2],
+    /// Whether the market's outcomes carry a `token_id` (Polymarket's do;
+    /// Kalshi's is `""`).
+    pub(crate) tokens: bool,
+}
+
+/// Kalshi-like: cents, lowercase outcomes, no token ids.
+const CENTS: Style = Style {
+    tick: UNITS_PER_ONE / 100,
+    outcomes: ["yes", "no"],
+    tokens: false,
+};
+
+/// The styles markets take in turn: cents; a 0.001 grid; Polymarket-like
+/// (its finest grid, 0.0001, capitalised outcomes, long numeric token ids).
+const STYLES: [Style; 3] = [
+    CENTS,
+    Style {
+        tick: UNITS_PER_ONE / 1_000,
+        ..CENTS
+    },
+    Style {
+        tick: UNITS_PER_ONE / 10_000,
+        outcomes: ["Yes", "No"],
+        tokens: true,
+    },
+];
+
+impl Style {
+    /// The style of market `market`.
+    pub(crate) fn of(market: u32) -> Style {
+        STYLES[market as usize % STYLES.len()]
+    }
+
+    /// The `tick_size` as a price.
+    pub(crate) fn tick_size(self) -> Price {
+        Price::from_units(self.tick).expect("every grid's tick is a price")
+    }
+
+    /// The `token_id` of an outcome of market `market`: a 39-digit decimal
+    /// (as Polymarket's ERC-1155 ids are written, if shorter), or `""`.
+    pub(crate) fn token_id(self, market: u32, outcome: u8) -> String {
+        if !self.tokens {
+            return String::new();
+        }
+        let k = u64::from(market) * 2 + u64::from(outcome);
+        const E19: u64 = 10_000_000_000_000_000_000;
+        let hi = k.wrapping_mul(0x9e37_79b9_7f4a_7c15) % E19;
+        let lo = k.wrapping_mul(0x2545_f491_4f6c_dd1d) % E19;
+        format!("{}{hi:019}{lo:019}", 1 + k % 9)
+    }
+}
 
 /// One outcome's true book, best first on both sides.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,6 +71,11 @@ pub(crate) struct TrueBook {
     pub(crate) bids: Vec<Level>,
     pub(crate) asks: Vec<Level>,
     depth: usize,
+    /// Units of the price grid.
+    tick: u64,
+    /// Ticks strictly inside (0, 1): prices are one tick ..= 1 - one tick
+    /// (1 is never quoted).
+    ticks: u64,
 }
 
 /// A trade printed by a random-walk step.
@@ -25,40 +86,44 @@ pub(crate) struct Print {
     pub(crate) side: TradeSide,
 }
 
-fn price_at(tick: u64) -> Price {
-    Price::from_units(tick * TICK).expect("ticks 1..=99 are prices")
-}
-
-fn tick_of(p: Price) -> u64 {
-    u64::from(p.units()) / TICK
-}
-
 /// Sizes are whole or half contracts, 0.5 ..= 500.
 fn random_size(rng: &mut fastrand::Rng) -> Size {
     Size::from_units(rng.u64(1..=1000) * (UNITS_PER_ONE / 2))
 }
 
 impl TrueBook {
-    /// A book around a random mid, `depth` levels a side (fewer near the edges).
-    pub(crate) fn new(rng: &mut fastrand::Rng, depth: usize) -> TrueBook {
+    /// A book around a random mid on a grid of `tick` units, `depth` levels
+    /// a side (fewer near the edges).
+    pub(crate) fn new(rng: &mut fastrand::Rng, depth: usize, tick: u64) -> TrueBook {
         let depth = depth.clamp(1, 48);
-        let mid = rng.u64(35..=65);
+        let ticks = UNITS_PER_ONE / tick - 1;
+        let mid = rng.u64(ticks * 35 / 100..=ticks * 65 / 100);
         let mut b = TrueBook {
             bids: Vec::with_capacity(depth),
             asks: Vec::with_capacity(depth),
             depth,
+            tick,
+            ticks,
         };
         for i in 0..depth as u64 {
             if mid > i + 1 {
-                b.bids
-                    .push(Level::new(price_at(mid - 1 - i), random_size(rng)));
+                let price = b.price_at(mid - 1 - i);
+                b.bids.push(Level::new(price, random_size(rng)));
             }
-            if mid + 1 + i <= TICKS {
-                b.asks
-                    .push(Level::new(price_at(mid + 1 + i), random_size(rng)));
+            if mid + 1 + i <= ticks {
+                let price = b.price_at(mid + 1 + i);
+                b.asks.push(Level::new(price, random_size(rng)));
             }
         }
         b
+    }
+
+    fn price_at(&self, tick: u64) -> Price {
+        Price::from_units(tick * self.tick).expect("ticks 1..ticks are prices")
+    }
+
+    fn tick_of(&self, p: Price) -> u64 {
+        u64::from(p.units()) / self.tick
     }
 
     fn side(&mut self, side: Side) -> &mut Vec<Level> {
@@ -131,8 +196,10 @@ impl TrueBook {
         } else {
             // Add a level at a free tick inside the spread or behind the book.
             let (best_bid, best_ask) = (
-                self.bids.first().map_or(0, |l| tick_of(l.price)),
-                self.asks.first().map_or(TICKS + 1, |l| tick_of(l.price)),
+                self.bids.first().map_or(0, |l| self.tick_of(l.price)),
+                self.asks
+                    .first()
+                    .map_or(self.ticks + 1, |l| self.tick_of(l.price)),
             );
             if len >= self.depth {
                 return None;
@@ -142,14 +209,14 @@ impl TrueBook {
                     rng.u64(best_bid.saturating_sub(3).max(1)..best_ask)
                 }
                 Side::Ask if best_bid + 1 < best_ask => {
-                    rng.u64(best_bid + 1..=(best_ask + 3).min(TICKS))
+                    rng.u64(best_bid + 1..=(best_ask + 3).min(self.ticks))
                 }
                 _ => return None,
             };
             if (side == Side::Bid && tick >= best_ask) || (side == Side::Ask && tick <= best_bid) {
                 return None;
             }
-            let price = price_at(tick);
+            let price = self.price_at(tick);
             let size = random_size(rng);
             let levels = self.side(side);
             let pos = levels.iter().position(|l| match side {
@@ -276,8 +343,14 @@ mod tests {
 
     #[test]
     fn random_walk_keeps_the_book_sorted_uncrossed_and_within_depth() {
+        for market in 0..3 {
+            walk(Style::of(market).tick);
+        }
+    }
+
+    fn walk(tick: u64) {
         let mut rng = fastrand::Rng::with_seed(7);
-        let mut b = TrueBook::new(&mut rng, 20);
+        let mut b = TrueBook::new(&mut rng, 20, tick);
         let mut changes = Vec::new();
         let mut view = View::of(&b, 5);
         let mut mirror = crate::Book::new(64);
@@ -285,6 +358,11 @@ mod tests {
         for _ in 0..20_000 {
             b.step(&mut rng, &mut changes);
             check(&b);
+            assert!(b
+                .bids
+                .iter()
+                .chain(&b.asks)
+                .all(|l| u64::from(l.price.units()) % tick == 0));
             assert!(b.bids.len() <= 20 && b.asks.len() <= 20);
             mirror.apply_changes(&changes).unwrap();
         }
@@ -301,5 +379,19 @@ mod tests {
             assert_eq!(top.asks().iter().collect::<Vec<_>>(), view.asks);
         }
         assert_eq!(view, View::of(&b, 5));
+    }
+
+    #[test]
+    fn the_three_styles_cover_every_grid_and_both_spellings() {
+        let ticks: Vec<String> = (0..3)
+            .map(|m| Style::of(m).tick_size().to_string())
+            .collect();
+        assert_eq!(ticks, ["0.01", "0.001", "0.0001"]);
+        assert_eq!(Style::of(3), Style::of(0));
+        assert_eq!(Style::of(2).outcomes, ["Yes", "No"]);
+        assert_eq!(Style::of(0).token_id(0, 0), "");
+        let (a, b) = (Style::of(2).token_id(2, 0), Style::of(2).token_id(2, 1));
+        assert_eq!(a.len(), 39);
+        assert!(a.bytes().all(|c| c.is_ascii_digit()) && a != b);
     }
 }

@@ -43,7 +43,7 @@ use parking_lot::Mutex;
 use tokio::sync::{broadcast, Notify};
 
 use crate::frame::Level;
-use market::{Print, TrueBook};
+use market::{Print, Style, TrueBook};
 
 /// How the simulator behaves. `Default` is a quiet, fault-free server on an
 /// ephemeral loopback port.
@@ -92,6 +92,8 @@ pub struct SimConfig {
     pub control_limit: usize,
     /// How long the `Silence` fault keeps the connection quiet.
     pub silence: Duration,
+    /// How long the `Outage` fault's venue stays unavailable.
+    pub outage: Duration,
     /// Fault probabilities per delta sent.
     pub faults: FaultRates,
     /// Throughput mode: every subscribed book is sent deltas as fast as the
@@ -135,6 +137,7 @@ impl Default for SimConfig {
             activity_shares_seq: false,
             control_limit: 3,
             silence: Duration::from_secs(60),
+            outage: Duration::from_millis(500),
             faults: FaultRates::default(),
             record_truth: false,
             lost_unsubscribes: 0,
@@ -181,6 +184,17 @@ pub enum Fault {
     Disconnect,
     /// The server sends nothing (no heartbeats either) for [`SimConfig::silence`].
     Silence,
+    /// The venue's stream fails for [`SimConfig::outage`]: `error` 2003
+    /// naming the delta's market, then every delta and snapshot of the
+    /// connection goes out `book_state: stale`, `feed_state: degraded`
+    /// (changes still exact, no gap) until it ends; the next frame of each
+    /// book says `fresh` and `healthy` again. A client shows those books
+    /// stale, not fresh, and sends no resync for it (A4.8, A5).
+    Outage,
+    /// As [`Fault::ResyncRequired`], and the client's next `resync` of that
+    /// book is lost unanswered: only a client that sends it again after its
+    /// timeout (A4.7) gets the book back.
+    LostResync,
 }
 
 impl Fault {
@@ -191,10 +205,10 @@ impl Fault {
     /// let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
     /// assert_eq!(
     ///     names.join(","),
-    ///     "gap,duplicate,reorder,resync_required,needs_refresh,slow_reader,malformed,disconnect,silence"
+    ///     "gap,duplicate,reorder,resync_required,needs_refresh,slow_reader,malformed,disconnect,silence,outage,lost_resync"
     /// );
     /// ```
-    pub const ALL: [Fault; 9] = [
+    pub const ALL: [Fault; 11] = [
         Fault::Gap,
         Fault::Duplicate,
         Fault::Reorder,
@@ -204,6 +218,8 @@ impl Fault {
         Fault::Malformed,
         Fault::Disconnect,
         Fault::Silence,
+        Fault::Outage,
+        Fault::LostResync,
     ];
 
     /// The fault's name on the command line (`gap`, `duplicate`, ...).
@@ -222,6 +238,8 @@ impl Fault {
             Fault::Malformed => "malformed",
             Fault::Disconnect => "disconnect",
             Fault::Silence => "silence",
+            Fault::Outage => "outage",
+            Fault::LostResync => "lost_resync",
         }
     }
 
@@ -242,7 +260,7 @@ impl Fault {
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct FaultRates {
-    rates: [f64; 9],
+    rates: [f64; 11],
 }
 
 impl FaultRates {
@@ -258,7 +276,8 @@ impl FaultRates {
         FaultRates::default()
     }
 
-    /// Every fault at `rate`, disconnects and silences at a tenth of it.
+    /// Every fault at `rate`; disconnects, silences and outages (each of
+    /// which touches every book of the connection) at a tenth of it.
     ///
     /// ```
     /// use wirebook::sim::{Fault, FaultRates};
@@ -269,7 +288,7 @@ impl FaultRates {
     pub fn all(rate: f64) -> FaultRates {
         let mut r = FaultRates::default();
         for f in Fault::ALL {
-            let scale = if matches!(f, Fault::Disconnect | Fault::Silence) {
+            let scale = if matches!(f, Fault::Disconnect | Fault::Silence | Fault::Outage) {
                 0.1
             } else {
                 1.0
@@ -356,7 +375,7 @@ impl FaultRates {
 /// }
 /// let stats = sim.stats();
 /// assert_eq!((stats.connections, stats.auth_ok, stats.snapshots), (1, 1, 1));
-/// assert_eq!(stats.faults, [0; 9]); // none configured
+/// assert_eq!(stats.faults, [0; 11]); // none configured
 /// # drop(client);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -387,12 +406,14 @@ pub struct SimStats {
     pub deltas: u64,
     /// `resync` requests answered.
     pub resyncs: u64,
+    /// `resync` requests lost unanswered ([`Fault::LostResync`]).
+    pub lost_resyncs: u64,
     /// `error` frames sent.
     pub errors: u64,
     /// Activity frames (trades, fills) sent.
     pub activity: u64,
     /// Faults injected, by [`Fault::ALL`] order.
-    pub faults: [u64; 9],
+    pub faults: [u64; 11],
     /// Parlay connections (handshakes done).
     pub parlay_connections: u64,
     /// Parlay connections closed at once (bad or missing key, low tier, cap).
@@ -429,9 +450,10 @@ struct Counters {
     snapshots: AtomicU64,
     deltas: AtomicU64,
     resyncs: AtomicU64,
+    lost_resyncs: AtomicU64,
     errors: AtomicU64,
     activity: AtomicU64,
-    faults: [AtomicU64; 9],
+    faults: [AtomicU64; 11],
     parlay_connections: AtomicU64,
     parlay_rejected: AtomicU64,
     odds_updates: AtomicU64,
@@ -604,10 +626,11 @@ impl Simulator {
         let certificate = tls.as_ref().map(|t| t.certificate_der.clone());
         let mut rng = fastrand::Rng::with_seed(config.seed);
         let books = (0..config.markets)
-            .map(|_| {
+            .map(|m| {
+                let tick = Style::of(m as u32).tick;
                 Mutex::new([
-                    TrueBook::new(&mut rng, config.depth),
-                    TrueBook::new(&mut rng, config.depth),
+                    TrueBook::new(&mut rng, config.depth, tick),
+                    TrueBook::new(&mut rng, config.depth, tick),
                 ])
             })
             .collect();
@@ -1007,6 +1030,7 @@ impl Simulator {
             snapshots: l(&c.snapshots),
             deltas: l(&c.deltas),
             resyncs: l(&c.resyncs),
+            lost_resyncs: l(&c.lost_resyncs),
             errors: l(&c.errors),
             activity: l(&c.activity),
             faults: std::array::from_fn(|i| l(&c.faults[i])),

@@ -20,10 +20,10 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::WebSocketStream;
 
 use super::flood::{self, FloodBlock, FloodRing};
-use super::market::View;
+use super::market::{Style, View};
 use super::parlay::{self, ParlayRequest};
-use super::wire::{read_request, BookId, Request, Selector, ServerWriter, MALFORMED};
-use super::{bump, resolve, Fault, Shared, Tick, OUTCOMES};
+use super::wire::{read_request, BookNames, Condition, Request, Selector, ServerWriter, MALFORMED};
+use super::{bump, resolve, Fault, Shared, Tick};
 use crate::clock::epoch_ms;
 use crate::frame::Change;
 
@@ -162,6 +162,8 @@ struct Subscription {
     view: View,
     /// A delta held back by the `Reorder` fault.
     held: Option<String>,
+    /// The next `resync` of this book is lost (the `LostResync` fault).
+    lose_resync: bool,
 }
 
 enum Flow {
@@ -182,6 +184,8 @@ struct Session {
     out: ServerWriter,
     changes: Vec<Change>,
     silent_until: Option<Instant>,
+    /// The `Outage` fault: the venue is unavailable until then.
+    outage_until: Option<Instant>,
     serial: u64,
     /// This connection's number: its sequence numbers start at `connection * 1e12`.
     connection: u64,
@@ -208,6 +212,7 @@ impl Session {
             out: ServerWriter::default(),
             changes: Vec::new(),
             silent_until: None,
+            outage_until: None,
             serial: 0,
             connection,
             flood: Vec::new(),
@@ -224,6 +229,18 @@ impl Session {
                 false
             }
             None => false,
+        }
+    }
+
+    /// What book frames say now: [`Condition::Outage`] while an outage lasts.
+    fn condition(&mut self) -> Condition {
+        match self.outage_until {
+            Some(t) if Instant::now() < t => Condition::Outage,
+            Some(_) => {
+                self.outage_until = None;
+                Condition::Healthy
+            }
+            None => Condition::Healthy,
         }
     }
 
@@ -423,6 +440,11 @@ impl Session {
                     .filter(|k| self.subs.contains_key(k))
                 {
                     Some(k) => {
+                        if let Some(sub) = self.subs.get_mut(&k).filter(|s| s.lose_resync) {
+                            sub.lose_resync = false;
+                            bump(&self.shared.counters.lost_resyncs);
+                            return Flow::Continue;
+                        }
                         bump(&self.shared.counters.resyncs);
                         self.send_snapshot(ws, k).await
                     }
@@ -481,6 +503,7 @@ impl Session {
             depth,
             view: View::default(),
             held: None,
+            lose_resync: false,
         });
         sub.depth = depth;
         self.send_snapshot(ws, key).await
@@ -502,20 +525,20 @@ impl Session {
             &self.shared.books[key.0 as usize].lock()[key.1 as usize],
             sub.depth,
         );
-        let market_id = key.0.to_string();
-        let parsec_id = format!("sim:{market_id}");
-        let id = BookId {
-            parsec_id: &parsec_id,
-            market_id: &market_id,
-            outcome: OUTCOMES[key.1 as usize],
-        };
         self.shared
             .record(key, sub.seq, &sub.view.bids, &sub.view.asks);
+        let names = BookNames::of(key);
+        let (seq, condition) = (sub.seq, self.condition());
+        let Some(sub) = self.subs.get(&key) else {
+            return Flow::Continue;
+        };
         let text = self.out.orderbook(
-            id,
+            names.id(),
+            Style::of(key.0).tick_size(),
             &sub.view.bids,
             &sub.view.asks,
-            sub.seq,
+            seq,
+            condition,
             self.shared.config.stale_after_ms,
             epoch_ms(),
         );
@@ -534,14 +557,8 @@ impl Session {
         let Some(sub) = self.subs.get(&key) else {
             return;
         };
-        let market_id = key.0.to_string();
-        let parsec_id = format!("sim:{market_id}");
-        let id = BookId {
-            parsec_id: &parsec_id,
-            market_id: &market_id,
-            outcome: OUTCOMES[key.1 as usize],
-        };
-        let ring = FloodRing::new(&mut self.out, id, &sub.view, &mut self.rng);
+        let names = BookNames::of(key);
+        let ring = FloodRing::new(&mut self.out, names.id(), &sub.view, &mut self.rng);
         self.flood.retain(|(k, _)| *k != key);
         self.flood.push((key, ring));
         self.flood_block = None;
@@ -642,10 +659,12 @@ impl Session {
     /// deltas stay exact.
     async fn on_lag<S: AsyncRead + AsyncWrite + Unpin>(&mut self, ws: &mut Ws<S>) -> Flow {
         let keys: Vec<_> = self.subs.keys().copied().collect();
-        for (m, o) in keys {
-            let text =
-                self.out
-                    .book_notice("slow_reader", &format!("sim:{m}"), OUTCOMES[o as usize]);
+        for key in keys {
+            let names = BookNames::of(key);
+            let id = names.id();
+            let text = self
+                .out
+                .book_notice("slow_reader", id.parsec_id, id.outcome);
             if !Self::send(ws, text).await {
                 return Flow::Close;
             }
@@ -663,6 +682,7 @@ impl Session {
             return Flow::Continue;
         }
         let silent = self.silent();
+        let condition = self.condition();
         let Some(sub) = self.subs.get_mut(&key) else {
             return Flow::Continue;
         };
@@ -671,14 +691,8 @@ impl Session {
             &mut sub.view,
             &mut self.changes,
         );
-        let market_id = key.0.to_string();
-        let parsec_id = format!("sim:{market_id}");
-        let outcome = OUTCOMES[key.1 as usize];
-        let id = BookId {
-            parsec_id: &parsec_id,
-            market_id: &market_id,
-            outcome,
-        };
+        let names = BookNames::of(key);
+        let id = names.id();
         let now = epoch_ms();
         let stale = self.shared.config.stale_after_ms;
         if !self.changes.is_empty() {
@@ -694,25 +708,27 @@ impl Session {
                 self.shared.count_fault(f);
             }
             let mut frames: Vec<Message> = Vec::with_capacity(3);
-            let delta = |out: &mut ServerWriter, refresh: bool| {
-                out.delta(id, &self.changes, sub.seq, stale, refresh, now)
+            // Frames sent that are not deltas (notices, errors, malformed).
+            let mut others = 0;
+            let delta = |out: &mut ServerWriter, condition: Condition| {
+                out.delta(id, &self.changes, sub.seq, stale, condition, now)
                     .to_owned()
             };
             match fault {
-                None => frames.push(Message::text(delta(&mut self.out, false))),
+                None => frames.push(Message::text(delta(&mut self.out, condition))),
                 Some(Fault::Gap) => {}
                 Some(Fault::Duplicate) => {
-                    let d = delta(&mut self.out, false);
+                    let d = delta(&mut self.out, condition);
                     frames.push(Message::text(d.clone()));
                     frames.push(Message::text(d));
                 }
                 Some(Fault::Reorder) => match sub.held.take() {
                     // Sent after the next delta of this book (or lost to a snapshot).
-                    None => sub.held = Some(delta(&mut self.out, false)),
+                    None => sub.held = Some(delta(&mut self.out, condition)),
                     // A delta is already held: this one goes out before it
                     // (replacing it would lose it, a gap rather than a reorder).
                     Some(held) => {
-                        frames.push(Message::text(delta(&mut self.out, false)));
+                        frames.push(Message::text(delta(&mut self.out, condition)));
                         frames.push(Message::text(held));
                     }
                 },
@@ -721,22 +737,47 @@ impl Session {
                 // only a client that acts on the notice (A4.4) sees them
                 // again, in the snapshot its resync brings.
                 // (Each fault is named after the notice it sends.)
-                Some(f @ (Fault::ResyncRequired | Fault::SlowReader)) => {
+                // (`LostResync` sends `resync_required` and loses the
+                // resync that answers it.)
+                Some(f @ (Fault::ResyncRequired | Fault::SlowReader | Fault::LostResync)) => {
                     sub.seq -= 1;
+                    sub.lose_resync |= f == Fault::LostResync;
+                    others += 1;
+                    let notice = match f {
+                        Fault::SlowReader => "slow_reader",
+                        _ => "resync_required",
+                    };
                     frames.push(Message::text(
                         self.out
-                            .book_notice(f.name(), &parsec_id, outcome)
+                            .book_notice(notice, id.parsec_id, id.outcome)
                             .to_owned(),
                     ));
                 }
-                Some(Fault::NeedsRefresh) => frames.push(Message::text(delta(&mut self.out, true))),
+                // The venue's stream fails: 2003 names this market (its
+                // exchange is every simulated book's), and from this delta
+                // on the connection's books go out stale until it ends.
+                Some(Fault::Outage) => {
+                    self.outage_until = Some(Instant::now() + self.shared.config.outage);
+                    bump(&self.shared.counters.errors);
+                    others += 1;
+                    frames.push(Message::text(
+                        self.out
+                            .error(2003, "exchange unavailable", Some(id.parsec_id))
+                            .to_owned(),
+                    ));
+                    frames.push(Message::text(delta(&mut self.out, Condition::Outage)));
+                }
+                Some(Fault::NeedsRefresh) => {
+                    frames.push(Message::text(delta(&mut self.out, Condition::NeedsRefresh)))
+                }
                 Some(Fault::Malformed) => {
                     let bad = MALFORMED[self.rng.usize(0..MALFORMED.len())];
+                    others += 1;
                     frames.push(match std::str::from_utf8(bad) {
                         Ok(text) => Message::text(text.to_owned()),
                         Err(_) => Message::binary(bad.to_vec()),
                     });
-                    frames.push(Message::text(delta(&mut self.out, false)));
+                    frames.push(Message::text(delta(&mut self.out, condition)));
                 }
                 Some(Fault::Disconnect) => return Flow::Close,
                 Some(Fault::Silence) => {
@@ -751,7 +792,7 @@ impl Session {
             if silent || fault == Some(Fault::Silence) {
                 frames.clear();
             }
-            let deltas = frames.len() as u64;
+            let deltas = (frames.len() as u64).saturating_sub(others);
             for f in frames {
                 if ws.feed(f).await.is_err() {
                     return Flow::Close;

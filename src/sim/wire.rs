@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use simd_json::prelude::*;
 
+use super::market::Style;
 use crate::encode::push_json_str;
 use crate::frame::{Change, Level, Side, TradeSide};
 use crate::price::{Price, Size};
@@ -124,6 +125,64 @@ pub(crate) struct BookId<'a> {
     pub(crate) parsec_id: &'a str,
     pub(crate) market_id: &'a str,
     pub(crate) outcome: &'a str,
+    /// `""` for a venue without token ids.
+    pub(crate) token_id: &'a str,
+}
+
+/// The names of simulated book `key` (market, outcome) as its market's
+/// [`Style`] writes them.
+#[derive(Debug, Clone)]
+pub(crate) struct BookNames {
+    parsec_id: String,
+    market_id: String,
+    token_id: String,
+    outcome: &'static str,
+}
+
+impl BookNames {
+    pub(crate) fn of(key: (u32, u8)) -> BookNames {
+        let style = Style::of(key.0);
+        let market_id = key.0.to_string();
+        BookNames {
+            parsec_id: format!("sim:{market_id}"),
+            market_id,
+            token_id: style.token_id(key.0, key.1),
+            outcome: style.outcomes[usize::from(key.1 & 1)],
+        }
+    }
+
+    pub(crate) fn id(&self) -> BookId<'_> {
+        BookId {
+            parsec_id: &self.parsec_id,
+            market_id: &self.market_id,
+            outcome: self.outcome,
+            token_id: &self.token_id,
+        }
+    }
+}
+
+/// What a book frame says of the book and of Parsec's link to its venue
+/// (`book_state`, `feed_state`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Condition {
+    /// `fresh`, `healthy`.
+    Healthy,
+    /// The venue's stream is failing (after an `error` 2003): `stale`,
+    /// `degraded`; the frame's changes are still exact.
+    Outage,
+    /// `needs_refresh`, `disconnected`: a delta goes out with no changes
+    /// (its changes are lost), as PROTOCOL.md's example.
+    NeedsRefresh,
+}
+
+impl Condition {
+    fn words(self) -> (&'static str, &'static str) {
+        match self {
+            Condition::Healthy => ("fresh", "healthy"),
+            Condition::Outage => ("stale", "degraded"),
+            Condition::NeedsRefresh => ("needs_refresh", "disconnected"),
+        }
+    }
 }
 
 /// Writes server frames of PROTOCOL.md A3 into one reused buffer.
@@ -154,7 +213,9 @@ impl ServerWriter {
         push_json_str(b, id.parsec_id);
         b.push_str(",\"exchange\":\"sim\",\"outcome\":");
         push_json_str(b, id.outcome);
-        b.push_str(",\"token_id\":\"\",\"market_id\":");
+        b.push_str(",\"token_id\":");
+        push_json_str(b, id.token_id);
+        b.push_str(",\"market_id\":");
         push_json_str(b, id.market_id);
     }
 
@@ -177,38 +238,42 @@ impl ServerWriter {
         );
     }
 
-    /// An `orderbook` snapshot.
+    /// An `orderbook` snapshot on a grid of `tick_size`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn orderbook(
         &mut self,
         id: BookId<'_>,
+        tick_size: Price,
         bids: &[Level],
         asks: &[Level],
         seq: u64,
+        condition: Condition,
         stale_after_ms: u64,
         ts_ms: u64,
     ) -> &str {
         self.start("orderbook");
         self.market(id);
-        let _ = write!(self.buf, ",\"tick_size\":0.01,\"min_order_size\":1,\"kind\":\"snapshot\",\"title\":\"Simulated market {}\"", id.market_id);
+        let _ = write!(self.buf, ",\"tick_size\":{tick_size},\"min_order_size\":1,\"kind\":\"snapshot\",\"title\":\"Simulated market {}\"", id.market_id);
         self.levels("bids", bids);
         self.levels("asks", asks);
+        let (state, feed) = condition.words();
         let _ = write!(
             self.buf,
-            ",\"book_state\":\"fresh\",\"server_seq\":{seq},\"feed_state\":\"healthy\",\"stale_after_ms\":{stale_after_ms}"
+            ",\"book_state\":\"{state}\",\"server_seq\":{seq},\"feed_state\":\"{feed}\",\"stale_after_ms\":{stale_after_ms}"
         );
         self.times(ts_ms);
         self.buf.push('}');
         &self.buf
     }
 
-    /// An `orderbook_delta`; `needs_refresh` marks it `book_state: needs_refresh`.
+    /// An `orderbook_delta` (with no changes under [`Condition::NeedsRefresh`]).
     pub(crate) fn delta(
         &mut self,
         id: BookId<'_>,
         changes: &[Change],
         seq: u64,
         stale_after_ms: u64,
-        needs_refresh: bool,
+        condition: Condition,
         ts_ms: u64,
     ) -> &str {
         self.start("orderbook_delta");
@@ -217,7 +282,10 @@ impl ServerWriter {
         // A book needing a refresh carries no changes and a disconnected
         // feed, as PROTOCOL.md's example: its changes are lost (the client
         // must resync to see them).
-        let changes = if needs_refresh { &[][..] } else { changes };
+        let changes = match condition {
+            Condition::NeedsRefresh => &[][..],
+            _ => changes,
+        };
         for (i, c) in changes.iter().enumerate() {
             let sep = if i == 0 { "" } else { "," };
             let _ = write!(
@@ -228,11 +296,7 @@ impl ServerWriter {
                 c.size
             );
         }
-        let (state, feed) = if needs_refresh {
-            ("needs_refresh", "disconnected")
-        } else {
-            ("fresh", "healthy")
-        };
+        let (state, feed) = condition.words();
         let _ = write!(
             self.buf,
             "],\"server_seq\":{seq},\"book_state\":\"{state}\",\"feed_state\":\"{feed}\",\"stale_after_ms\":{stale_after_ms}"
@@ -363,18 +427,17 @@ mod tests {
     fn every_server_frame_the_simulator_writes_parses_back() {
         let mut w = ServerWriter::default();
         let mut p = FrameParser::new();
-        let id = BookId {
-            parsec_id: "sim:3",
-            market_id: "3",
-            outcome: "yes",
-        };
+        let names = BookNames::of((5, 1));
+        let id = names.id();
         let l = |p: u64, s: u64| Level::new(Price::from_units(p).unwrap(), Size::from_units(s));
         let frames: Vec<String> = vec![
             w.orderbook(
                 id,
+                Style::of(5).tick_size(),
                 &[l(45_000_000, 150_000_000)],
-                &[l(47_000_000, 5)],
+                &[l(47_010_000, 5)],
                 9,
+                Condition::Outage,
                 5000,
                 1,
             )
@@ -388,7 +451,7 @@ mod tests {
                 }],
                 10,
                 5000,
-                true,
+                Condition::NeedsRefresh,
                 2,
             )
             .to_owned(),
@@ -415,11 +478,23 @@ mod tests {
             let mut buf = f.clone().into_bytes();
             let frame = p.parse(&mut buf).unwrap_or_else(|e| panic!("{e}: {f}"));
             kinds.push(frame.type_name());
-            if let Frame::Delta(d) = frame {
+            if let Frame::Delta(d) = &frame {
                 // A book needing a refresh: no changes, its feed disconnected.
                 assert_eq!((d.server_seq, d.changes.len()), (10, 0));
                 assert_eq!(d.book_state, Some(crate::WireBookState::NeedsRefresh));
                 assert_eq!(d.feed_state, Some(crate::FeedState::Disconnected));
+            }
+            if let Frame::Book(b) = &frame {
+                // Market 5 is Polymarket-like: its grid, spelling and token ids.
+                assert_eq!(
+                    b.tick_size.map(|t| t.to_string()).as_deref(),
+                    Some("0.0001")
+                );
+                assert_eq!((b.market.parsec_id, b.market.outcome), ("sim:5", "No"));
+                assert_eq!(b.market.token_id.map(str::len), Some(39));
+                assert_eq!(b.asks[0].price.to_string(), "0.4701");
+                assert_eq!(b.book_state, Some(crate::WireBookState::Stale));
+                assert_eq!(b.feed_state, Some(crate::FeedState::Degraded));
             }
         }
         assert_eq!(kinds.len(), 9);
