@@ -349,6 +349,39 @@ fn silent_server_is_declared_dead_and_replaced() {
 }
 
 #[test]
+fn a_server_that_stops_reading_while_the_client_writes_is_declared_dead() {
+    // Silence: the server stops reading and sending. Subscribe frames of
+    // about 2 MB each (500 books with long ids) then fill the sockets'
+    // buffers within a few frames, and a send blocks: the loop must still
+    // declare the connection dead after `dead_after`, not wait in the send
+    // until the server reads again (here a minute later).
+    let sim = simulator(SimConfig {
+        silence: SECS(60),
+        ..quick_sim()
+    });
+    let mut cfg = config(&sim, "pk_test_deaf").subscribe(Subscription::new("sim:0"));
+    cfg.control_rate = 2.0;
+    let client = ParsecClient::connect(cfg).expect("connects");
+    assert!(wait_until(SECS(5), || all_fresh(&client)));
+    sim.inject(Fault::Silence);
+    assert!(wait_until(SECS(5), || sim.stats().fault(Fault::Silence) == 1));
+    let pad = "x".repeat(4000);
+    for batch in 0..8 {
+        let subs = (0..500)
+            .map(|i| Subscription::new(format!("sim:{pad}{batch}_{i}")))
+            .collect();
+        client.subscribe(subs).expect("queued");
+    }
+    let start = std::time::Instant::now();
+    assert!(
+        wait_until(SECS(20), || client.counters().connections >= 2),
+        "a new connection after dead_after ({:?}), not after the silence: {:#?}",
+        start.elapsed(),
+        client.counters()
+    );
+}
+
+#[test]
 fn activity_sharing_the_book_counter_is_followed_when_configured() {
     let sim = simulator(SimConfig {
         activity_shares_seq: true,

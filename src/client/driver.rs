@@ -4,7 +4,7 @@ use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
@@ -13,7 +13,7 @@ use super::awaiting::{Awaiting, Expired, Leaving};
 use super::error::redact;
 use super::event::{Activity, ErrorCode, Event};
 use super::pacer::Pacer;
-use super::transport::{self, OpenError, Ws};
+use super::transport::{self, send_within, OpenError, Ws};
 use super::{
     ClientConfig, ClientError, Command, ConnectionState, Credentials, Shared, Subscription, Wallet,
 };
@@ -359,7 +359,8 @@ impl Driver {
             Credentials::ApiKey(k) => self.writer.auth(k.expose()),
             Credentials::TerminalToken(t) => self.writer.auth_terminal(t.expose()),
         };
-        if let Err(e) = ws.send(Message::text(auth.to_owned())).await {
+        let limit = self.config.auth_timeout;
+        if let Err(e) = send_within(&mut ws, Message::text(auth.to_owned()), limit).await {
             return self.lost(format!("sending auth: {e}"));
         }
         // Auth window (A1.1).
@@ -493,8 +494,9 @@ impl Driver {
                 }
                 if last_ping.elapsed() >= self.config.ping_interval {
                     last_ping = Instant::now();
-                    if let Err(e) = ws.send(Message::Ping(Default::default())).await {
-                        return self.lost(e.to_string());
+                    let ping = Message::Ping(Default::default());
+                    if let Err(e) = send_within(&mut ws, ping, self.config.dead_after).await {
+                        return self.lost(e);
                     }
                 }
                 self.store.poll(now_ns);
@@ -583,9 +585,7 @@ impl Driver {
                 return Ok(());
             };
             self.counters.control_frames += 1;
-            ws.send(Message::text(text))
-                .await
-                .map_err(|e| e.to_string())?;
+            send_within(ws, Message::text(text), self.config.dead_after).await?;
         }
         Ok(())
     }

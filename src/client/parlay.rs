@@ -9,7 +9,7 @@ use std::sync::mpsc::SyncSender;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use parking_lot::{Mutex, RwLock};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::Instant;
@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::Message;
 use super::backoff::Backoff;
 use super::error::redact;
 use super::event::{Events, Hub, Lagging};
-use super::transport::{self, OpenError, Ws};
+use super::transport::{self, send_within, OpenError, Ws};
 use super::{tls, ClientError, Secret};
 use crate::clock;
 use crate::encode::FrameWriter;
@@ -1070,8 +1070,8 @@ impl Driver {
                             self.writer.odds_unsubscribe().to_owned()
                         }
                     };
-                    if let Err(e) = ws.send(Message::text(text)).await {
-                        return End::Lost { reason: e.to_string(), code: Some(1006), wait: None, connected };
+                    if let Err(e) = send_within(&mut ws, Message::text(text), self.config.dead_after).await {
+                        return End::Lost { reason: e, code: Some(1006), wait: None, connected };
                     }
                 }
                 _ = tick.tick() => {
@@ -1080,7 +1080,8 @@ impl Driver {
                     }
                     if last_ping.elapsed() >= self.config.ping_interval {
                         last_ping = Instant::now();
-                        if ws.send(Message::Ping(Default::default())).await.is_err() {
+                        let ping = Message::Ping(Default::default());
+                        if send_within(&mut ws, ping, self.config.dead_after).await.is_err() {
                             return End::Lost { reason: "ping failed".into(), code: Some(1006), wait: None, connected };
                         }
                     }

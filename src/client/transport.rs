@@ -9,6 +9,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Error as WsError;
+use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use super::error::redact;
@@ -22,6 +23,18 @@ use crate::parse::MAX_FRAME_LEN;
 const READ_BUFFER: usize = 512 * 1024;
 
 pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// Sends `msg`, failing if the socket has not taken it within `limit`. A
+/// peer that stops reading fills the sockets' buffers, and a send that
+/// waited for it would stall the connection's loop, its dead-connection
+/// check included, until the peer read again.
+pub(crate) async fn send_within(ws: &mut Ws, msg: Message, limit: Duration) -> Result<(), String> {
+    use futures_util::SinkExt;
+    match tokio::time::timeout(limit, ws.send(msg)).await {
+        Ok(sent) => sent.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("the server took no frame for {limit:?}")),
+    }
+}
 
 /// Why a connection could not be opened.
 pub(crate) enum OpenError {
