@@ -297,7 +297,9 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Reconnect delays (1 s doubling to 30 s, with jitter).
     pub backoff: Backoff,
-    /// Control frames per second (2.5, under the server's 3).
+    /// Control frames per second (2.5, under the server's 3). At most 2.8
+    /// is used: at 3, four frames fit in 0.999 s and the least network
+    /// jitter brings a 3001.
     pub control_rate: f64,
     /// A book subscribed on this connection whose first snapshot has not
     /// landed after this long is subscribed again (its `subscribe` may have
