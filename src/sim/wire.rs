@@ -20,8 +20,9 @@ pub(crate) struct Selector {
     pub(crate) depth: Option<u64>,
 }
 
-/// A client frame as the simulator understands it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A client frame as the simulator understands it (its `Debug` hides the
+/// key and the token).
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) enum Request {
     Auth {
         key: String,
@@ -45,6 +46,32 @@ pub(crate) enum Request {
     Unknown,
     /// Not a JSON object with a string `type`, or a known type with bad fields.
     Malformed,
+}
+
+impl std::fmt::Debug for Request {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Request::Auth { .. } => f.write_str("Auth { key: <redacted> }"),
+            Request::AuthTerminal { .. } => f.write_str("AuthTerminal { token: <redacted> }"),
+            Request::Subscribe { markets, addresses } => f
+                .debug_struct("Subscribe")
+                .field("markets", markets)
+                .field("addresses", addresses)
+                .finish(),
+            Request::Unsubscribe { markets, addresses } => f
+                .debug_struct("Unsubscribe")
+                .field("markets", markets)
+                .field("addresses", addresses)
+                .finish(),
+            Request::Resync { parsec_id, outcome } => f
+                .debug_struct("Resync")
+                .field("parsec_id", parsec_id)
+                .field("outcome", outcome)
+                .finish(),
+            Request::Unknown => f.write_str("Unknown"),
+            Request::Malformed => f.write_str("Malformed"),
+        }
+    }
 }
 
 impl Request {
@@ -545,7 +572,9 @@ mod tests {
             vec![("polymarket".to_owned(), "0xabc".to_owned())]
         );
         let mut buf = w.auth("pk_x").as_bytes().to_vec();
-        assert_eq!(read_request(&mut buf), Request::Auth { key: "pk_x".into() });
+        let auth = read_request(&mut buf);
+        assert_eq!(auth, Request::Auth { key: "pk_x".into() });
+        assert_eq!(format!("{auth:?}"), "Auth { key: <redacted> }");
         let mut buf = w.resync("sim:1", None).as_bytes().to_vec();
         assert!(read_request(&mut buf).is_control());
         assert_eq!(
