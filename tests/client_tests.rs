@@ -198,7 +198,7 @@ fn a_lost_resync_is_sent_again_after_the_resync_timeout() {
     fault_scenario(
         Fault::LostResync,
         |mut c| {
-            c.store.resync_timeout = Duration::from_millis(300);
+            c.store.resync_timeout = Duration::from_secs(1);
             c
         },
         |c, s| {
@@ -225,7 +225,7 @@ fn a_lost_resync_is_sent_again_after_the_resync_timeout() {
 fn an_exchange_outage_reads_stale_then_fresh_again_without_a_resync() {
     use wirebook::FeedState;
     let sim = simulator(SimConfig {
-        outage: Duration::from_millis(1500),
+        outage: Duration::from_secs(4),
         ..quick_sim()
     });
     let cfg = all_books(3)

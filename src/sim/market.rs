@@ -97,7 +97,7 @@ impl TrueBook {
     pub(crate) fn new(rng: &mut fastrand::Rng, depth: usize, tick: u64) -> TrueBook {
         let depth = depth.clamp(1, 48);
         let ticks = UNITS_PER_ONE / tick - 1;
-        let mid = rng.u64(ticks * 35 / 100..=ticks * 65 / 100);
+        let mid = rng.u64((ticks + 1) * 35 / 100..=(ticks + 1) * 65 / 100);
         let mut b = TrueBook {
             bids: Vec::with_capacity(depth),
             asks: Vec::with_capacity(depth),

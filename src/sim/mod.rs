@@ -5,15 +5,18 @@
 //! - `ws://` or `wss://` (a self-signed certificate generated at start; the
 //!   client trusts it by [`Simulator::certificate_der`], never by turning
 //!   verification off).
-//! - Markets `sim:0` to `sim:{N-1}`, outcomes `yes` and `no`, each a seeded
+//! - Markets `sim:0` to `sim:{N-1}`, two outcomes each, each a seeded
 //!   random-walk book (reproducible for a seed), with trades and fills.
+//!   Market `k` imitates a venue by `k % 3`: a 0.01 grid, outcomes `yes` and
+//!   `no`, no token ids (Kalshi-like); a 0.001 grid; a 0.0001 grid, outcomes
+//!   `Yes` and `No`, 39-digit token ids (Polymarket-like).
 //! - The server rules: the auth window, keys (`pk_invalid` is rejected with
 //!   `auth_error` 1002; `pk_free_`, `pk_pro_`, `pk_scale_` pick a tier; any
 //!   other non-empty key is Scale), tier depth clamps and subscription limits
 //!   (3002), the control-frame limit (3001), `resync` answered by a fresh
 //!   snapshot, unknown markets (2002) and bad outcomes (2005).
 //! - Faults, each switchable and seeded ([`FaultRates`]) or injected once
-//!   ([`Simulator::inject`]).
+//!   ([`Simulator::inject`]): see [`Fault`].
 //! - The truth: [`Simulator::truth`] is every book as the server has it.
 //!
 //! ```
@@ -72,7 +75,7 @@ pub struct SimConfig {
     pub tls: bool,
     /// Number of markets (`sim:0` ..).
     pub markets: usize,
-    /// Levels per side of every true book (at most 48 on the 0.01 grid).
+    /// Levels per side of every true book (at most 48).
     pub depth: usize,
     /// Book updates per second, over all books.
     pub rate_hz: f64,
@@ -277,7 +280,8 @@ impl FaultRates {
     }
 
     /// Every fault at `rate`; disconnects, silences and outages (each of
-    /// which touches every book of the connection) at a tenth of it.
+    /// which touches every book of the connection) and lost resyncs (each
+    /// keeps a book resyncing for the client's resync timeout) at a tenth of it.
     ///
     /// ```
     /// use wirebook::sim::{Fault, FaultRates};
@@ -288,7 +292,10 @@ impl FaultRates {
     pub fn all(rate: f64) -> FaultRates {
         let mut r = FaultRates::default();
         for f in Fault::ALL {
-            let scale = if matches!(f, Fault::Disconnect | Fault::Silence | Fault::Outage) {
+            let scale = if matches!(
+                f,
+                Fault::Disconnect | Fault::Silence | Fault::Outage | Fault::LostResync
+            ) {
                 0.1
             } else {
                 1.0

@@ -261,6 +261,9 @@ impl Session {
             // A silent server reads nothing either: not even pings get answered;
             // nor does it flood.
             let deaf = self.silent();
+            // The flood's frames are pre-written fresh and healthy: it
+            // waits out an outage (the walk's deltas go on, stale).
+            let out = self.condition() == Condition::Outage;
             let flow = tokio::select! {
                 msg = ws.next(), if !deaf => match msg {
                     Some(Ok(Message::Text(t))) => {
@@ -274,7 +277,7 @@ impl Session {
                     Some(Ok(_)) => Flow::Continue,
                     Some(Err(_)) | None => Flow::Close,
                 },
-                _ = std::future::ready(()), if !deaf && !self.flood.is_empty() && !shared.paused.load(Ordering::Relaxed) => self.send_flood(&mut ws).await,
+                _ = std::future::ready(()), if !deaf && !out && !self.flood.is_empty() && !shared.paused.load(Ordering::Relaxed) => self.send_flood(&mut ws).await,
                 tick = ticks.recv() => match tick {
                     Ok(t) => self.on_tick(&mut ws, t).await,
                     Err(RecvError::Lagged(_)) => self.on_lag(&mut ws).await,
@@ -521,6 +524,8 @@ impl Session {
         // as a server's would after updates the client never saw.
         sub.seq += self.rng.u64(1..100);
         sub.held = None;
+        // A snapshot sent for any reason answers a resync that was to be lost.
+        sub.lose_resync = false;
         sub.view = View::of(
             &self.shared.books[key.0 as usize].lock()[key.1 as usize],
             sub.depth,
@@ -815,9 +820,17 @@ impl Session {
                 sub.activity_seq
             };
             self.serial += 1;
-            let text = self
-                .out
-                .activity(id, fill, self.serial, p.price, p.size, p.side, seq, now);
+            let text = self.out.activity(
+                id,
+                fill,
+                self.serial,
+                p.price,
+                p.size,
+                p.side,
+                seq,
+                condition,
+                now,
+            );
             bump(&self.shared.counters.activity);
             if ws.feed(Message::text(text.to_owned())).await.is_err() {
                 return Flow::Close;

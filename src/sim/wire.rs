@@ -344,6 +344,7 @@ impl ServerWriter {
         size: Size,
         side: TradeSide,
         seq: u64,
+        condition: Condition,
         ts_ms: u64,
     ) -> &str {
         self.start("activity");
@@ -363,7 +364,11 @@ impl ServerWriter {
                 ",\"kind\":\"trade\",\"price\":{price},\"size\":{size},\"trade_id\":\"trade_{serial}\",\"side\":\"{side}\",\"aggressor_side\":\"{side}\",\"source_channel\":\"sim_trades\""
             );
         }
-        let _ = write!(self.buf, ",\"server_seq\":{seq},\"feed_state\":\"healthy\"");
+        let feed = match condition {
+            Condition::NeedsRefresh => "disconnected",
+            c => c.words().1,
+        };
+        let _ = write!(self.buf, ",\"server_seq\":{seq},\"feed_state\":\"{feed}\"");
         self.times(ts_ms);
         self.buf.push('}');
         &self.buf
@@ -490,6 +495,7 @@ mod tests {
                 Size::from_units(7),
                 TradeSide::Buy,
                 11,
+                Condition::Outage,
                 3,
             )
             .to_owned(),

@@ -342,7 +342,10 @@ fn sim(args: SimArgs) -> Result<(), String> {
             args.cert_out.display()
         );
     }
-    say!("markets: {} (outcomes yes, no)", sim.markets().join(", "));
+    say!(
+        "markets: {} (outcomes yes, no; every third market from sim:2 writes them Yes, No; grids 0.01, 0.001, 0.0001 in turn)",
+        sim.markets().join(", ")
+    );
     say!("keys: pk_invalid is rejected; pk_free_*, pk_pro_*, pk_scale_* pick a tier; any other key is Scale");
     say!("faults: {}", describe(&faults));
     let stop = interrupted();
