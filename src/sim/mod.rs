@@ -856,9 +856,11 @@ impl Simulator {
     /// ```
     pub fn odds_truth(&self) -> Vec<crate::odds::Quote> {
         let world = self.shared.odds.lock().clone();
-        let all: Vec<usize> = (0..world.quotes.len()).collect();
+        let listed: Vec<usize> = (0..world.quotes.len())
+            .filter(|&i| world.quotes[i].listed)
+            .collect();
         let mut rows = String::new();
-        odds::write_rows(&mut rows, &world, &all, false, false);
+        odds::write_rows(&mut rows, &world, &listed, false, false);
         let mut msg = format!(r#"{{"type":"initial_state","data":{rows}}}"#).into_bytes();
         let mut board = crate::odds::OddsBoard::new();
         if let Ok(crate::Frame::InitialState(s)) = crate::FrameParser::new().parse(&mut msg) {

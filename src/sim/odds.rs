@@ -57,6 +57,9 @@ pub(crate) struct SimQuote {
     pub(crate) price: i32,
     /// Epoch ms of the last move.
     pub(crate) updated_ms: u64,
+    /// Offered now; a quote taken off the board is sent as a `remove` row
+    /// (its whole group: event, bookmaker, game or prop) until it is back.
+    pub(crate) listed: bool,
 }
 
 /// Total line of every game, and the player-points line.
@@ -149,6 +152,7 @@ impl OddsWorld {
                         kind,
                         price: odds_of(p.clamp(0.02, 0.98)),
                         updated_ms: now_ms,
+                        listed: true,
                     });
                 }
             }
@@ -156,7 +160,17 @@ impl OddsWorld {
         world
     }
 
-    /// Moves `n` random quotes by up to 3 points of probability; returns their indexes.
+    /// The group of quote `i` (event, bookmaker, prop): the quotes one
+    /// grouped row carries, and one `remove` row takes off.
+    fn group_of(&self, i: usize) -> (usize, usize, bool) {
+        let q = &self.quotes[i];
+        (q.event, q.bookmaker, q.is_prop())
+    }
+
+    /// Moves `n` random listed quotes by up to 3 points of probability,
+    /// and one step in ten takes a random quote's group off the board or
+    /// puts it back (as a sportsbook suspends a market); returns the indexes
+    /// of every quote that changed.
     pub(crate) fn step(
         &mut self,
         rng: &mut fastrand::Rng,
@@ -168,9 +182,23 @@ impl OddsWorld {
         if self.quotes.is_empty() {
             return;
         }
+        if rng.u8(0..10) == 0 {
+            let group = self.group_of(rng.usize(0..self.quotes.len()));
+            for i in 0..self.quotes.len() {
+                if self.group_of(i) == group {
+                    let q = &mut self.quotes[i];
+                    q.listed = !q.listed;
+                    q.updated_ms = now_ms;
+                    out.push(i);
+                }
+            }
+        }
         for _ in 0..n {
             let i = rng.usize(0..self.quotes.len());
             let q = &mut self.quotes[i];
+            if !q.listed {
+                continue;
+            }
             let p = (prob_of(q.price) + (rng.f64() - 0.5) * 0.06).clamp(0.03, 0.97);
             let price = odds_of(p);
             if price != q.price {
@@ -228,6 +256,33 @@ pub(crate) fn write_rows(
             out.push(',');
         }
     };
+    // Quotes off the board: one bare `remove` row per group, in either
+    // shape (as the service's own example of a removal: no prices, no
+    // market), which takes the whole group off a client's board.
+    let mut removed: Vec<(usize, usize, bool)> = Vec::new();
+    for &i in quotes.iter().filter(|&&i| !world.quotes[i].listed) {
+        let g = world.group_of(i);
+        if !removed.contains(&g) {
+            removed.push(g);
+        }
+    }
+    for (event, bookmaker, prop) in removed {
+        sep(out);
+        let _ = write!(
+            out,
+            "{{\"kind\":\"{}\",\"bookmaker\":\"{}\",\"event_id\":",
+            if prop { "prop" } else { "game" },
+            BOOKMAKERS[bookmaker]
+        );
+        push_json_str(out, &world.events[event].id);
+        out.push_str(",\"action\":\"remove\",\"removal_reason\":\"suspended\"}");
+    }
+    let listed: Vec<usize> = quotes
+        .iter()
+        .copied()
+        .filter(|&i| world.quotes[i].listed)
+        .collect();
+    let quotes = &listed[..];
     if !grouped {
         for &i in quotes {
             let q = &world.quotes[i];
@@ -386,6 +441,60 @@ mod tests {
                 q.key.point,
             );
             assert_eq!(g.map(|g| g.price), Some(q.price), "{:?}", q.key);
+        }
+    }
+
+    #[test]
+    fn a_group_taken_off_goes_as_one_remove_row_and_comes_back_in_both_shapes() {
+        let mut rng = fastrand::Rng::with_seed(9);
+        let mut world = OddsWorld::new(&mut rng, 3, 1_779_999_999_000);
+        let all = world.quotes.len();
+        let mut moved = Vec::new();
+        // Step until a group goes off, then until it is back.
+        let mut off = None;
+        for t in 0..10_000 {
+            world.step(&mut rng, 0, t, &mut moved);
+            if !moved.is_empty() {
+                off = Some(moved.clone());
+                break;
+            }
+        }
+        let off = off.expect("a group went off");
+        assert!(off.iter().all(|&i| !world.quotes[i].listed));
+        assert_eq!(
+            off.len(),
+            if world.quotes[off[0]].is_prop() { 2 } else { 4 }
+        );
+        for grouped in [false, true] {
+            let mut parser = FrameParser::new();
+            let mut board = {
+                let mut w = world.clone();
+                w.quotes.iter_mut().for_each(|q| q.listed = true);
+                board_of(&w, grouped)
+            };
+            assert_eq!(board.len(), all);
+            let mut rows = String::new();
+            write_rows(&mut rows, &world, &off, grouped, false);
+            assert_eq!(rows.matches("\"action\":\"remove\"").count(), 1, "{rows}");
+            let mut msg = format!(r#"{{"type":"odds_update","sport_key":"basketball_nba","timestamp":1780000002,"count":1,"data":{rows}}}"#).into_bytes();
+            let Ok(Frame::OddsUpdate(u)) = parser.parse(&mut msg) else {
+                panic!("parses: {rows}")
+            };
+            board.update(&u);
+            assert_eq!(board.len(), all - off.len(), "{rows}");
+            // Listed again: the group's rows restore it.
+            let mut back = world.clone();
+            for &i in &off {
+                back.quotes[i].listed = true;
+            }
+            let mut rows = String::new();
+            write_rows(&mut rows, &back, &off, grouped, false);
+            let mut msg = format!(r#"{{"type":"odds_update","data":{rows}}}"#).into_bytes();
+            let Ok(Frame::OddsUpdate(u)) = parser.parse(&mut msg) else {
+                panic!("parses: {rows}")
+            };
+            board.update(&u);
+            assert_eq!(board.len(), all);
         }
     }
 

@@ -282,9 +282,15 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     }
     let (rows, truncated) = {
         let world = shared.odds.lock();
+        // A full state holds the quotes on the board; a resumed one (merged
+        // by the client) what changed since, quotes taken off included
+        // (they go as `remove` rows).
         let mut wanted: Vec<usize> = (0..world.quotes.len())
             .filter(|&i| filter.wants(&world, &world.quotes[i]))
-            .filter(|&i| recent_since.is_none_or(|s| world.quotes[i].updated_ms >= s))
+            .filter(|&i| match recent_since {
+                Some(s) => world.quotes[i].updated_ms >= s,
+                None => world.quotes[i].listed,
+            })
             .collect();
         let truncated = wanted.len() > 500;
         wanted.truncate(500);
