@@ -351,34 +351,46 @@ fn silent_server_is_declared_dead_and_replaced() {
 #[test]
 fn a_server_that_stops_reading_while_the_client_writes_is_declared_dead() {
     // Silence: the server stops reading and sending. Subscribe frames of
-    // about 2 MB each (500 books with long ids) then fill the sockets'
-    // buffers within a few frames, and a send blocks: the loop must still
-    // declare the connection dead after `dead_after`, not wait in the send
-    // until the server reads again (here a minute later).
+    // 2 MB each (one book with a 2 MB id) then fill the sockets' buffers
+    // within a few frames, and a send blocks: the loop must still declare
+    // the connection dead by `dead_after` after the last frame received,
+    // not wait in the send until the server reads again (a minute later).
     let sim = simulator(SimConfig {
         silence: SECS(60),
         ..quick_sim()
     });
     let mut cfg = config(&sim, "pk_test_deaf").subscribe(Subscription::new("sim:0"));
     cfg.control_rate = 2.0;
+    // Time for the buffers to fill before the no-frame check would fire.
+    cfg.dead_after = SECS(4);
     let client = ParsecClient::connect(cfg).expect("connects");
     assert!(wait_until(SECS(5), || all_fresh(&client)));
+    let mut events = client.events();
     sim.inject(Fault::Silence);
     assert!(wait_until(SECS(5), || sim.stats().fault(Fault::Silence) == 1));
-    let pad = "x".repeat(4000);
-    for batch in 0..8 {
-        let subs = (0..500)
-            .map(|i| Subscription::new(format!("sim:{pad}{batch}_{i}")))
-            .collect();
-        client.subscribe(subs).expect("queued");
+    let pad = "x".repeat(2 << 20);
+    for i in 0..8 {
+        client
+            .subscribe(vec![Subscription::new(format!("sim:{pad}{i}"))])
+            .expect("queued");
     }
-    let start = std::time::Instant::now();
+    let seen = events_until(&mut events, SECS(20), |seen| {
+        seen.iter().any(|e| matches!(e, Event::Disconnected { .. }))
+    });
+    let reason = seen.iter().find_map(|e| match e {
+        Event::Disconnected { reason } => Some(reason.clone()),
+        _ => None,
+    });
+    // With buffers too large to fill, the no-frame check would end it
+    // instead ("no frame for ..."): then this test proves nothing here.
     assert!(
-        wait_until(SECS(20), || client.counters().connections >= 2),
-        "a new connection after dead_after ({:?}), not after the silence: {:#?}",
-        start.elapsed(),
+        reason
+            .as_deref()
+            .is_some_and(|r| r.contains("the server reads nothing")),
+        "the blocked send ended the connection: {reason:?} {:#?}",
         client.counters()
     );
+    assert!(wait_until(SECS(10), || client.counters().connections >= 2));
 }
 
 #[test]

@@ -13,7 +13,7 @@ use super::awaiting::{Awaiting, Expired, Leaving};
 use super::error::redact;
 use super::event::{Activity, ErrorCode, Event};
 use super::pacer::Pacer;
-use super::transport::{self, send_within, OpenError, Ws};
+use super::transport::{self, send_by, OpenError, Ws};
 use super::{
     ClientConfig, ClientError, Command, ConnectionState, Credentials, Shared, Subscription, Wallet,
 };
@@ -359,12 +359,11 @@ impl Driver {
             Credentials::ApiKey(k) => self.writer.auth(k.expose()),
             Credentials::TerminalToken(t) => self.writer.auth_terminal(t.expose()),
         };
-        let limit = self.config.auth_timeout;
-        if let Err(e) = send_within(&mut ws, Message::text(auth.to_owned()), limit).await {
+        // Auth window (A1.1), from before the send.
+        let deadline = Instant::now() + self.config.auth_timeout;
+        if let Err(e) = send_by(&mut ws, Message::text(auth.to_owned()), deadline).await {
             return self.lost(format!("sending auth: {e}"));
         }
-        // Auth window (A1.1).
-        let deadline = Instant::now() + self.config.auth_timeout;
         loop {
             let msg = tokio::select! {
                 m = ws.next() => m,
@@ -374,7 +373,7 @@ impl Driver {
                 }
                 cmd = commands.recv() => {
                     if let Some(end) = self.command(cmd) {
-                        let _ = ws.close(None).await;
+                        let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
                         return end;
                     }
                     continue;
@@ -495,7 +494,7 @@ impl Driver {
                 if last_ping.elapsed() >= self.config.ping_interval {
                     last_ping = Instant::now();
                     let ping = Message::Ping(Default::default());
-                    if let Err(e) = send_within(&mut ws, ping, self.config.dead_after).await {
+                    if let Err(e) = send_by(&mut ws, ping, self.dead_at(last_rx_ns)).await {
                         return self.lost(e);
                     }
                 }
@@ -503,7 +502,7 @@ impl Driver {
                 self.check_awaiting();
                 self.flush_status();
             }
-            if let Err(e) = self.send_control(&mut ws).await {
+            if let Err(e) = self.send_control(&mut ws, last_rx_ns).await {
                 return self.lost(e);
             }
         }
@@ -541,6 +540,13 @@ impl Driver {
         }
     }
 
+    /// When the connection counts as dead if nothing arrives: `dead_after`
+    /// after the last frame received (engine clock), the deadline of a send.
+    fn dead_at(&self, last_rx_ns: u64) -> Instant {
+        let quiet = Duration::from_nanos(clock::now_ns().saturating_sub(last_rx_ns));
+        Instant::now() + self.config.dead_after.saturating_sub(quiet)
+    }
+
     fn has_control(&self) -> bool {
         !self.pending_subscribe.is_empty()
             || !self.pending_unsubscribe.is_empty()
@@ -551,7 +557,7 @@ impl Driver {
     /// Sends what control frames the pacer allows: unsubscriptions first
     /// (they free slots of the tier's limit for the subscriptions that
     /// follow), then subscriptions (batched), then the store's resyncs.
-    async fn send_control(&mut self, ws: &mut Ws) -> Result<(), String> {
+    async fn send_control(&mut self, ws: &mut Ws, last_rx_ns: u64) -> Result<(), String> {
         while self.has_control() && self.pacer.try_take(std::time::Instant::now()) {
             let text = if !self.pending_unsubscribe.is_empty() {
                 let batch = take_batch(&mut self.pending_unsubscribe, |id, outcome, now| {
@@ -585,7 +591,7 @@ impl Driver {
                 return Ok(());
             };
             self.counters.control_frames += 1;
-            send_within(ws, Message::text(text), self.config.dead_after).await?;
+            send_by(ws, Message::text(text), self.dead_at(last_rx_ns)).await?;
         }
         Ok(())
     }

@@ -76,8 +76,9 @@ mod tests {
                     sent.push(now);
                 }
             }
-            // A frame sent later may arrive up to 50 ms later still, and
-            // another earlier with none: a window of 1.05 s as sent.
+            // The first of four frames may arrive up to 50 ms late and the
+            // last on time, so four sent within 1.05 s may land within one
+            // second at the server.
             for (i, &t) in sent.iter().enumerate() {
                 let in_window = sent[i..]
                     .iter()

@@ -18,7 +18,7 @@ use tokio_tungstenite::tungstenite::Message;
 use super::backoff::Backoff;
 use super::error::redact;
 use super::event::{Events, Hub, Lagging};
-use super::transport::{self, send_within, OpenError, Ws};
+use super::transport::{self, send_by, OpenError, Ws};
 use super::{tls, ClientError, Secret};
 use crate::clock;
 use crate::encode::FrameWriter;
@@ -598,6 +598,7 @@ impl ParlayClient {
     /// # use std::time::{Duration, Instant};
     /// # use wirebook::client::{ParlayClient, ParlayConfig};
     /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// # sim.pause(true); // no group of quotes goes off the board meanwhile
     /// # let client = ParlayClient::connect(ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url()))?;
     /// # let deadline = Instant::now() + Duration::from_secs(10);
     /// # while client.event_ids().len() < 4 && Instant::now() < deadline {
@@ -622,6 +623,7 @@ impl ParlayClient {
     /// # use wirebook::client::{ParlayClient, ParlayConfig};
     /// # use wirebook::sim::{SimConfig, Simulator};
     /// let sim = Simulator::start(SimConfig { odds_events: 2, ..SimConfig::default() })?;
+    /// # sim.pause(true); // no group of quotes goes off the board meanwhile
     /// let client = ParlayClient::connect(ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url()))?;
     /// let deadline = Instant::now() + Duration::from_secs(10);
     /// while client.event_ids().len() < 2 && Instant::now() < deadline {
@@ -701,6 +703,7 @@ impl ParlayClient {
     /// # use std::time::{Duration, Instant};
     /// # use wirebook::client::{ParlayClient, ParlayConfig};
     /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// # sim.pause(true); // no group of quotes goes off the board meanwhile
     /// let client = ParlayClient::connect(ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url()))?;
     /// let quotes = sim.odds_truth().len();
     /// let deadline = Instant::now() + Duration::from_secs(10);
@@ -788,6 +791,7 @@ impl ParlayClient {
     /// # use std::time::{Duration, Instant};
     /// # use wirebook::client::{ParlayClient, ParlayConfig};
     /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// # sim.pause(true); // no group of quotes goes off the board meanwhile
     /// let client = ParlayClient::connect(ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url()))?;
     /// let on_server = sim.odds_truth().len() as u64;
     /// let deadline = Instant::now() + Duration::from_secs(10);
@@ -1070,7 +1074,7 @@ impl Driver {
                             self.writer.odds_unsubscribe().to_owned()
                         }
                     };
-                    if let Err(e) = send_within(&mut ws, Message::text(text), self.config.dead_after).await {
+                    if let Err(e) = send_by(&mut ws, Message::text(text), last_rx + self.config.dead_after).await {
                         return End::Lost { reason: e, code: Some(1006), wait: None, connected };
                     }
                 }
@@ -1081,7 +1085,7 @@ impl Driver {
                     if last_ping.elapsed() >= self.config.ping_interval {
                         last_ping = Instant::now();
                         let ping = Message::Ping(Default::default());
-                        if send_within(&mut ws, ping, self.config.dead_after).await.is_err() {
+                        if send_by(&mut ws, ping, last_rx + self.config.dead_after).await.is_err() {
                             return End::Lost { reason: "ping failed".into(), code: Some(1006), wait: None, connected };
                         }
                     }

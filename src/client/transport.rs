@@ -24,15 +24,24 @@ const READ_BUFFER: usize = 512 * 1024;
 
 pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
-/// Sends `msg`, failing if the socket has not taken it within `limit`. A
-/// peer that stops reading fills the sockets' buffers, and a send that
-/// waited for it would stall the connection's loop, its dead-connection
-/// check included, until the peer read again.
-pub(crate) async fn send_within(ws: &mut Ws, msg: Message, limit: Duration) -> Result<(), String> {
+/// What a send that missed its deadline reports.
+pub(crate) const SEND_BLOCKED: &str =
+    "a send was still blocked at the connection's deadline (the server reads nothing)";
+
+/// Sends `msg`, failing if the socket has not taken it by `deadline` (the
+/// time the connection would be declared dead anyway). A peer that stops
+/// reading fills the sockets' buffers, and a send that waited for it would
+/// stall the connection's loop, its dead-connection check included, until
+/// the peer read again.
+pub(crate) async fn send_by(
+    ws: &mut Ws,
+    msg: Message,
+    deadline: tokio::time::Instant,
+) -> Result<(), String> {
     use futures_util::SinkExt;
-    match tokio::time::timeout(limit, ws.send(msg)).await {
+    match tokio::time::timeout_at(deadline, ws.send(msg)).await {
         Ok(sent) => sent.map_err(|e| e.to_string()),
-        Err(_) => Err(format!("the server took no frame for {limit:?}")),
+        Err(_) => Err(SEND_BLOCKED.to_owned()),
     }
 }
 
