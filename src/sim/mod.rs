@@ -848,6 +848,7 @@ impl Simulator {
     /// use std::collections::BTreeSet;
     /// use wirebook::sim::{SimConfig, Simulator};
     /// let sim = Simulator::start(SimConfig { odds_events: 2, ..SimConfig::default() })?;
+    /// sim.pause(true); // the odds stand still (a group could go off the board)
     /// let quotes = sim.odds_truth();
     /// assert_eq!(quotes.len(), 2 * 4 * 6); // two events, four bookmakers, six quotes each
     /// let events: BTreeSet<&str> = quotes.iter().map(|q| &*q.key.event_id).collect();

@@ -168,9 +168,9 @@ impl OddsWorld {
     }
 
     /// Moves `n` random listed quotes by up to 3 points of probability,
-    /// and one step in ten takes a random quote's group off the board or
-    /// puts it back (as a sportsbook suspends a market); returns the indexes
-    /// of every quote that changed.
+    /// and one step in ten takes a random quote's group off the board, or
+    /// puts back the one that is off (as a sportsbook suspends a market);
+    /// returns the indexes of every quote that changed.
     pub(crate) fn step(
         &mut self,
         rng: &mut fastrand::Rng,
@@ -183,7 +183,13 @@ impl OddsWorld {
             return;
         }
         if rng.u8(0..10) == 0 {
-            let group = self.group_of(rng.usize(0..self.quotes.len()));
+            // The group off the board comes back; else a random one goes
+            // (so at most one is off: the board does not drift empty).
+            let pick = match self.quotes.iter().position(|q| !q.listed) {
+                Some(off) => off,
+                None => rng.usize(0..self.quotes.len()),
+            };
+            let group = self.group_of(pick);
             for i in 0..self.quotes.len() {
                 if self.group_of(i) == group {
                     let q = &mut self.quotes[i];

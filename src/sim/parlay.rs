@@ -24,8 +24,8 @@ use super::{bump, Shared};
 use crate::clock::epoch_ms;
 use crate::encode::push_json_str;
 
-/// What the handshake learned about a Parlay connection.
-#[derive(Debug, Clone, Default)]
+/// What the handshake learned about a Parlay connection (its `Debug` hides the key).
+#[derive(Clone, Default)]
 pub(crate) struct ParlayRequest {
     pub(crate) sport: String,
     pub(crate) legacy: bool,
@@ -34,6 +34,23 @@ pub(crate) struct ParlayRequest {
     pub(crate) since: Option<u64>,
     pub(crate) diff: bool,
     pub(crate) grouped: bool,
+}
+
+impl std::fmt::Debug for ParlayRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ParlayRequest")
+            .field("sport", &self.sport)
+            .field("legacy", &self.legacy)
+            .field(
+                "key",
+                &self.key.as_ref().map(|_| format_args!("<redacted>")),
+            )
+            .field("filter", &self.filter)
+            .field("since", &self.since)
+            .field("diff", &self.diff)
+            .field("grouped", &self.grouped)
+            .finish()
+    }
 }
 
 fn decode(s: &str) -> String {
@@ -500,5 +517,21 @@ mod tests {
         );
         assert_eq!(tier_of(Some("pk_enterprise_x")).unwrap().name, "enterprise");
         assert_eq!(tier_of(Some("anything")).unwrap().window, Duration::ZERO);
+    }
+
+    #[test]
+    fn a_requests_debug_hides_its_key() {
+        let r = route(
+            "/v1/ws/odds/basketball_nba",
+            Some("apiKey=pk_secret_1"),
+            None,
+        )
+        .unwrap();
+        assert_eq!(r.key.as_deref(), Some("pk_secret_1"));
+        let shown = format!("{r:?}");
+        assert!(
+            !shown.contains("pk_secret_1") && shown.contains("<redacted>"),
+            "{shown}"
+        );
     }
 }

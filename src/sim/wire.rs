@@ -51,8 +51,14 @@ pub(crate) enum Request {
 impl std::fmt::Debug for Request {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Request::Auth { .. } => f.write_str("Auth { key: <redacted> }"),
-            Request::AuthTerminal { .. } => f.write_str("AuthTerminal { token: <redacted> }"),
+            Request::Auth { .. } => f
+                .debug_struct("Auth")
+                .field("key", &format_args!("<redacted>"))
+                .finish(),
+            Request::AuthTerminal { .. } => f
+                .debug_struct("AuthTerminal")
+                .field("token", &format_args!("<redacted>"))
+                .finish(),
             Request::Subscribe { markets, addresses } => f
                 .debug_struct("Subscribe")
                 .field("markets", markets)

@@ -17,6 +17,11 @@ ws.on("message", (buf) => {
     console.log(`[snapshot] ${frame.count} rows`);
   } else if (frame.type === "odds_update") {
     for (const row of frame.data.slice(0, 3)) {
+      // A bare remove row has no market or price.
+      if (row.action === "remove") {
+        console.log(`[remove] ${row.bookmaker} ${row.kind} ${row.event_id}`);
+        continue;
+      }
       console.log(`[update] ${row.bookmaker} ${row.market_key} ${row.outcome} -> ${row.price_american}`);
     }
   }

@@ -26,6 +26,11 @@ async def consume(url, seconds):
                 print(f"[snapshot] {frame['count']} rows", flush=True)
             elif frame["type"] == "odds_update":
                 for row in frame["data"][:3]:
+                    # A bare remove row has no market or price (the
+                    # quickstart's code, which reads them, would fail on it).
+                    if row.get("action") == "remove":
+                        print(f"[remove] {row['bookmaker']:<12} {row['kind']} {row['event_id']}", flush=True)
+                        continue
                     print(f"[update] {row['bookmaker']:<12} {row['market_key']:<10} "
                           f"{row['outcome']:<28} -> {row['price_american']:+d}", flush=True)
 
