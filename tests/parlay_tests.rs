@@ -401,6 +401,32 @@ fn retryable_close_codes_reconnect_after_their_waits() {
 }
 
 #[test]
+fn a_resumed_state_carries_the_quotes_taken_off_while_the_update_was_lost() {
+    // The odds stand still: only the quotes taken off below change.
+    let sim = sim(SimConfig {
+        odds_moves: 0,
+        ..quick()
+    });
+    let client = ParlayClient::connect(config(&sim, "pk_scale_test")).unwrap();
+    let full = sim.odds_truth().len();
+    assert!(wait_until(Duration::from_secs(5), || client.quotes().len() == full));
+    let event = sim.odds_truth()[0].key.event_id.to_string();
+    assert_eq!(sim.odds_off_quietly(&event, "pinnacle"), 4);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(client.quotes().len(), full, "the removal was not sent");
+    // A deploy (1001): the client comes back with `since`, and the resumed
+    // state, which it merges, must carry the removal.
+    sim.parlay_deploy();
+    assert!(
+        wait_until(Duration::from_secs(5), || sim.stats().parlay_resumes >= 1),
+        "{:?}",
+        sim.stats()
+    );
+    assert_board_converges(&sim, &client);
+    assert_eq!(client.quotes().len(), full - 4);
+}
+
+#[test]
 fn a_silent_connection_is_dead_and_resumes_with_since() {
     // No odds move and no idle heartbeat: nothing arrives after initial_state.
     let sim = sim(SimConfig {

@@ -894,6 +894,31 @@ impl Simulator {
         self.shared.parlay_deploy.notify_waiters();
     }
 
+    /// Takes the game quotes (moneylines and totals) of `event_id` at
+    /// `bookmaker` off the board without telling the connections open now,
+    /// as if that update were lost on the way; a client learns of it from
+    /// its next `initial_state`, full or resumed with `since` (where it is a
+    /// `remove` row). Returns how many quotes went off (they come back with
+    /// the walk's next change of the board's groups).
+    ///
+    /// ```
+    /// use wirebook::sim::{SimConfig, Simulator};
+    /// let sim = Simulator::start(SimConfig { odds_events: 1, ..SimConfig::default() })?;
+    /// sim.pause(true);
+    /// let event = sim.odds_truth()[0].key.event_id.to_string();
+    /// assert_eq!(sim.odds_off_quietly(&event, "pinnacle"), 4); // two moneylines, over, under
+    /// assert_eq!(sim.odds_truth().len(), 4 * 6 - 4);
+    /// assert_eq!(sim.odds_off_quietly("no_such_event", "pinnacle"), 0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn odds_off_quietly(&self, event_id: &str, bookmaker: &str) -> usize {
+        self.shared
+            .odds
+            .lock()
+            .take_off(event_id, bookmaker, crate::clock::epoch_ms())
+            .len()
+    }
+
     /// Injects `fault` once, into the next delta any connection sends.
     ///
     /// ```

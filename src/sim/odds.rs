@@ -160,6 +160,26 @@ impl OddsWorld {
         world
     }
 
+    /// Takes the game quotes of `event_id` at `bookmaker` off the board;
+    /// their indexes (none if there is no such event or bookmaker, or they
+    /// are off already).
+    pub(crate) fn take_off(&mut self, event_id: &str, bookmaker: &str, now_ms: u64) -> Vec<usize> {
+        let event = self.events.iter().position(|e| e.id == event_id);
+        let bookmaker = BOOKMAKERS.iter().position(|b| *b == bookmaker);
+        let (Some(event), Some(bookmaker)) = (event, bookmaker) else {
+            return Vec::new();
+        };
+        let mut taken = Vec::new();
+        for (i, q) in self.quotes.iter_mut().enumerate() {
+            if q.event == event && q.bookmaker == bookmaker && !q.is_prop() && q.listed {
+                q.listed = false;
+                q.updated_ms = now_ms;
+                taken.push(i);
+            }
+        }
+        taken
+    }
+
     /// The group of quote `i` (event, bookmaker, prop): the quotes one
     /// grouped row carries, and one `remove` row takes off.
     fn group_of(&self, i: usize) -> (usize, usize, bool) {
