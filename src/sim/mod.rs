@@ -898,8 +898,8 @@ impl Simulator {
     /// `bookmaker` off the board without telling the connections open now,
     /// as if that update were lost on the way; a client learns of it from
     /// its next `initial_state`, full or resumed with `since` (where it is a
-    /// `remove` row). Returns how many quotes went off (they come back with
-    /// the walk's next change of the board's groups).
+    /// `remove` row). Returns how many quotes went off (the walk, when the
+    /// odds move, puts groups that are off back in turn).
     ///
     /// ```
     /// use wirebook::sim::{SimConfig, Simulator};

@@ -204,7 +204,8 @@ impl OddsWorld {
         }
         if rng.u8(0..10) == 0 {
             // The group off the board comes back; else a random one goes
-            // (so at most one is off: the board does not drift empty).
+            // (so the walk keeps at most one off, one more if
+            // `Simulator::odds_off_quietly` took one: no drift to empty).
             let pick = match self.quotes.iter().position(|q| !q.listed) {
                 Some(off) => off,
                 None => rng.usize(0..self.quotes.len()),

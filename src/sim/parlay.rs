@@ -408,7 +408,9 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             },
             _ = flush.tick() => send_now = true,
             _ = idle_check.tick() => {
-                if last_sent.elapsed() >= idle {
+                // Not while changes wait for the coalesce window: a resume
+                // from the heartbeat's time would skip them.
+                if last_sent.elapsed() >= idle && pending.is_empty() {
                     let hb = format!(r#"{{"type":"heartbeat","timestamp":{}}}"#, seconds(epoch_ms()));
                     if !send(ws, &hb).await {
                         return;
@@ -434,18 +436,22 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         }
         if send_now && !pending.is_empty() {
             let quotes: Vec<usize> = std::mem::take(&mut pending).into_iter().collect();
-            let rows = {
+            // The frame's time is its latest change's: a client resuming
+            // with it as `since` gets every change not in this frame (those
+            // still on their way are as late or later).
+            let (rows, latest) = {
                 let world = shared.odds.lock();
                 let mut rows = String::new();
                 write_rows(&mut rows, &world, &quotes, req.grouped, req.diff);
-                rows
+                let latest = quotes.iter().map(|&i| world.quotes[i].updated_ms).max();
+                (rows, latest.unwrap_or_else(epoch_ms))
             };
             out.clear();
             let _ = write!(
                 out,
                 r#"{{"type":"odds_update","sport_key":"{}","timestamp":{},"count":{},"data":{rows}"#,
                 req.sport,
-                seconds(epoch_ms()),
+                seconds(latest),
                 quotes.len()
             );
             if !tier.window.is_zero() {
