@@ -25,7 +25,7 @@ const READ_BUFFER: usize = 512 * 1024;
 pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// What a send that missed its deadline reports.
-pub(crate) const SEND_BLOCKED: &str =
+const SEND_BLOCKED: &str =
     "a send was still blocked at the connection's deadline (the server reads nothing)";
 
 /// Sends `msg`, failing if the socket has not taken it by `deadline` (the

@@ -21,7 +21,7 @@ pub(crate) struct Style {
 /// Kalshi-like: cents, lowercase outcomes, no token ids.
 const CENTS: Style = Style {
     tick: UNITS_PER_ONE / 100,
-    outcomes: ["yes", "no"],
+    outcomes: super::OUTCOMES,
     tokens: false,
 };
 

@@ -170,14 +170,27 @@ impl OddsWorld {
             return Vec::new();
         };
         let mut taken = Vec::new();
-        for (i, q) in self.quotes.iter_mut().enumerate() {
-            if q.event == event && q.bookmaker == bookmaker && !q.is_prop() && q.listed {
-                q.listed = false;
+        self.set_listed((event, bookmaker, false), false, now_ms, &mut taken);
+        taken
+    }
+
+    /// Lists or delists every quote of `group`, pushing the indexes of those
+    /// that changed onto `out`.
+    fn set_listed(
+        &mut self,
+        group: (usize, usize, bool),
+        listed: bool,
+        now_ms: u64,
+        out: &mut Vec<usize>,
+    ) {
+        for i in 0..self.quotes.len() {
+            if self.group_of(i) == group && self.quotes[i].listed != listed {
+                let q = &mut self.quotes[i];
+                q.listed = listed;
                 q.updated_ms = now_ms;
-                taken.push(i);
+                out.push(i);
             }
         }
-        taken
     }
 
     /// The group of quote `i` (event, bookmaker, prop): the quotes one
@@ -210,15 +223,8 @@ impl OddsWorld {
                 Some(off) => off,
                 None => rng.usize(0..self.quotes.len()),
             };
-            let group = self.group_of(pick);
-            for i in 0..self.quotes.len() {
-                if self.group_of(i) == group {
-                    let q = &mut self.quotes[i];
-                    q.listed = !q.listed;
-                    q.updated_ms = now_ms;
-                    out.push(i);
-                }
-            }
+            let listed = !self.quotes[pick].listed;
+            self.set_listed(self.group_of(pick), listed, now_ms, out);
         }
         for _ in 0..n {
             let i = rng.usize(0..self.quotes.len());

@@ -517,6 +517,7 @@ impl Session {
         ws: &mut Ws<S>,
         key: (u32, u8),
     ) -> Flow {
+        let condition = self.condition();
         let Some(sub) = self.subs.get_mut(&key) else {
             return Flow::Continue;
         };
@@ -533,16 +534,12 @@ impl Session {
         self.shared
             .record(key, sub.seq, &sub.view.bids, &sub.view.asks);
         let names = BookNames::of(key);
-        let (seq, condition) = (sub.seq, self.condition());
-        let Some(sub) = self.subs.get(&key) else {
-            return Flow::Continue;
-        };
         let text = self.out.orderbook(
             names.id(),
             Style::of(key.0).tick_size(),
             &sub.view.bids,
             &sub.view.asks,
-            seq,
+            sub.seq,
             condition,
             self.shared.config.stale_after_ms,
             epoch_ms(),

@@ -370,10 +370,7 @@ impl ServerWriter {
                 ",\"kind\":\"trade\",\"price\":{price},\"size\":{size},\"trade_id\":\"trade_{serial}\",\"side\":\"{side}\",\"aggressor_side\":\"{side}\",\"source_channel\":\"sim_trades\""
             );
         }
-        let feed = match condition {
-            Condition::NeedsRefresh => "disconnected",
-            c => c.words().1,
-        };
+        let (_, feed) = condition.words();
         let _ = write!(self.buf, ",\"server_seq\":{seq},\"feed_state\":\"{feed}\"");
         self.times(ts_ms);
         self.buf.push('}');
