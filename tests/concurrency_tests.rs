@@ -11,12 +11,14 @@
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use wirebook::{BookSnapshot, BookState, BookStore, FrameParser, StoreConfig};
 
 const ID: &str = "kalshi:STRESS";
 const READS_PER_READER: u64 = 1_000_000;
+/// How long a reader goes on past its reads to see enough publications.
+const PATIENCE: Duration = Duration::from_secs(30);
 
 fn delta(n: u64) -> Vec<u8> {
     let size = n as f64 / 1e4; // sizes in 1e-4 steps: exact in fixed point
@@ -60,7 +62,13 @@ fn readers_never_see_a_torn_or_half_applied_book() {
                 let mut checked = 0u64;
                 let mut distinct = 0u64;
                 let mut last_seq = 0;
-                while checked < READS_PER_READER {
+                // At least the reads asked for, and on until the reader has
+                // seen many publications: on two cores the three threads
+                // are not always running together, and a reader that raced
+                // through its reads while the writer waited for a core
+                // would check one publication a million times.
+                let until = Instant::now() + PATIENCE;
+                while checked < READS_PER_READER || (distinct < 200 && Instant::now() < until) {
                     reader.read_into(20, &mut s);
                     checked += 1;
                     if s.seq == 0 {
@@ -108,7 +116,7 @@ fn readers_never_see_a_torn_or_half_applied_book() {
         results.push(r.join().unwrap());
     }
     let total: u64 = results.iter().map(|r| r.0).sum();
-    assert_eq!(total, 2 * READS_PER_READER);
+    assert!(total >= 2 * READS_PER_READER);
     assert!(
         results.iter().all(|r| r.1 > 100),
         "readers should see many distinct publications: {results:?}"
@@ -166,7 +174,11 @@ fn readers_of_100_levels_never_see_a_torn_book_by_its_checksum() {
             std::thread::spawn(move || {
                 let mut s = BookSnapshot::with_depth(100);
                 let (mut torn, mut distinct, mut last) = (0u64, 0u64, 0u64);
-                for _ in 0..READS {
+                let mut reads = 0u64;
+                let until = Instant::now() + PATIENCE;
+                // As above: on until many publications were seen.
+                while reads < READS || (distinct < 100 && Instant::now() < until) {
+                    reads += 1;
                     reader.read_into(100, &mut s);
                     if s.seq != last {
                         distinct += 1;
