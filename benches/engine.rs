@@ -82,7 +82,7 @@ fn hot_path_delta(c: &mut Criterion) {
                 let n = (iters - done).min(CHUNK as u64) as usize;
                 let start = Instant::now();
                 for f in &mut frames[..n] {
-                    black_box(store.ingest(&mut parser, f, NOW).is_ok());
+                    black_box(store.apply_message(&mut parser, f, NOW).is_ok());
                 }
                 total += start.elapsed();
                 done += n as u64;
@@ -119,7 +119,13 @@ fn hot_path_snapshot(c: &mut Criterion) {
     let mut store = wirebook_store();
     let mut parser = FrameParser::new();
     g.bench_function("wirebook", |b| {
-        b.iter(|| black_box(store.ingest(&mut parser, black_box(&mut buf), NOW).is_ok()))
+        b.iter(|| {
+            black_box(
+                store
+                    .apply_message(&mut parser, black_box(&mut buf), NOW)
+                    .is_ok(),
+            )
+        })
     });
     let mut base = BaseStore::default();
     g.bench_function("baseline", |b| b.iter(|| base.ingest(black_box(&buf))));

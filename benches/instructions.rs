@@ -61,7 +61,7 @@ fn main() {
                     .ingest(&mut parser, &mut snapshot(BASE_SEQ, 50), 1)
                     .unwrap();
                 for f in &mut frames {
-                    black_box(store.ingest(&mut parser, f, 1).is_ok());
+                    black_box(store.apply_message(&mut parser, f, 1).is_ok());
                 }
             }
         }

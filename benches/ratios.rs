@@ -96,7 +96,7 @@ fn main() {
             "hot_path_snapshot",
             || {
                 per_op(2_000, || {
-                    black_box(store.ingest(&mut parser, &mut buf, 1).is_ok());
+                    black_box(store.apply_message(&mut parser, &mut buf, 1).is_ok());
                 })
             },
             || per_op(2_000, || base.ingest(black_box(&copy))),

@@ -202,6 +202,35 @@ pub struct DeltaFrame<'a> {
     pub ingest_ts_ms: Option<u64>,
 }
 
+/// A delta's body: everything the store applies besides the market, from a
+/// [`DeltaFrame`] or straight from the parser's fields (no `Frame` built).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct DeltaBody<'a> {
+    pub(crate) changes: &'a [Change],
+    pub(crate) server_seq: u64,
+    pub(crate) book_state: Option<WireBookState>,
+    pub(crate) feed_state: Option<FeedState>,
+    pub(crate) stale_after_ms: Option<u64>,
+    pub(crate) exchange_ts_ms: Option<u64>,
+    pub(crate) ingest_ts_ms: Option<u64>,
+}
+
+impl<'a> DeltaFrame<'a> {
+    /// The frame's body.
+    #[inline(always)]
+    pub(crate) fn body(&self) -> DeltaBody<'a> {
+        DeltaBody {
+            changes: self.changes,
+            server_seq: self.server_seq,
+            book_state: self.book_state,
+            feed_state: self.feed_state,
+            stale_after_ms: self.stale_after_ms,
+            exchange_ts_ms: self.exchange_ts_ms,
+            ingest_ts_ms: self.ingest_ts_ms,
+        }
+    }
+}
+
 /// Kind of an `activity` frame.
 ///
 /// ```

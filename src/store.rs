@@ -24,7 +24,7 @@ use std::time::Duration;
 use hashbrown::HashTable;
 
 use crate::book::{Book, Dirty};
-use crate::frame::{Change, DeltaFrame, Frame, MarketRef, WireBookState};
+use crate::frame::{Change, DeltaBody, DeltaFrame, Frame, MarketRef, WireBookState};
 use crate::parse::{FrameParser, MarketToken, ParseError};
 use crate::snapshot::{BookReader, BookState, Meta, Publisher, MAX_DEPTH};
 
@@ -747,6 +747,74 @@ impl BookStore {
         }
     }
 
+    /// [`ingest`](Self::ingest) without building the frame of a delta: a
+    /// delta of a market the parser has learned (its runs fixed the
+    /// market's strings, see [`FrameParser`]) goes from the parser's fields
+    /// straight to its book, and comes back as `None`; any other message
+    /// comes back as its frame, as from `ingest`. The fastest way to keep
+    /// books from a socket loop (the `hot_path_delta` bench's): a bot that
+    /// wants only book state ignores the frames, one that also wants
+    /// trades or errors matches on them. Parse errors are counted and
+    /// returned; nothing else is lost.
+    ///
+    /// ```
+    /// use wirebook::{Applied, BookStore, Frame, FrameParser};
+    /// let mut store = BookStore::default();
+    /// let mut parser = FrameParser::new();
+    /// store.track("kalshi:X", "yes")?;
+    /// let mut snapshot = br#"{"type":"orderbook","parsec_id":"kalshi:X","outcome":"yes","bids":[[0.45,10]],"asks":[[0.47,5]],"server_seq":1}"#.to_vec();
+    /// let (applied, frame) = store.apply_message(&mut parser, &mut snapshot, 0)?;
+    /// assert_eq!(applied, Applied::Snapshot);
+    /// assert!(matches!(frame, Some(Frame::Book(_))));
+    /// let mut direct = 0;
+    /// for seq in 2..10 {
+    ///     let mut delta = format!(r#"{{"type":"orderbook_delta","parsec_id":"kalshi:X","outcome":"yes","changes":[{{"side":"bid","price":0.46,"size":{seq}}}],"server_seq":{seq}}}"#).into_bytes();
+    ///     let (applied, frame) = store.apply_message(&mut parser, &mut delta, 0)?;
+    ///     assert_eq!(applied, Applied::Delta);
+    ///     direct += usize::from(frame.is_none()); // the first ones as frames, then straight to the book
+    /// }
+    /// assert!(direct > 0);
+    /// let book = store.reader("kalshi:X", "yes").unwrap().snapshot(1);
+    /// assert_eq!(book.seq, 9);
+    /// assert_eq!(book.bids[0].size.to_f64(), 9.0);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    #[inline]
+    pub fn apply_message<'a>(
+        &mut self,
+        parser: &'a mut FrameParser,
+        buf: &'a mut [u8],
+        now_ns: u64,
+    ) -> Result<(Applied, Option<Frame<'a>>), ParseError> {
+        let read = match parser.scan_marked(buf) {
+            Ok(true) => {
+                if let Some((token, body)) = parser.marked_delta() {
+                    let (known, i) = self.by_token[token as usize & (BY_TOKEN - 1)];
+                    if known == token {
+                        let i = i as usize;
+                        let applied = if self.slots[i].active {
+                            self.apply_delta_at(i, &body, now_ns)
+                        } else {
+                            self.counters.untracked += 1;
+                            Applied::Untracked
+                        };
+                        return Ok((applied, None));
+                    }
+                }
+                let (frame, token) = parser.scanned_marked(buf);
+                frame.map(|f| (self.apply_marked(&f, token, now_ns), Some(f)))
+            }
+            Ok(false) => parser
+                .general_marked(buf)
+                .map(|f| (self.apply_marked(&f, 0, now_ns), Some(f))),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &read {
+            self.record_parse_error(e);
+        }
+        read
+    }
+
     /// Applies one parsed frame by the rules of PROTOCOL.md A4.
     ///
     /// ```
@@ -931,6 +999,12 @@ impl BookStore {
         let Some(i) = self.active_slot(&d.market, token) else {
             return Applied::Untracked;
         };
+        self.apply_delta_at(i, &d.body(), now_ns)
+    }
+
+    /// A delta of the active book in slot `i`.
+    #[inline(always)]
+    fn apply_delta_at(&mut self, i: usize, d: &DeltaBody<'_>, now_ns: u64) -> Applied {
         let needs_refresh = d.book_state == Some(WireBookState::NeedsRefresh);
         if needs_refresh {
             self.counters.needs_refresh += 1;

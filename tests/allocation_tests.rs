@@ -158,6 +158,7 @@ fn steady_state_path_allocates_nothing() {
 
     let mut writer = wirebook::FrameWriter::new();
     let mut sent = 0usize;
+    let mut direct = 0usize;
     // Warm-up and measured window: the second continues the first's
     // sequences; both hold resyncs (gap, buffering, replay).
     let mut all = with_resyncs(frames(126_000));
@@ -167,7 +168,17 @@ fn steady_state_path_allocates_nothing() {
         COUNTING.store(count, Ordering::SeqCst);
         for (i, buf) in frames.iter_mut().enumerate() {
             let now = wirebook::clock::now_ns();
-            let (_, outcome) = store.ingest(&mut parser, buf, now).expect("valid frame");
+            // Both entry points: `ingest` (every frame built) and
+            // `apply_message` (a learned market's delta straight to its book).
+            let outcome = if i.is_multiple_of(2) {
+                store.ingest(&mut parser, buf, now).expect("valid frame").1
+            } else {
+                let (applied, frame) = store
+                    .apply_message(&mut parser, buf, now)
+                    .expect("valid frame");
+                direct += usize::from(frame.is_none());
+                applied
+            };
             assert!(
                 matches!(
                     outcome,
@@ -201,6 +212,7 @@ fn steady_state_path_allocates_nothing() {
     );
     assert_eq!(after.crossed, 0);
     assert!(sent > 0);
+    assert!(direct >= 40_000, "{direct} deltas applied without a frame");
     assert_eq!(
         allocations,
         0,

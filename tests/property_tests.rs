@@ -103,3 +103,43 @@ fn books_recover_after_every_kind_of_fault() {
         "both books Fresh and equal to the truth"
     );
 }
+
+/// The model delivers every other frame through `apply_message`, whose
+/// deltas of learned markets skip the frame: those deltas meet the same
+/// checks after every frame as the ones `ingest` applies, faults included.
+#[test]
+fn deltas_applied_without_a_frame_match_the_model() {
+    let mut model = Model::new();
+    for i in 0..400u32 {
+        let book = (i as usize * 7) % common::model::BOOKS;
+        let tick = (i % 40) as u8 + 1;
+        let op = match i % 20 {
+            3 => Op::Drop {
+                book,
+                changes: vec![(true, tick, 2)],
+            },
+            8 => Op::Answer { lag: 1 },
+            15 => Op::Duplicate { book },
+            _ => Op::Delta {
+                book,
+                changes: vec![
+                    (i % 2 == 0, tick, (i % 5) as u8),
+                    (i % 3 == 0, 49 - tick, 1),
+                ],
+            },
+        };
+        model.run(&op);
+    }
+    model.run(&Op::Answer { lag: 0 });
+    assert!(
+        model.direct > 100,
+        "{} deltas went straight to their books",
+        model.direct
+    );
+    assert!(model.fresh_checks > 300, "{}", model.fresh_checks);
+    let c = model.store.counters();
+    assert!(
+        c.gaps >= 15 && c.duplicates >= 15 && c.replayed > 0,
+        "{c:?}"
+    );
+}

@@ -66,7 +66,7 @@ pub fn hot_path_delta(venue: Venue, rounds: usize) -> (f64, f64, f64) {
                 .unwrap();
             let start = Instant::now();
             for f in mine.iter_mut() {
-                black_box(store.ingest(&mut parser, f, 1).is_ok());
+                black_box(store.apply_message(&mut parser, f, 1).is_ok());
             }
             start.elapsed().as_nanos() as f64 / frames.len() as f64
         },

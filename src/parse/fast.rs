@@ -11,8 +11,8 @@
 use super::text::{self, Validated};
 use super::{parlay_timestamp_ms, Scratch};
 use crate::frame::{
-    BookFrame, Change, DeltaFrame, FeedState, Frame, Level, Line, MarketRef, OddsFrame, OddsRows,
-    RawOddsRow, RowAction, Side, Span, WireBookState,
+    BookFrame, Change, DeltaBody, DeltaFrame, FeedState, Frame, Level, Line, MarketRef, OddsFrame,
+    OddsRows, RawOddsRow, RowAction, Side, Span, WireBookState,
 };
 use crate::price::{Decimal, Price, Size, UNITS_PER_ONE};
 
@@ -85,6 +85,30 @@ impl Fields {
     #[inline(always)]
     pub(crate) fn market_token(&self) -> MarketToken {
         self.market_token
+    }
+
+    /// The body of a delta read through runs that fixed its market, with
+    /// the market's token; `None` for any other frame. Only after `scan`.
+    #[inline(always)]
+    pub(crate) fn marked_delta<'a>(
+        &self,
+        scratch: &'a Scratch,
+    ) -> Option<(MarketToken, DeltaBody<'a>)> {
+        if self.kind != Some(Kind::Delta) || self.market_token == 0 {
+            return None;
+        }
+        Some((
+            self.market_token,
+            DeltaBody {
+                changes: &scratch.changes,
+                server_seq: self.server_seq.unwrap_or(0),
+                book_state: self.book_state,
+                feed_state: self.feed_state,
+                stale_after_ms: self.stale_after_ms,
+                exchange_ts_ms: self.exchange_ts_ms,
+                ingest_ts_ms: self.ingest_ts_ms,
+            },
+        ))
     }
 
     /// Builds the frame; only called after `scan` accepted `buf`.

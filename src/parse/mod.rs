@@ -397,6 +397,42 @@ impl FrameParser {
         Some(self.fields.frame(buf, &self.scratch))
     }
 
+    /// The first step of the store's own hot path: admits and scans `buf`
+    /// with the fast path; `Ok(false)` where it declines (then
+    /// [`general_marked`](Self::general_marked)).
+    #[inline(always)]
+    pub(crate) fn scan_marked(&mut self, buf: &[u8]) -> Result<bool, ParseError> {
+        self.admit(buf.len())?;
+        Ok(self.scan_fast(buf).is_some())
+    }
+
+    /// After [`scan_marked`](Self::scan_marked) read a frame: the body of a
+    /// delta whose market's runs read it, with the market's token (no
+    /// [`Frame`] built); `None` for any other frame.
+    #[inline(always)]
+    pub(crate) fn marked_delta(&self) -> Option<(MarketToken, crate::frame::DeltaBody<'_>)> {
+        self.fields.marked_delta(&self.scratch)
+    }
+
+    /// After [`scan_marked`](Self::scan_marked) read a frame: the frame and its market token.
+    #[inline(always)]
+    pub(crate) fn scanned_marked<'a>(
+        &'a self,
+        buf: &'a [u8],
+    ) -> (Result<Frame<'a>, ParseError>, MarketToken) {
+        self.scanned(buf)
+    }
+
+    /// After [`scan_marked`](Self::scan_marked) declined: the general parse.
+    #[inline(never)]
+    pub(crate) fn general_marked<'a>(
+        &'a mut self,
+        buf: &'a mut [u8],
+    ) -> Result<Frame<'a>, ParseError> {
+        self.stats.general += 1;
+        self.general_admitted(buf)
+    }
+
     /// The frame the fast path just accepted in `buf`, with its market token.
     #[inline(always)]
     fn scanned<'a>(&'a self, buf: &'a [u8]) -> (Result<Frame<'a>, ParseError>, MarketToken) {

@@ -33,6 +33,27 @@ pub fn parse_frame(data: &[u8]) {
             assert_eq!(c.parse_errors + c.ignored, 1, "the error was counted");
         }
     }
+    same_through_both_entry_points(data);
+}
+
+/// The input's lines (a stream, when it has several) three times over
+/// through `ingest` and through `apply_message` (by the third time, a
+/// delta's market is learned and goes straight to its book): both entry
+/// points do the same to the books.
+fn same_through_both_entry_points(data: &[u8]) {
+    let (mut p1, mut p2) = (FrameParser::new(), FrameParser::new());
+    let (mut s1, mut s2) = (BookStore::default(), BookStore::default());
+    for _ in 0..3 {
+        for line in data.split(|&b| b == b'\n') {
+            let (mut b1, mut b2) = (line.to_vec(), line.to_vec());
+            let a = s1.ingest(&mut p1, &mut b1, 1).map(|(_, applied)| applied);
+            let b = s2
+                .apply_message(&mut p2, &mut b2, 1)
+                .map(|(applied, _)| applied);
+            assert_eq!(a, b);
+        }
+    }
+    assert_eq!(s1.counters(), s2.counters());
 }
 
 /// Whether `data` holds a number with more significant digits than an f64 keeps

@@ -131,6 +131,10 @@ pub struct Model {
     pub fresh_checks: u64,
     /// Levels a side the store publishes (books deeper than this publish their top).
     depth: usize,
+    /// Frames delivered.
+    delivered: u64,
+    /// Deltas `apply_message` took straight to their books (no frame built).
+    pub direct: u64,
 }
 
 impl Model {
@@ -158,6 +162,8 @@ impl Model {
             now: SEC,
             fresh_checks: 0,
             depth,
+            delivered: 0,
+            direct: 0,
         };
         for book in 0..BOOKS {
             m.truth[book].seq = 100 * (book as u64 + 1);
@@ -238,7 +244,23 @@ impl Model {
     fn deliver(&mut self, book: usize, frame: Vec<u8>) {
         self.truth[book].last_delivered = Some(frame.clone());
         let mut buf = frame;
-        if let Err(e) = self.store.ingest(&mut self.parser, &mut buf, self.now) {
+        // Both entry points into one store, frame about: `ingest` builds
+        // every frame, `apply_message` sends the deltas of learned markets
+        // straight to their books.
+        self.delivered += 1;
+        let read = if self.delivered.is_multiple_of(2) {
+            self.store
+                .ingest(&mut self.parser, &mut buf, self.now)
+                .map(|(_, applied)| applied)
+        } else {
+            self.store
+                .apply_message(&mut self.parser, &mut buf, self.now)
+                .map(|(applied, frame)| {
+                    self.direct += u64::from(frame.is_none());
+                    applied
+                })
+        };
+        if let Err(e) = read {
             panic!("model frames always parse: {e}");
         }
         self.check();
