@@ -3,6 +3,7 @@
 //! subscribe/unsubscribe, every close code and its action, dead-connection
 //! reconnect resuming with `since`, edge alerts.
 
+use std::collections::BTreeSet;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
@@ -424,6 +425,52 @@ fn a_resumed_state_carries_the_quotes_taken_off_while_the_update_was_lost() {
     );
     assert_board_converges(&sim, &client);
     assert_eq!(client.quotes().len(), full - 4);
+}
+
+#[test]
+fn a_resumed_state_cut_short_is_followed_by_a_full_one() {
+    // The odds stand still: only the quotes taken off below change.
+    let sim = sim(SimConfig {
+        odds_events: 2,
+        odds_moves: 0,
+        ..quick()
+    });
+    let client = ParlayClient::connect(config(&sim, "pk_scale_test")).unwrap();
+    let full = sim.odds_truth().len();
+    assert!(wait_until(Duration::from_secs(5), || client.quotes().len() == full));
+    // Seven groups of four quotes go off unannounced (lost updates).
+    let groups: BTreeSet<(String, String)> = sim
+        .odds_truth()
+        .iter()
+        .map(|q| (q.key.event_id.to_string(), q.key.bookmaker.to_string()))
+        .collect();
+    let off: usize = groups
+        .iter()
+        .take(7)
+        .map(|(event, bookmaker)| sim.odds_off_quietly(event, bookmaker))
+        .sum();
+    assert_eq!(off, 28);
+    // A resumed state holds the 28 changes since the client's cursor: cut
+    // at 24, four removals never arrive. A full state holds the 20 quotes
+    // left, whole.
+    sim.cap_initial_state(24);
+    sim.parlay_deploy();
+    assert!(
+        wait_until(Duration::from_secs(5), || client
+            .counters()
+            .truncated_resumes
+            >= 1),
+        "{:?}",
+        client.counters()
+    );
+    assert!(sim.stats().parlay_resumes >= 1, "{:?}", sim.stats());
+    assert_board_converges(&sim, &client);
+    assert_eq!(client.quotes().len(), full - 28);
+    assert_eq!(
+        client.counters().truncated_resumes,
+        1,
+        "the full state ends it"
+    );
 }
 
 #[test]

@@ -434,6 +434,11 @@ pub struct ParlayCounters {
     pub alerts: u64,
     /// Quotes on the board.
     pub quotes: u64,
+    /// Resumed `initial_state`s the server cut at 500 rows, each answered
+    /// by a reconnect without `since` for a full state: the rows past the
+    /// cut (changes and removals) never arrive, so the merged board could
+    /// keep quotes taken off.
+    pub truncated_resumes: u64,
 }
 
 struct Shared {
@@ -1055,6 +1060,8 @@ impl Driver {
                     };
                     self.counters.frames += 1;
                     if let Some(end) = self.on_frame(&bytes, &mut connected) {
+                        self.flush_counters();
+                        let _ = tokio::time::timeout(Duration::from_secs(1), ws.close(None)).await;
                         return end;
                     }
                     self.flush_counters();
@@ -1178,9 +1185,24 @@ impl Driver {
                 }
                 self.last_ts_ms = s.timestamp_ms.or(self.last_ts_ms);
                 let (rows, truncated) = (s.rows.len(), s.truncated.unwrap_or(false));
+                let resumed = s.since_ms.is_some();
                 self.republish(None);
                 if listening {
                     hub.publish(OddsEvent::InitialState { rows, truncated });
+                }
+                if truncated && resumed {
+                    // What changed since the cursor did not fit: the rows
+                    // past the cut are lost, removals among them. The board
+                    // keeps what came; a full state (no `since`) replaces it.
+                    self.counters.truncated_resumes += 1;
+                    self.last_ts_ms = None;
+                    return Some(End::Lost {
+                        reason: "resumed initial_state cut short: reconnecting for a full state"
+                            .into(),
+                        code: None,
+                        wait: Some(Duration::ZERO),
+                        connected: true,
+                    });
                 }
             }
             Frame::OddsUpdate(u) => {

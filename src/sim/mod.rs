@@ -38,7 +38,7 @@ mod wire;
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -507,6 +507,8 @@ struct Shared {
     parlay_open: Mutex<std::collections::HashMap<String, usize>>,
     /// Markets [`Simulator::delist`]ed: a `subscribe` of one gets 2002.
     delisted: Mutex<std::collections::HashSet<u32>>,
+    /// Parlay: most rows an `initial_state` carries (500, B2).
+    state_rows: AtomicUsize,
 }
 
 /// `(server_seq, checksum)` per book, oldest first.
@@ -663,6 +665,7 @@ impl Simulator {
             parlay_deploy_epoch: AtomicU64::new(0),
             parlay_open: Mutex::new(std::collections::HashMap::new()),
             delisted: Mutex::new(std::collections::HashSet::new()),
+            state_rows: AtomicUsize::new(500),
         });
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -892,6 +895,29 @@ impl Simulator {
             .parlay_deploy_epoch
             .fetch_add(1, Ordering::SeqCst);
         self.shared.parlay_deploy.notify_waiters();
+    }
+
+    /// Caps the rows of every `initial_state` sent from now on at `rows`
+    /// (B2's 500 by default), so that a small board's state, full or
+    /// resumed, can come cut short (`truncated: true`).
+    ///
+    /// ```
+    /// # use std::time::{Duration, Instant};
+    /// use wirebook::client::{ParlayClient, ParlayConfig};
+    /// use wirebook::sim::{SimConfig, Simulator};
+    /// let sim = Simulator::start(SimConfig { odds_events: 1, ..SimConfig::default() })?;
+    /// sim.pause(true); // no odds move: the board is what the state carried
+    /// sim.cap_initial_state(10);
+    /// let client = ParlayClient::connect(ParlayConfig::new("basketball_nba", "pk_scale_demo").base_url(sim.base_url()))?;
+    /// let deadline = Instant::now() + Duration::from_secs(5);
+    /// while client.quotes().is_empty() && Instant::now() < deadline {
+    ///     std::thread::sleep(Duration::from_millis(10));
+    /// }
+    /// assert_eq!((client.quotes().len(), sim.odds_truth().len()), (10, 24));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn cap_initial_state(&self, rows: usize) {
+        self.shared.state_rows.store(rows, Ordering::SeqCst);
     }
 
     /// Takes the game quotes (moneylines and totals) of `event_id` at

@@ -290,7 +290,8 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     if !send(ws, &out).await {
         return;
     }
-    // initial_state: everything wanted (changed since `since`, when recent enough), at most 500 rows.
+    // initial_state: everything wanted (changed since `since`, when recent
+    // enough), at most 500 rows (`Simulator::cap_initial_state`).
     let recent_since = req
         .since
         .filter(|&s| now.saturating_sub(s) <= 60 * 60 * 1000);
@@ -309,8 +310,9 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
                 None => world.quotes[i].listed,
             })
             .collect();
-        let truncated = wanted.len() > 500;
-        wanted.truncate(500);
+        let cap = shared.state_rows.load(Ordering::SeqCst);
+        let truncated = wanted.len() > cap;
+        wanted.truncate(cap);
         let mut rows = String::new();
         write_rows(&mut rows, &world, &wanted, req.grouped, false);
         (rows, (truncated, wanted.len()))
