@@ -196,7 +196,7 @@ fn main() {
                 store.ingest(&mut parser, &mut s, 1).unwrap();
             }
             for f in &mut deltas {
-                black_box(store.ingest(&mut parser, f, 1).is_ok());
+                black_box(store.apply_message(&mut parser, f, 1).is_ok());
             }
             assert_eq!(store.counters().gaps, 0);
             if std::env::var_os("WIREBOOK_STATS").is_some() {
