@@ -463,13 +463,25 @@ fn reconnect_resubscribes_everything_and_no_book_reads_fresh_while_wrong() {
     let mut events = client.events();
     assert!(wait_until(SECS(5), || all_fresh(&client)));
     let dog = Watchdog::start(sim.clone(), client.books(), DEPTH);
+    let seqs = |client: &ParsecClient| -> Vec<u64> {
+        client.books().iter().map(|r| r.snapshot(1).seq).collect()
+    };
     for round in 1..=3u64 {
+        let before = seqs(&client);
         sim.drop_connections();
         assert!(
             wait_until(SECS(10), || client.counters().connections == round + 1
                 && all_fresh(&client)),
             "round {round}: {:?}",
             client.counters()
+        );
+        // A4 counts per connection, and the simulator's new connection
+        // counts from below the old one's: every book synced on a snapshot
+        // whose seq went back.
+        let after = seqs(&client);
+        assert!(
+            before.iter().zip(&after).all(|(b, a)| a < b),
+            "round {round}: {before:?} -> {after:?}"
         );
         std::thread::sleep(Duration::from_millis(200));
     }

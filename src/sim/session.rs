@@ -27,6 +27,10 @@ use super::{bump, resolve, Fault, Shared, Tick};
 use crate::clock::epoch_ms;
 use crate::frame::Change;
 
+/// Connections whose sequence numbers fit below 1e18 before they wrap: the
+/// first starts near 1e18, each next one 1e12 lower.
+const CONNECTION_BLOCKS: u64 = 1_000_000;
+
 /// Accepts connections until the simulator stops.
 pub(super) async fn accept_loop(
     listener: TcpListener,
@@ -187,7 +191,8 @@ struct Session {
     /// The `Outage` fault: the venue is unavailable until then.
     outage_until: Option<Instant>,
     serial: u64,
-    /// This connection's number: its sequence numbers start at `connection * 1e12`.
+    /// This connection's number: its sequence numbers start at
+    /// `(CONNECTION_BLOCKS - connection) * 1e12`, below the last connection's.
     connection: u64,
     /// Flood mode: each flooded book's ring, and the block built from them
     /// (`None` when the rings changed).
@@ -494,10 +499,14 @@ impl Session {
                 .await;
         }
         let depth = sel.depth.unwrap_or(50).clamp(1, tier.max_depth) as usize;
-        // Rule A4.1: a snapshot's seq may be anything; keep connections apart.
-        // Wrapping: only distinctness matters (after 18 million connections).
-        let start = self
-            .connection
+        // Rule A4.1: a snapshot's seq may be anything, and A4 counts per
+        // subscription on one connection: each connection counts from
+        // below the last one's start, so a client's first snapshot after a
+        // reconnect goes back (a client that kept the old connection's seq
+        // would drop it as a duplicate). Blocks of 1e12 keep the truth
+        // log's seqs apart; wrapping after a million connections.
+        let start = CONNECTION_BLOCKS
+            .wrapping_sub(self.connection)
             .wrapping_mul(1_000_000_000_000)
             .wrapping_add(self.rng.u64(1..1_000));
         let sub = self.subs.entry(key).or_insert(Subscription {
