@@ -225,7 +225,7 @@ fn a_lost_resync_is_sent_again_after_the_resync_timeout() {
 fn an_exchange_outage_reads_stale_then_fresh_again_without_a_resync() {
     use wirebook::FeedState;
     let sim = simulator(SimConfig {
-        outage: Duration::from_secs(4),
+        outage: Duration::from_secs(3),
         ..quick_sim()
     });
     let cfg = all_books(3)
@@ -235,59 +235,70 @@ fn an_exchange_outage_reads_stale_then_fresh_again_without_a_resync() {
     assert!(wait_until(SECS(5), || all_fresh(&client)));
     let mut events = client.events();
     let dog = Watchdog::start(sim.clone(), client.books(), DEPTH);
-    sim.inject(Fault::Outage);
-    // A5 2003: the exchange's books are not fresh (every simulated book is
-    // on one exchange); the deltas that follow say stale and degraded.
     let books = client.books();
-    let every_book_stale = || {
-        books.iter().all(|r| {
-            let snap = r.snapshot(1);
-            snap.state == BookState::Stale
-        })
-    };
-    assert!(
-        wait_until(SECS(5), every_book_stale),
-        "{:?}",
-        client.counters()
-    );
-    assert!(
-        wait_until(SECS(2), || books
-            .iter()
-            .any(|r| r.snapshot(1).feed_state == Some(FeedState::Degraded))),
-        "the deltas carry feed_state degraded"
-    );
-    let seen = events_until(&mut events, SECS(5), |seen| {
-        seen.iter().any(|e| {
-            matches!(
-                e,
+    // Two outages: the first 2003 names a market, the second none (its
+    // `parsec_id` is optional: an upstream error of every exchange).
+    for named in [true, false] {
+        sim.inject(Fault::Outage);
+        // A5 2003: the exchange's books are not fresh (every simulated book
+        // is on one exchange); the deltas that follow say stale and degraded.
+        let every_book_stale = || {
+            books.iter().all(|r| {
+                let snap = r.snapshot(1);
+                snap.state == BookState::Stale
+            })
+        };
+        assert!(
+            wait_until(SECS(5), every_book_stale),
+            "{:?}",
+            client.counters()
+        );
+        assert!(
+            wait_until(SECS(2), || books
+                .iter()
+                .any(|r| r.snapshot(1).feed_state == Some(FeedState::Degraded))),
+            "the deltas carry feed_state degraded"
+        );
+        let seen = events_until(&mut events, SECS(5), |seen| {
+            seen.iter().any(|e| {
+                matches!(
+                    e,
+                    Event::ServerError {
+                        code: ErrorCode::ExchangeUnavailable,
+                        ..
+                    }
+                )
+            })
+        });
+        assert!(
+            seen.iter().any(|e| match e {
                 Event::ServerError {
                     code: ErrorCode::ExchangeUnavailable,
+                    parsec_id,
                     ..
-                }
-            )
-        })
-    });
-    assert!(
-        seen.iter().any(|e| matches!(
-            e,
-            Event::ServerError { code: ErrorCode::ExchangeUnavailable, parsec_id: Some(id), .. }
-                if id.starts_with("sim:")
-        )),
-        "{seen:?}"
-    );
-    // When the outage ends, each book's next delta says fresh and healthy.
-    assert!(
-        wait_until(SECS(10), || books.iter().all(|r| {
-            let snap = r.snapshot(1);
-            snap.state == BookState::Fresh && snap.feed_state == Some(FeedState::Healthy)
-        })),
-        "books fresh again: {:?}",
-        client.counters()
-    );
+                } =>
+                    parsec_id
+                        .as_deref()
+                        .is_some_and(|id| id.starts_with("sim:"))
+                        == named,
+                _ => false,
+            }),
+            "named {named}: {seen:?}"
+        );
+        // When the outage ends, each book's next delta says fresh and healthy.
+        assert!(
+            wait_until(SECS(10), || books.iter().all(|r| {
+                let snap = r.snapshot(1);
+                snap.state == BookState::Fresh && snap.feed_state == Some(FeedState::Healthy)
+            })),
+            "books fresh again: {:?}",
+            client.counters()
+        );
+    }
     assert_converges(&sim, &client, DEPTH, SECS(10));
     dog.finish();
     let (c, s) = (client.counters(), sim.stats());
-    assert_eq!(s.fault(Fault::Outage), 1);
+    assert_eq!(s.fault(Fault::Outage), 2);
     // A4.8: staleness sends no resync; the book stayed exact throughout
     // (the watchdog checked every Stale read against the truth too).
     assert_eq!(
@@ -297,7 +308,7 @@ fn an_exchange_outage_reads_stale_then_fresh_again_without_a_resync() {
             c.resyncs_sent,
             s.resyncs
         ),
-        (1, 0, 0, 0),
+        (2, 0, 0, 0),
         "{c:#?}"
     );
 }

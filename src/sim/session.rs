@@ -27,9 +27,13 @@ use super::{bump, resolve, Fault, Shared, Tick};
 use crate::clock::epoch_ms;
 use crate::frame::Change;
 
-/// Connections whose sequence numbers fit below 1e18 before they wrap: the
-/// first starts near 1e18, each next one 1e12 lower.
-const CONNECTION_BLOCKS: u64 = 1_000_000;
+/// Connections before the sequence numbers start over: the first counts
+/// from 5e15, each next one from [`SEQ_BLOCK`] lower (all below 2^53, so a
+/// client that reads numbers as doubles still tells them apart).
+const CONNECTION_BLOCKS: u64 = 500_000;
+/// Sequence numbers a connection's subscription can use before it runs into
+/// the previous connection's.
+const SEQ_BLOCK: u64 = 10_000_000_000;
 
 /// Accepts connections until the simulator stops.
 pub(super) async fn accept_loop(
@@ -190,9 +194,12 @@ struct Session {
     silent_until: Option<Instant>,
     /// The `Outage` fault: the venue is unavailable until then.
     outage_until: Option<Instant>,
+    /// Outages so far: the first (and every odd one) names its market in
+    /// the 2003, the next names none (PROTOCOL.md's `parsec_id` is optional).
+    outages: u64,
     serial: u64,
     /// This connection's number: its sequence numbers start at
-    /// `(CONNECTION_BLOCKS - connection) * 1e12`, below the last connection's.
+    /// `(CONNECTION_BLOCKS - connection) * SEQ_BLOCK`, below the last connection's.
     connection: u64,
     /// Flood mode: each flooded book's ring, and the block built from them
     /// (`None` when the rings changed).
@@ -218,6 +225,7 @@ impl Session {
             changes: Vec::new(),
             silent_until: None,
             outage_until: None,
+            outages: 0,
             serial: 0,
             connection,
             flood: Vec::new(),
@@ -503,12 +511,10 @@ impl Session {
         // subscription on one connection: each connection counts from
         // below the last one's start, so a client's first snapshot after a
         // reconnect goes back (a client that kept the old connection's seq
-        // would drop it as a duplicate). Blocks of 1e12 keep the truth
-        // log's seqs apart; wrapping after a million connections.
-        let start = CONNECTION_BLOCKS
-            .wrapping_sub(self.connection)
-            .wrapping_mul(1_000_000_000_000)
-            .wrapping_add(self.rng.u64(1..1_000));
+        // would drop it as a duplicate). Blocks of `SEQ_BLOCK` keep the truth
+        // log's seqs apart.
+        let start = (CONNECTION_BLOCKS - self.connection % CONNECTION_BLOCKS) * SEQ_BLOCK
+            + self.rng.u64(1..1_000);
         let sub = self.subs.entry(key).or_insert(Subscription {
             seq: start,
             activity_seq: 0,
@@ -596,7 +602,7 @@ impl Session {
         };
         let mut block = block;
         if !block.fits(first, last) {
-            // The seqs cross a power of ten within one pass (after ~1e12 frames): skip a pass.
+            // The seqs cross a power of ten within one pass (rare): skip a pass.
             return Flow::Continue;
         }
         let record = self.shared.config.record_truth;
@@ -765,15 +771,18 @@ impl Session {
                     ));
                 }
                 // The venue's stream fails: 2003 names this market (its
-                // exchange is every simulated book's), and from this delta
-                // on the connection's books go out stale until it ends.
+                // exchange is every simulated book's), or every other time
+                // no market (an upstream error of every exchange), and from
+                // this delta on the connection's books go out stale until it ends.
                 Some(Fault::Outage) => {
                     self.outage_until = Some(Instant::now() + self.shared.config.outage);
                     bump(&self.shared.counters.errors);
                     others += 1;
+                    let named = self.outages.is_multiple_of(2);
+                    self.outages += 1;
                     frames.push(Message::text(
                         self.out
-                            .error(2003, "exchange unavailable", Some(id.parsec_id))
+                            .error(2003, "exchange unavailable", named.then_some(id.parsec_id))
                             .to_owned(),
                     ));
                     frames.push(Message::text(delta(&mut self.out, Condition::Outage)));

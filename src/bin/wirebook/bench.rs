@@ -39,7 +39,11 @@ pub fn run(duration: Duration, markets: usize, json: bool) -> Result<(), String>
     std::thread::sleep(Duration::from_millis(300));
     let (start, t0) = (applied(), Instant::now());
     std::thread::sleep(duration);
-    let frames = applied() - start;
+    // A reconnect would start the books' seqs over (lower): no figure then.
+    let frames = applied()
+        .checked_sub(start)
+        .filter(|_| client.counters().connections == 1)
+        .ok_or_else(|| "the client reconnected during the measurement".to_string())?;
     let secs = t0.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_millis(100));
     let report = client.latency();
