@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Instructions per operation of the hot paths, wirebook beside the baseline,
 # counted by callgrind (repeatable on a noisy machine). Setup is included:
-# building the delta stream's frames is about 200 of the delta's ~2,450
-# instructions, under 1% of the others. Needs valgrind (apt-get install valgrind).
+# building the delta stream's frames is about 130 to 180 of the delta's
+# ~2,080 instructions, under 1% of the others. Needs valgrind (apt-get install valgrind).
 #
 #   bash benches/callgrind.sh
 set -euo pipefail
@@ -27,7 +27,7 @@ s=$(count interleaved-setup); w=$(count interleaved); b=$(count interleaved-base
 awk -v s="$s" -v w="$w" -v b="$b" \
     'BEGIN { printf "%-12s %12.0f %14.0f %7.1fx\n", "interleaved", (w - s) / 100000, (b - s) / 100000, (b - s) / (w - s) }'
 l=$(count delta-latency)
-awk -v l="$l" 'BEGIN { printf "%-10s %14.0f  (a delta by the client'"'"'s route, parse then apply with stamps between, latency recorded)\n", "delta+lat", l / 102400 }'
+awk -v l="$l" 'BEGIN { printf "%-10s %14.0f  (a delta parsed, then applied, with stamps between, latency recorded)\n", "delta+lat", l / 102400 }'
 s=$(count record-setup); r=$(count record)
 awk -v s="$s" -v r="$r" 'BEGIN { printf "%-10s %14.0f  (the latency recorder alone: one frame'"'"'s four stages and two wire clocks)\n", "record", (r - s) / 102400 }'
 echo "(instructions per operation: a 2-change delta, a 50-level snapshot, a depth-10 read,"

@@ -792,6 +792,13 @@ impl BookStore {
                     let (known, i) = self.by_token[token as usize & (BY_TOKEN - 1)];
                     if known == token {
                         let i = i as usize;
+                        #[cfg(debug_assertions)]
+                        if let (Ok(Frame::Delta(d)), _) = parser.scanned_marked(buf) {
+                            // As `find_marked` checks on the frame route.
+                            debug_assert!(self.slots[i]
+                                .key
+                                .matches(d.market.parsec_id, d.market.outcome));
+                        }
                         let applied = if self.slots[i].active {
                             self.apply_delta_at(i, &body, now_ns)
                         } else {

@@ -572,6 +572,7 @@ impl ParlayClient {
             spare: Vec::new(),
             writer: FrameWriter::new(),
             last_ts_ms: None,
+            resuming: false,
             counters: ParlayCounters::default(),
             fired: Vec::new(),
             rng: fastrand::Rng::new(),
@@ -885,6 +886,8 @@ struct Driver {
     /// Timestamp of the last frame that carried the board's state
     /// (`initial_state`, `odds_update`, `heartbeat`; epoch ms), to resume with `since`.
     last_ts_ms: Option<u64>,
+    /// Whether the connection open now was opened with `since`.
+    resuming: bool,
     counters: ParlayCounters,
     alerts: Option<EdgeAlerts>,
     fired: Vec<EdgeAlert>,
@@ -908,6 +911,7 @@ impl Driver {
                 .last_ts_ms
                 .filter(|&t| clock::epoch_ms().saturating_sub(t) < RESUME_WINDOW_MS);
             let url = self.config.url(since);
+            self.resuming = since.is_some();
             let key = self
                 .config
                 .api_key
@@ -1190,7 +1194,10 @@ impl Driver {
                 if listening {
                     hub.publish(OddsEvent::InitialState { rows, truncated });
                 }
-                if truncated && resumed {
+                // Only a connection opened with `since` (not the echo, which
+                // a server could send on a full state too): the next one is
+                // opened without it, so this cannot repeat without end.
+                if truncated && resumed && self.resuming {
                     // What changed since the cursor did not fit: the rows
                     // past the cut are lost, removals among them. The board
                     // keeps what came; a full state (no `since`) replaces it.
@@ -1201,7 +1208,7 @@ impl Driver {
                             .into(),
                         code: None,
                         wait: Some(Duration::ZERO),
-                        connected: true,
+                        connected: *connected,
                     });
                 }
             }

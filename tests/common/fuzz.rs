@@ -36,14 +36,17 @@ pub fn parse_frame(data: &[u8]) {
     same_through_both_entry_points(data);
 }
 
-/// The input's lines (a stream, when it has several) three times over
-/// through `ingest` and through `apply_message` (by the third time, a
-/// delta's market is learned and goes straight to its book): both entry
-/// points do the same to the books.
+/// The input's lines (a stream, when it has several) four times over
+/// through `ingest` and through `apply_message`: both entry points do the
+/// same to the books and the parser. A delta line goes straight to its book
+/// from its fourth reading of a market once the market has a book (the
+/// first learns the shape, the second builds the market's runs, the third
+/// gives the store their token), so an input with a snapshot and deltas of
+/// one market reaches the direct route.
 fn same_through_both_entry_points(data: &[u8]) {
     let (mut p1, mut p2) = (FrameParser::new(), FrameParser::new());
     let (mut s1, mut s2) = (BookStore::default(), BookStore::default());
-    for _ in 0..3 {
+    for _ in 0..4 {
         for line in data.split(|&b| b == b'\n') {
             let (mut b1, mut b2) = (line.to_vec(), line.to_vec());
             let a = s1.ingest(&mut p1, &mut b1, 1).map(|(_, applied)| applied);
@@ -54,6 +57,14 @@ fn same_through_both_entry_points(data: &[u8]) {
         }
     }
     assert_eq!(s1.counters(), s2.counters());
+    assert_eq!(p1.stats(), p2.stats());
+    let readers: Vec<_> = s1.readers().cloned().collect();
+    for r1 in readers {
+        let r2 = s2
+            .reader(r1.parsec_id(), r1.outcome())
+            .expect("both stores track the same books");
+        assert_eq!(r1.snapshot(100), r2.snapshot(100));
+    }
 }
 
 /// Whether `data` holds a number with more significant digits than an f64 keeps
