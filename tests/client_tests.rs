@@ -935,6 +935,37 @@ fn an_invalid_outcome_refused_before_a_valid_ones_snapshot_drops_only_the_invali
 }
 
 #[test]
+fn a_market_delisted_while_live_is_dropped_when_its_resync_gets_2002() {
+    let sim = simulator(quick_sim());
+    // Only sim:1's two books, so the injected gap falls on one of them.
+    let cfg = config(&sim, "pk_test_delist_live")
+        .subscribe(Subscription::new("sim:1"))
+        .subscribe(Subscription::new("sim:1").outcome("no"));
+    let mut cfg = cfg;
+    cfg.store.resync_timeout = Duration::from_millis(500);
+    let client = ParsecClient::connect(cfg).unwrap();
+    assert!(wait_until(SECS(5), || all_fresh(&client)));
+    let mut events = client.events();
+    assert!(sim.delist("sim:1"));
+    sim.inject(Fault::Gap);
+    // The gap's resync is answered 2002: that book is dropped (A5), not
+    // asked for again every resync timeout.
+    let seen = events_until(&mut events, SECS(10), |e| !dropped(e).is_empty());
+    let gone = dropped(&seen);
+    assert_eq!(gone.len(), 1, "{seen:?}");
+    let (id, outcome, code) = &gone[0];
+    assert_eq!((id.as_str(), *code), ("sim:1", ErrorCode::MarketNotFound));
+    assert!(client.book(id, outcome).is_none());
+    // Three resync timeouts later: no second resync went out for it.
+    std::thread::sleep(Duration::from_millis(1500));
+    let c = client.counters();
+    assert_eq!((c.resyncs_sent, c.dropped_subscriptions), (1, 1), "{c:#?}");
+    // The other outcome, whose frames still come, stays live.
+    assert_eq!(client.books().len(), 1);
+    assert!(all_fresh(&client));
+}
+
+#[test]
 fn a_market_delisted_while_disconnected_is_dropped_when_subscribed_again() {
     let sim = simulator(quick_sim());
     let cfg = all_books(2)

@@ -816,11 +816,24 @@ impl Driver {
                     .first_sent(id)
                     .is_some_and(|t| self.leaving.sent_after(t))
         };
-        let gone = match &parsec_id {
+        let mut gone = match &parsec_id {
             Some(id) if code == ErrorCode::SubscriptionLimit && freeing(id) => Vec::new(),
             Some(id) if code.drops_subscription() => self.awaiting.refused(id, code),
             _ => Vec::new(),
         };
+        // A 2002 that answers no subscribe answers a `resync`: the market
+        // went away while its books were live. Its resyncing books are
+        // dropped (A5), or the resync timeout would ask for them for ever.
+        if let (Some(id), true) = (&parsec_id, gone.is_empty()) {
+            if code == ErrorCode::MarketNotFound {
+                gone = self
+                    .store
+                    .resyncing()
+                    .filter(|k| *k.parsec_id == **id)
+                    .map(|k| (k.parsec_id.to_string(), k.outcome.to_ascii_lowercase()))
+                    .collect();
+            }
+        }
         self.publish(Event::ServerError {
             code,
             message,

@@ -1035,8 +1035,9 @@ impl Simulator {
     }
 
     /// Takes a market off the list, as a venue closes one: from now on a
-    /// `subscribe` of it gets `error` 2002 (market not found). Connections
-    /// already subscribed keep getting its frames until they reconnect.
+    /// `subscribe` of it gets `error` 2002 (market not found), and so does a
+    /// `resync` of one of its books, whose frames then stop. Connections
+    /// already subscribed keep getting its other frames until they reconnect.
     /// `false` for a market the simulator does not have.
     ///
     /// ```

@@ -455,6 +455,15 @@ impl Session {
                 match resolve(&self.shared, &parsec_id, &outcome)
                     .filter(|k| self.subs.contains_key(k))
                 {
+                    // A market taken off the list since: not found (2002),
+                    // and its book's frames stop.
+                    Some(k) if self.shared.delisted.lock().contains(&k.0) => {
+                        self.subs.remove(&k);
+                        self.flood.retain(|(f, _)| *f != k);
+                        self.flood_block = None;
+                        self.error(ws, 2002, "market not found", Some(&parsec_id))
+                            .await
+                    }
                     Some(k) => {
                         if let Some(sub) = self.subs.get_mut(&k).filter(|s| s.lose_resync) {
                             sub.lose_resync = false;
