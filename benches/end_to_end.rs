@@ -56,6 +56,19 @@ fn time_frames(iters: u64, progress: &dyn Fn() -> u64) -> Duration {
     t.elapsed()
 }
 
+/// Waits (sleeping) until `done`; a bench that waits two minutes is broken
+/// (a reconnect starts the books' seqs over, lower), so it says so.
+fn until(what: &str, mut done: impl FnMut() -> bool) {
+    let t = Instant::now();
+    while !done() {
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "waited two minutes for {what}: did the client reconnect?"
+        );
+        std::thread::sleep(Duration::from_micros(200));
+    }
+}
+
 /// Frames applied so far: the sum of the books' sequence numbers (read
 /// through the seqlock), which each delta advances by one.
 fn applied(readers: &[BookReader]) -> u64 {
@@ -126,12 +139,11 @@ impl Setup {
         }
         let client = ParsecClient::connect(config).expect("connects");
         let readers = client.books();
-        while readers
-            .iter()
-            .any(|r| r.snapshot(0).state != wirebook::BookState::Fresh)
-        {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        until("every book fresh", || {
+            readers
+                .iter()
+                .all(|r| r.snapshot(0).state == wirebook::BookState::Fresh)
+        });
         Setup {
             name,
             sim,
@@ -154,9 +166,9 @@ impl Setup {
         );
         // The thread ends at the first message after `stop` (or when the simulator closes).
         let _handle = baseline_client(sim.url(), progress.clone(), stop.clone());
-        while progress.load(Ordering::Relaxed) < 1_000 {
-            std::thread::sleep(Duration::from_millis(1));
-        }
+        until("the baseline's first frames", || {
+            progress.load(Ordering::Relaxed) >= 1_000
+        });
         Setup {
             name: "baseline",
             sim,
@@ -183,9 +195,9 @@ impl Setup {
     fn resume(&self) {
         let start = (self.progress)();
         self.sim.pause(false);
-        while (self.progress)() < start + 1_000 {
-            std::thread::sleep(Duration::from_micros(200));
-        }
+        until("frames after a resume", || {
+            (self.progress)() >= start + 1_000
+        });
     }
 
     /// Nanoseconds a frame over the next `frames` frames.

@@ -942,7 +942,7 @@ fn a_market_delisted_while_live_is_dropped_when_its_resync_gets_2002() {
         .subscribe(Subscription::new("sim:1"))
         .subscribe(Subscription::new("sim:1").outcome("no"));
     let mut cfg = cfg;
-    cfg.store.resync_timeout = Duration::from_millis(500);
+    cfg.store.resync_timeout = Duration::from_secs(2);
     let client = ParsecClient::connect(cfg).unwrap();
     assert!(wait_until(SECS(5), || all_fresh(&client)));
     let mut events = client.events();
@@ -956,10 +956,20 @@ fn a_market_delisted_while_live_is_dropped_when_its_resync_gets_2002() {
     let (id, outcome, code) = &gone[0];
     assert_eq!((id.as_str(), *code), ("sim:1", ErrorCode::MarketNotFound));
     assert!(client.book(id, outcome).is_none());
-    // Three resync timeouts later: no second resync went out for it.
-    std::thread::sleep(Duration::from_millis(1500));
+    assert!(wait_until(SECS(2), || client
+        .counters()
+        .dropped_subscriptions
+        == 1));
+    let sent = client.counters().resyncs_sent;
+    assert!(sent >= 1);
+    // A resync timeout and a half later: no resync went out for it again.
+    std::thread::sleep(Duration::from_secs(3));
     let c = client.counters();
-    assert_eq!((c.resyncs_sent, c.dropped_subscriptions), (1, 1), "{c:#?}");
+    assert_eq!(
+        (c.resyncs_sent, c.dropped_subscriptions),
+        (sent, 1),
+        "{c:#?}"
+    );
     // The other outcome, whose frames still come, stays live.
     assert_eq!(client.books().len(), 1);
     assert!(all_fresh(&client));

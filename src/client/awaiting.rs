@@ -19,7 +19,9 @@
 //! - a book neither confirmed nor refused within the snapshot timeout (its
 //!   `subscribe` lost to a 3001, or never answered) is subscribed again.
 //!
-//! Books confirmed on this connection are never dropped by an error.
+//! Books confirmed on this connection are never dropped by an error here;
+//! the driver drops a market's books that are resyncing on a 2002, which
+//! also answers their `resync`.
 //!
 //! An `unsubscribe` has no answer at all, and a 3001 may have refused it: a
 //! book unsubscribed on this connection whose frames still arrive after the

@@ -816,24 +816,27 @@ impl Driver {
                     .first_sent(id)
                     .is_some_and(|t| self.leaving.sent_after(t))
         };
-        let mut gone = match &parsec_id {
+        let gone = match &parsec_id {
             Some(id) if code == ErrorCode::SubscriptionLimit && freeing(id) => Vec::new(),
             Some(id) if code.drops_subscription() => self.awaiting.refused(id, code),
             _ => Vec::new(),
         };
-        // A 2002 that answers no subscribe answers a `resync`: the market
-        // went away while its books were live. Its resyncing books are
-        // dropped (A5), or the resync timeout would ask for them for ever.
-        if let (Some(id), true) = (&parsec_id, gone.is_empty()) {
-            if code == ErrorCode::MarketNotFound {
-                gone = self
-                    .store
-                    .resyncing()
-                    .filter(|k| *k.parsec_id == **id)
-                    .map(|k| (k.parsec_id.to_string(), k.outcome.to_ascii_lowercase()))
-                    .collect();
-            }
-        }
+        // 2002 says the whole market is unknown, so it also answers a
+        // `resync` of one of its live books: the market went away while they
+        // were live. Its resyncing books are dropped too (A5), or the resync
+        // timeout would ask for them for ever; the server is told to stop
+        // any of them it still sends (an unsubscribe of an unknown market
+        // ends nothing, or gets a 2002 that finds nothing left to drop).
+        let resyncing: Vec<(String, String)> = match &parsec_id {
+            Some(id) if code == ErrorCode::MarketNotFound => self
+                .store
+                .resyncing()
+                .filter(|k| *k.parsec_id == **id)
+                .map(|k| (k.parsec_id.to_string(), k.outcome.to_ascii_lowercase()))
+                .filter(|k| !gone.contains(k))
+                .collect(),
+            _ => Vec::new(),
+        };
         self.publish(Event::ServerError {
             code,
             message,
@@ -841,6 +844,12 @@ impl Driver {
         });
         for (id, outcome) in gone {
             self.drop_refused(&id, &outcome, code);
+        }
+        for (id, outcome) in resyncing {
+            if let Some(s) = self.subscription(&id, &outcome) {
+                self.drop_refused(&id, &outcome, code);
+                self.pending_unsubscribe.push(s);
+            }
         }
     }
 }

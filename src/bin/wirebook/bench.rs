@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use wirebook::client::{ClientConfig, ParsecClient, Subscription};
 use wirebook::sim::{SimConfig, Simulator};
+use wirebook::BookState;
 
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
@@ -36,14 +37,28 @@ pub fn run(duration: Duration, markets: usize, json: bool) -> Result<(), String>
     let client = ParsecClient::connect(config).map_err(|e| e.to_string())?;
     let books = client.books();
     let applied = || books.iter().map(|b| b.snapshot(0).seq).sum::<u64>();
+    // The count starts once every book has its snapshot (a snapshot adds
+    // its whole seq to the sum), and ends with every book still live on the
+    // same connection (a reconnect starts the seqs over, lower).
+    let all_fresh = || {
+        books
+            .iter()
+            .all(|b| b.snapshot(0).state == BookState::Fresh)
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !all_fresh() {
+        if Instant::now() > deadline {
+            return Err("the books did not all get their snapshots in 30 s".into());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
     std::thread::sleep(Duration::from_millis(300));
     let (start, t0) = (applied(), Instant::now());
     std::thread::sleep(duration);
-    // A reconnect would start the books' seqs over (lower): no figure then.
     let frames = applied()
         .checked_sub(start)
-        .filter(|_| client.counters().connections == 1)
-        .ok_or_else(|| "the client reconnected during the measurement".to_string())?;
+        .filter(|_| all_fresh() && client.counters().connections == 1)
+        .ok_or_else(|| "the connection dropped during the measurement: no figure".to_string())?;
     let secs = t0.elapsed().as_secs_f64();
     std::thread::sleep(Duration::from_millis(100));
     let report = client.latency();
