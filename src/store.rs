@@ -24,7 +24,7 @@ use std::time::Duration;
 use hashbrown::HashTable;
 
 use crate::book::{Book, Dirty};
-use crate::frame::{Change, DeltaBody, DeltaFrame, Frame, MarketRef, WireBookState};
+use crate::frame::{Change, DeltaBody, DeltaFrame, FeedState, Frame, MarketRef, WireBookState};
 use crate::parse::{FrameParser, MarketToken, ParseError};
 use crate::snapshot::{BookReader, BookState, Meta, Publisher, MAX_DEPTH};
 
@@ -1037,8 +1037,14 @@ impl BookStore {
                     return Applied::Gap;
                 }
                 s.meta.advance(d.server_seq, now_ns);
-                if let Some(st) = d.book_state {
-                    s.meta.server_stale = st == WireBookState::Stale;
+                match (d.book_state, d.feed_state) {
+                    (Some(st), _) => s.meta.server_stale = st == WireBookState::Stale,
+                    // `book_state` is optional on a delta: one that says the
+                    // server's link to the venue is healthy ends a 2003's
+                    // staleness too, or a server that never sends the field
+                    // would leave the books stale until a snapshot.
+                    (None, Some(FeedState::Healthy)) => s.meta.server_stale = false,
+                    (None, _) => {}
                 }
                 if d.feed_state.is_some() {
                     s.meta.feed_state = d.feed_state;

@@ -754,6 +754,29 @@ fn exchange_unavailable_makes_that_exchanges_books_stale_until_a_fresh_frame() {
     assert_eq!(h.read().state, BookState::Fresh);
 }
 
+/// `book_state` is optional on a delta: after a 2003, a delta without it
+/// whose `feed_state` says healthy ends the staleness; one that says
+/// neither, or a degraded feed, does not.
+#[test]
+fn exchange_unavailable_ends_on_a_healthy_feed_when_deltas_carry_no_book_state() {
+    let mut h = Harness::new();
+    h.seeded(); // seq 10
+    h.send(r#"{"type":"error","code":2003,"message":"exchange unavailable"}"#);
+    assert_eq!(h.read().state, BookState::Stale);
+    assert_eq!(h.delta(11, &[("bid", "0.45", "3")]), Applied::Delta);
+    assert_eq!(h.read().state, BookState::Stale, "no word on the venue");
+    h.send(&format!(
+        r#"{{"type":"orderbook_delta","parsec_id":"{ID}","outcome":"yes","changes":[],"server_seq":12,"feed_state":"degraded"}}"#
+    ));
+    assert_eq!(h.read().state, BookState::Stale, "still degraded");
+    h.send(&format!(
+        r#"{{"type":"orderbook_delta","parsec_id":"{ID}","outcome":"yes","changes":[],"server_seq":13,"feed_state":"healthy"}}"#
+    ));
+    let s = h.read();
+    assert_eq!((s.state, s.seq), (BookState::Fresh, 13));
+    assert!(h.resyncs().is_empty(), "staleness alone sends no resync");
+}
+
 /// The store finds a frame's book by the market token of the parser's runs
 /// that read it; a book taken over by another market must never get a frame
 /// of the market it held before, token or not.
