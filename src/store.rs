@@ -789,22 +789,16 @@ impl BookStore {
         let read = match parser.scan_marked(buf) {
             Ok(true) => {
                 if let Some((token, body)) = parser.marked_delta() {
-                    let (known, i) = self.by_token[token as usize & (BY_TOKEN - 1)];
-                    if known == token {
-                        let i = i as usize;
-                        #[cfg(debug_assertions)]
-                        if let (Ok(Frame::Delta(d)), _) = parser.scanned_marked(buf) {
-                            // As `find_marked` checks on the frame route.
-                            debug_assert!(self.slots[i]
-                                .key
-                                .matches(d.market.parsec_id, d.market.outcome));
-                        }
-                        let applied = if self.slots[i].active {
-                            self.apply_delta_at(i, &body, now_ns)
-                        } else {
-                            self.counters.untracked += 1;
-                            Applied::Untracked
-                        };
+                    #[cfg(debug_assertions)]
+                    if let (Ok(Frame::Delta(d)), Some(i)) =
+                        (parser.scanned_marked(buf).0, self.known_token(token))
+                    {
+                        // As `find_marked` checks on the frame route.
+                        debug_assert!(self.slots[i]
+                            .key
+                            .matches(d.market.parsec_id, d.market.outcome));
+                    }
+                    if let Some(applied) = self.apply_known_delta(token, &body, now_ns) {
                         return Ok((applied, None));
                     }
                 }
@@ -820,6 +814,31 @@ impl BookStore {
             self.record_parse_error(e);
         }
         read
+    }
+
+    /// The slot of the book a market token names, if the store knows it.
+    #[inline(always)]
+    fn known_token(&self, token: MarketToken) -> Option<usize> {
+        let (known, i) = self.by_token[token as usize & (BY_TOKEN - 1)];
+        (token != 0 && known == token).then_some(i as usize)
+    }
+
+    /// A delta whose market token the store knows, applied from its body
+    /// (no frame); `None`, and nothing done, when the token is unknown.
+    #[inline(always)]
+    pub(crate) fn apply_known_delta(
+        &mut self,
+        token: MarketToken,
+        body: &DeltaBody<'_>,
+        now_ns: u64,
+    ) -> Option<Applied> {
+        let i = self.known_token(token)?;
+        Some(if self.slots[i].active {
+            self.apply_delta_at(i, body, now_ns)
+        } else {
+            self.counters.untracked += 1;
+            Applied::Untracked
+        })
     }
 
     /// Applies one parsed frame by the rules of PROTOCOL.md A4.

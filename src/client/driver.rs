@@ -621,9 +621,48 @@ impl Driver {
     fn on_frame(&mut self, bytes: &[u8], recv_ns: u64) -> Option<End> {
         self.counters.frames += 1;
         self.counters.bytes += bytes.len() as u64;
-        // Read through a reference: moving the frame (224 bytes) out of the
-        // result cost a memcpy a frame.
-        let (parsed, token) = self.parser.parse_shared_marked(bytes, &mut self.spare);
+        // A delta of a market the parser and the store both know goes
+        // straight to its book (`BookStore::apply_message`'s route), with no
+        // frame built, when nothing needs the frame: no one listens for
+        // events (a gap's event names the frame's market), and no left
+        // book's frames are watched for.
+        let (parsed, token) = match self.parser.scan_marked(bytes) {
+            Ok(true) => {
+                if self.leaving.is_empty() && !self.shared.hub.has_subscribers() {
+                    if let Some((token, body)) = self.parser.marked_delta() {
+                        let parsed_ns = if self.config.latency {
+                            clock::now_ns()
+                        } else {
+                            0
+                        };
+                        if self
+                            .store
+                            .apply_known_delta(token, &body, recv_ns)
+                            .is_some()
+                        {
+                            if self.config.latency {
+                                let stamps = Stamps::applied(
+                                    recv_ns,
+                                    parsed_ns,
+                                    self.store.applied_ns(),
+                                    clock::now_ns(),
+                                );
+                                self.latency.record(&stamps);
+                                self.latency.record_wire(
+                                    clock::wall_ns(recv_ns) / 1_000_000,
+                                    body.exchange_ts_ms,
+                                    body.ingest_ts_ms,
+                                );
+                            }
+                            return None;
+                        }
+                    }
+                }
+                self.parser.scanned_marked(bytes)
+            }
+            Ok(false) => (self.parser.general_shared(bytes, &mut self.spare), 0),
+            Err(e) => (Err(e), 0),
+        };
         let frame = match &parsed {
             Ok(frame) => frame,
             Err(e) => {

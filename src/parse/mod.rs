@@ -366,22 +366,29 @@ impl FrameParser {
         buf: &'a [u8],
         spare: &'a mut Vec<u8>,
     ) -> (Result<Frame<'a>, ParseError>, MarketToken) {
-        if let Err(e) = self.admit(buf.len()) {
-            return (Err(e), 0);
+        match self.scan_marked(buf) {
+            Ok(true) => self.scanned(buf),
+            Ok(false) => (self.general_shared(buf, spare), 0),
+            Err(e) => (Err(e), 0),
         }
-        match self.scan_fast(buf) {
-            Some(()) => self.scanned(buf),
-            None => {
-                self.stats.general += 1;
-                if spare.capacity() > RETAIN_FRAME_LEN.max(buf.len()) {
-                    // An outsized frame's copy is not kept either.
-                    *spare = Vec::new();
-                }
-                spare.clear();
-                spare.extend_from_slice(buf);
-                (self.general_admitted(spare), 0)
-            }
+    }
+
+    /// After [`scan_marked`](Self::scan_marked) declined a buffer that
+    /// cannot be written to: a copy in `spare` (reused) parsed by simd-json.
+    #[inline(never)]
+    pub(crate) fn general_shared<'a>(
+        &'a mut self,
+        buf: &[u8],
+        spare: &'a mut Vec<u8>,
+    ) -> Result<Frame<'a>, ParseError> {
+        self.stats.general += 1;
+        if spare.capacity() > RETAIN_FRAME_LEN.max(buf.len()) {
+            // An outsized frame's copy is not kept either.
+            *spare = Vec::new();
         }
+        spare.clear();
+        spare.extend_from_slice(buf);
+        self.general_admitted(spare)
     }
 
     /// Parses with the fast path only; `None` where it declines (it never errors).
