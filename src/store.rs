@@ -302,6 +302,11 @@ struct Slot {
     book: Book,
     phase: Phase,
     disconnected: bool,
+    /// The server's last `book_state` said `stale`.
+    said_stale: bool,
+    /// A 2003 named the book's exchange (or none) since the server last
+    /// gave word of the book or its feed. `meta.server_stale` is either.
+    venue_down: bool,
     /// Sequence number of the last frame that left the book corrupt (crossed,
     /// `needs_refresh`, too deep): a buffered copy of it is never replayed.
     corrupt_seq: u64,
@@ -683,6 +688,8 @@ impl BookStore {
             book: Book::new(depth.max(64)),
             phase: Phase::AwaitingSnapshot,
             disconnected: false,
+            said_stale: false,
+            venue_down: false,
             corrupt_seq: 0,
             resync_outstanding: false,
             queued: false,
@@ -889,8 +896,8 @@ impl BookStore {
     /// PROTOCOL.md A5, code 2003: the books of the exchange named by
     /// `parsec_id` (its part before `:`), or of every exchange when the frame
     /// names no market, read `Stale` until a frame says otherwise (a snapshot,
-    /// or a delta with `book_state: fresh`). Staleness alone sends no resync
-    /// (rule A4.8).
+    /// a delta with `book_state: fresh`, or one without `book_state` whose
+    /// `feed_state` is `healthy`). Staleness alone sends no resync (rule A4.8).
     fn exchange_unavailable(&mut self, parsec_id: Option<&str>) {
         let exchange = parsec_id.map(|id| id.split_once(':').map_or(id, |(ex, _)| ex));
         for i in 0..self.slots.len() {
@@ -901,9 +908,12 @@ impl BookStore {
                     .split_once(':')
                     .is_some_and(|(e, _)| e == ex)
             });
-            if s.active && of_exchange && !s.meta.server_stale {
-                s.meta.server_stale = true;
-                self.publish(i, Dirty::default());
+            if s.active && of_exchange {
+                s.venue_down = true;
+                if !s.meta.server_stale {
+                    s.meta.server_stale = true;
+                    self.publish(i, Dirty::default());
+                }
             }
         }
     }
@@ -952,7 +962,9 @@ impl BookStore {
         s.sent_ns = None;
         s.attempt = 0;
         s.meta.advance(f.server_seq, now_ns);
-        s.meta.server_stale = f.book_state == Some(WireBookState::Stale);
+        s.said_stale = f.book_state == Some(WireBookState::Stale);
+        s.venue_down = false;
+        s.meta.server_stale = s.said_stale;
         s.meta.feed_state = f.feed_state.or(s.meta.feed_state);
         s.meta.exchange_ts_ms = f.exchange_ts_ms;
         s.meta.ingest_ts_ms = f.ingest_ts_ms;
@@ -1057,14 +1069,19 @@ impl BookStore {
                 }
                 s.meta.advance(d.server_seq, now_ns);
                 match (d.book_state, d.feed_state) {
-                    (Some(st), _) => s.meta.server_stale = st == WireBookState::Stale,
+                    (Some(st), _) => {
+                        s.said_stale = st == WireBookState::Stale;
+                        s.venue_down = false;
+                    }
                     // `book_state` is optional on a delta: one that says the
                     // server's link to the venue is healthy ends a 2003's
                     // staleness too, or a server that never sends the field
-                    // would leave the books stale until a snapshot.
-                    (None, Some(FeedState::Healthy)) => s.meta.server_stale = false,
+                    // would leave the books stale until a snapshot. The
+                    // server's own `stale` stands until it says otherwise.
+                    (None, Some(FeedState::Healthy)) => s.venue_down = false,
                     (None, _) => {}
                 }
+                s.meta.server_stale = s.said_stale || s.venue_down;
                 if d.feed_state.is_some() {
                     s.meta.feed_state = d.feed_state;
                 }

@@ -756,7 +756,8 @@ fn exchange_unavailable_makes_that_exchanges_books_stale_until_a_fresh_frame() {
 
 /// `book_state` is optional on a delta: after a 2003, a delta without it
 /// whose `feed_state` says healthy ends the staleness; one that says
-/// neither, or a degraded feed, does not.
+/// neither, or a degraded feed, does not, and neither ends a `stale` the
+/// server itself sent.
 #[test]
 fn exchange_unavailable_ends_on_a_healthy_feed_when_deltas_carry_no_book_state() {
     let mut h = Harness::new();
@@ -775,6 +776,21 @@ fn exchange_unavailable_ends_on_a_healthy_feed_when_deltas_carry_no_book_state()
     let s = h.read();
     assert_eq!((s.state, s.seq), (BookState::Fresh, 13));
     assert!(h.resyncs().is_empty(), "staleness alone sends no resync");
+    // The server's own `book_state: stale` stands until the server says
+    // otherwise: a healthy feed without `book_state` does not end it.
+    h.send(&format!(
+        r#"{{"type":"orderbook_delta","parsec_id":"{ID}","outcome":"yes","changes":[],"server_seq":14,"book_state":"stale"}}"#
+    ));
+    h.send(&format!(
+        r#"{{"type":"orderbook_delta","parsec_id":"{ID}","outcome":"yes","changes":[],"server_seq":15,"feed_state":"healthy"}}"#
+    ));
+    assert_eq!(h.read().state, BookState::Stale, "the server said stale");
+    // A 2003 on top of it, then `book_state: fresh`: both end.
+    h.send(r#"{"type":"error","code":2003,"message":"exchange unavailable"}"#);
+    h.send(&format!(
+        r#"{{"type":"orderbook_delta","parsec_id":"{ID}","outcome":"yes","changes":[],"server_seq":16,"book_state":"fresh"}}"#
+    ));
+    assert_eq!(h.read().state, BookState::Fresh);
 }
 
 /// The store finds a frame's book by the market token of the parser's runs
