@@ -538,15 +538,13 @@ impl BookStore {
     /// a token seen before names its book without a look at the strings.
     #[inline(always)]
     fn find_marked(&mut self, m: &MarketRef<'_>, token: MarketToken) -> Option<usize> {
-        let entry = token as usize & (BY_TOKEN - 1);
-        let (known, i) = self.by_token[entry];
-        if token != 0 && known == token {
-            debug_assert!(self.slots[i as usize].key.matches(m.parsec_id, m.outcome));
-            return Some(i as usize);
+        if let Some(i) = self.known_token(token) {
+            debug_assert!(self.slots[i].key.matches(m.parsec_id, m.outcome));
+            return Some(i);
         }
         let i = self.find(m.parsec_id, m.outcome)?;
         if token != 0 {
-            self.by_token[entry] = (token, i as u32);
+            self.by_token[token as usize & (BY_TOKEN - 1)] = (token, i as u32);
         }
         Some(i)
     }
@@ -798,7 +796,7 @@ impl BookStore {
                 if let Some((token, body)) = parser.marked_delta() {
                     #[cfg(debug_assertions)]
                     if let (Ok(Frame::Delta(d)), Some(i)) =
-                        (parser.scanned_marked(buf).0, self.known_token(token))
+                        (parser.scanned(buf).0, self.known_token(token))
                     {
                         // As `find_marked` checks on the frame route.
                         debug_assert!(self.slots[i]
@@ -809,7 +807,7 @@ impl BookStore {
                         return Ok((applied, None));
                     }
                 }
-                let (frame, token) = parser.scanned_marked(buf);
+                let (frame, token) = parser.scanned(buf);
                 frame.map(|f| (self.apply_marked(&f, token, now_ns), Some(f)))
             }
             Ok(false) => parser

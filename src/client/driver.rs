@@ -658,7 +658,7 @@ impl Driver {
                         }
                     }
                 }
-                self.parser.scanned_marked(bytes)
+                self.parser.scanned(bytes)
             }
             Ok(false) => (self.parser.general_shared(bytes, &mut self.spare), 0),
             Err(e) => (Err(e), 0),

@@ -327,15 +327,10 @@ impl FrameParser {
         &'a mut self,
         buf: &'a mut [u8],
     ) -> (Result<Frame<'a>, ParseError>, MarketToken) {
-        if let Err(e) = self.admit(buf.len()) {
-            return (Err(e), 0);
-        }
-        match self.scan_fast(buf) {
-            Some(()) => self.scanned(buf),
-            None => {
-                self.stats.general += 1;
-                (self.general_admitted(buf), 0)
-            }
+        match self.scan_marked(buf) {
+            Ok(true) => self.scanned(buf),
+            Ok(false) => (self.general_marked(buf), 0),
+            Err(e) => (Err(e), 0),
         }
     }
 
@@ -421,15 +416,6 @@ impl FrameParser {
         self.fields.marked_delta(&self.scratch)
     }
 
-    /// After [`scan_marked`](Self::scan_marked) read a frame: the frame and its market token.
-    #[inline(always)]
-    pub(crate) fn scanned_marked<'a>(
-        &'a self,
-        buf: &'a [u8],
-    ) -> (Result<Frame<'a>, ParseError>, MarketToken) {
-        self.scanned(buf)
-    }
-
     /// After [`scan_marked`](Self::scan_marked) declined: the general parse.
     #[inline(never)]
     pub(crate) fn general_marked<'a>(
@@ -440,9 +426,13 @@ impl FrameParser {
         self.general_admitted(buf)
     }
 
-    /// The frame the fast path just accepted in `buf`, with its market token.
+    /// The frame the fast path (or [`scan_marked`](Self::scan_marked)) just
+    /// accepted in `buf`, with its market token.
     #[inline(always)]
-    fn scanned<'a>(&'a self, buf: &'a [u8]) -> (Result<Frame<'a>, ParseError>, MarketToken) {
+    pub(crate) fn scanned<'a>(
+        &'a self,
+        buf: &'a [u8],
+    ) -> (Result<Frame<'a>, ParseError>, MarketToken) {
         (
             Ok(self.fields.frame(buf, &self.scratch)),
             self.fields.market_token(),
