@@ -795,13 +795,8 @@ impl BookStore {
             Ok(true) => {
                 if let Some((token, body)) = parser.marked_delta() {
                     #[cfg(debug_assertions)]
-                    if let (Ok(Frame::Delta(d)), Some(i)) =
-                        (parser.scanned(buf).0, self.known_token(token))
-                    {
-                        // As `find_marked` checks on the frame route.
-                        debug_assert!(self.slots[i]
-                            .key
-                            .matches(d.market.parsec_id, d.market.outcome));
+                    if let Ok(Frame::Delta(d)) = parser.scanned(buf).0 {
+                        self.debug_check_token(token, &d.market);
                     }
                     if let Some(applied) = self.apply_known_delta(token, &body, now_ns) {
                         return Ok((applied, None));
@@ -819,6 +814,18 @@ impl BookStore {
             self.record_parse_error(e);
         }
         read
+    }
+
+    /// Debug builds: panics if the book `token` names (when the store knows
+    /// it) is not `m`'s, as `find_marked` checks on the frame route.
+    #[cfg(debug_assertions)]
+    pub(crate) fn debug_check_token(&self, token: MarketToken, m: &MarketRef<'_>) {
+        if let Some(i) = self.known_token(token) {
+            assert!(
+                self.slots[i].key.matches(m.parsec_id, m.outcome),
+                "market token {token} names another book"
+            );
+        }
     }
 
     /// The slot of the book a market token names, if the store knows it.

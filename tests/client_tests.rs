@@ -82,13 +82,30 @@ fn gap_ends_in_one_resync_and_the_truth() {
 
 #[test]
 fn a_gap_is_announced_as_a_gap_then_the_resync_sent_then_the_sync() {
+    gap_events(all_books(3), 0);
+}
+
+/// A gap found on a delta that went from the parser straight to its book
+/// (no frame built: one book, whose market the parser has learned) is
+/// announced as on the frame route, with the frame's market.
+#[test]
+fn a_gap_on_a_delta_read_without_a_frame_is_announced_too() {
+    let book = Subscription::new("sim:1").outcome("no");
+    gap_events(vec![book], 3);
+}
+
+/// Subscribes `books`, waits until they are fresh and `direct` deltas went
+/// without a frame, holds an events stream, injects a gap and checks the
+/// events that follow.
+fn gap_events(books: Vec<Subscription>, direct: u64) {
     let sim = simulator(quick_sim());
-    let cfg = all_books(3)
+    let cfg = books
         .into_iter()
         .fold(config(&sim, "pk_test_gap_events"), ClientConfig::subscribe);
     let client = ParsecClient::connect(cfg).expect("connects");
     assert!(wait_until(SECS(5), || all_fresh(&client)));
     let mut events = client.events();
+    assert!(wait_until(SECS(5), || client.counters().direct_deltas >= direct));
     sim.inject(Fault::Gap);
     let seen = events_until(&mut events, SECS(10), |seen| {
         seen.iter().any(|e| matches!(e, Event::Synced { .. }))

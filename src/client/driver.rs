@@ -623,23 +623,24 @@ impl Driver {
         self.counters.bytes += bytes.len() as u64;
         // A delta of a market the parser and the store both know goes
         // straight to its book (`BookStore::apply_message`'s route), with no
-        // frame built, when nothing needs the frame: no one listens for
-        // events (a gap's event names the frame's market), and no left
-        // book's frames are watched for.
+        // frame built, unless a left book's frames are watched for (that
+        // check reads the frame's market).
         let (parsed, token) = match self.parser.scan_marked(bytes) {
             Ok(true) => {
-                if self.leaving.is_empty() && !self.shared.hub.has_subscribers() {
+                if self.leaving.is_empty() {
                     if let Some((token, body)) = self.parser.marked_delta() {
                         let parsed_ns = if self.config.latency {
                             clock::now_ns()
                         } else {
                             0
                         };
-                        if self
-                            .store
-                            .apply_known_delta(token, &body, recv_ns)
-                            .is_some()
-                        {
+                        #[cfg(debug_assertions)]
+                        if let Ok(Frame::Delta(d)) = self.parser.scanned(bytes).0 {
+                            // As `apply_message` and `find_marked` check.
+                            self.store.debug_check_token(token, &d.market);
+                        }
+                        if let Some(applied) = self.store.apply_known_delta(token, &body, recv_ns) {
+                            self.counters.direct_deltas += 1;
                             if self.config.latency {
                                 let stamps = Stamps::applied(
                                     recv_ns,
@@ -653,6 +654,16 @@ impl Driver {
                                     body.exchange_ts_ms,
                                     body.ingest_ts_ms,
                                 );
+                            }
+                            if applied == Applied::Gap && self.shared.hub.has_subscribers() {
+                                // The gap's event names the market as the
+                                // frame writes it: the frame is built for
+                                // that (from the fields just read; gaps are rare).
+                                if let Ok(Frame::Delta(d)) = self.parser.scanned(bytes).0 {
+                                    self.shared.hub.publish(Event::Gap {
+                                        key: BookKey::new(d.market.parsec_id, d.market.outcome),
+                                    });
+                                }
                             }
                             return None;
                         }

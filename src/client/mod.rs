@@ -561,6 +561,12 @@ pub struct ClientCounters {
     /// Unsubscribes sent again: the book's frames still came after the
     /// snapshot timeout, or a 3001 came within a second of the unsubscribe.
     pub unsubscribes_resent: u64,
+    /// Deltas that went from the parser straight to their book, with no
+    /// [`Frame`](crate::Frame) built ([`BookStore::apply_message`](crate::BookStore::apply_message)'s
+    /// route): those of a market the parser has learned, while no left
+    /// book's frames are watched for. The rest of `store.deltas` took the
+    /// frame route.
+    pub direct_deltas: u64,
     /// The store's counters.
     pub store: Counters,
 }
