@@ -73,8 +73,19 @@ fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 
 /// Pauses the walk and waits for the client's board to equal the truth.
 fn assert_board_converges(sim: &Simulator, client: &ParlayClient) {
+    assert_board_converges_to(sim, client, |_| true);
+}
+
+/// [`assert_board_converges`] for a client whose filters want only the
+/// quotes `wanted` keeps.
+fn assert_board_converges_to(
+    sim: &Simulator,
+    client: &ParlayClient,
+    wanted: impl Fn(&Quote) -> bool,
+) {
     sim.pause(true);
-    let truth = book(&sim.odds_truth());
+    let truth: Vec<Quote> = sim.odds_truth().into_iter().filter(|q| wanted(q)).collect();
+    let truth = book(&truth);
     let ok = wait_until(Duration::from_secs(5), || book(&client.quotes()) == truth);
     assert!(
         ok,
@@ -435,8 +446,15 @@ fn a_resumed_state_cut_short_is_followed_by_a_full_one() {
         odds_moves: 0,
         ..quick()
     });
-    let client = ParlayClient::connect(config(&sim, "pk_scale_test")).unwrap();
-    let full = sim.odds_truth().len();
+    // Game quotes only, in grouped rows: one row per (event, bookmaker),
+    // so the cap (PROTOCOL.md B2: 500 rows, not quotes) can cut a resumed
+    // state of removals and leave the full one whole.
+    let mut cfg = config(&sim, "pk_scale_test");
+    cfg.extra_query.push(("shape".into(), "grouped".into()));
+    cfg.kinds = vec!["game".into()];
+    let client = ParlayClient::connect(cfg).unwrap();
+    let game = |q: &Quote| !q.key.market_key.starts_with("player_");
+    let full = sim.odds_truth().iter().filter(|q| game(q)).count();
     assert!(wait_until(Duration::from_secs(5), || client.quotes().len() == full));
     // Seven groups of four quotes go off unannounced (lost updates).
     let groups: BTreeSet<(String, String)> = sim
@@ -450,10 +468,11 @@ fn a_resumed_state_cut_short_is_followed_by_a_full_one() {
         .map(|(event, bookmaker)| sim.odds_off_quietly(event, bookmaker))
         .sum();
     assert_eq!(off, 28);
-    // A resumed state holds the 28 changes since the client's cursor: cut
-    // at 24, four removals never arrive. A full state holds the 20 quotes
-    // left, whole.
-    sim.cap_initial_state(24);
+    // A resumed state holds the 28 changes since the client's cursor, as
+    // seven `remove` rows: cut at 6 rows, one group's removal never arrives.
+    // A full state holds the one group left, whole.
+    assert_eq!(full - 28, 4);
+    sim.cap_initial_state(6);
     sim.parlay_deploy();
     assert!(
         wait_until(Duration::from_secs(5), || client
@@ -464,7 +483,7 @@ fn a_resumed_state_cut_short_is_followed_by_a_full_one() {
         client.counters()
     );
     assert!(sim.stats().parlay_resumes >= 1, "{:?}", sim.stats());
-    assert_board_converges(&sim, &client);
+    assert_board_converges_to(&sim, &client, game);
     assert_eq!(client.quotes().len(), full - 28);
     assert_eq!(
         client.counters().truncated_resumes,

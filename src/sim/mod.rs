@@ -864,7 +864,7 @@ impl Simulator {
             .filter(|&i| world.quotes[i].listed)
             .collect();
         let mut rows = String::new();
-        odds::write_rows(&mut rows, &world, &listed, false, false);
+        odds::write_rows(&mut rows, &world, &listed, false, false, usize::MAX);
         let mut msg = format!(r#"{{"type":"initial_state","data":{rows}}}"#).into_bytes();
         let mut board = crate::odds::OddsBoard::new();
         if let Ok(crate::Frame::InitialState(s)) = crate::FrameParser::new().parse(&mut msg) {
@@ -899,7 +899,10 @@ impl Simulator {
 
     /// Caps the rows of every `initial_state` sent from now on at `rows`
     /// (B2's 500 by default), so that a small board's state, full or
-    /// resumed, can come cut short (`truncated: true`).
+    /// resumed, can come cut short (`truncated: true`). The cap counts rows,
+    /// as B2 does, not quotes: a flat row is one quote, a grouped row all
+    /// the prices of an event's game or props at one bookmaker, a `remove`
+    /// row a whole such group. The state's `count` is its rows.
     ///
     /// ```
     /// # use std::time::{Duration, Instant};

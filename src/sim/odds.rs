@@ -272,22 +272,45 @@ impl Filter {
     }
 }
 
-/// Writes the rows of `quotes` (indexes into `world`) as a JSON array.
+/// Rows written by [`write_rows`], and whether some were left out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Written {
+    /// Rows in the array (the frame's `count`).
+    pub(crate) rows: usize,
+    /// Rows past `max_rows` were left out.
+    pub(crate) truncated: bool,
+}
+
+/// Writes the rows of `quotes` (indexes into `world`) as a JSON array, at
+/// most `max_rows` of them (PROTOCOL.md B2 caps `initial_state` at 500
+/// rows, not quotes: a grouped row carries several quotes).
 /// Flat: one row per quote. Grouped: one row per (event, bookmaker, game or
 /// prop), with only the prices in `quotes` when `diff`, all of them otherwise.
+/// Either shape: one bare `remove` row per group with quotes off the board.
 pub(crate) fn write_rows(
     out: &mut String,
     world: &OddsWorld,
     quotes: &[usize],
     grouped: bool,
     diff: bool,
-) {
+    max_rows: usize,
+) -> Written {
     out.push('[');
-    let mut first = true;
+    let mut written = Written {
+        rows: 0,
+        truncated: false,
+    };
+    // Opens the next row (its separator), or says there is no room for it.
     let mut sep = |out: &mut String| {
-        if !std::mem::take(&mut first) {
+        if written.rows == max_rows {
+            written.truncated = true;
+            return false;
+        }
+        if written.rows > 0 {
             out.push(',');
         }
+        written.rows += 1;
+        true
     };
     // Quotes off the board: one bare `remove` row per group, in either
     // shape (as the service's own example of a removal: no prices, no
@@ -300,7 +323,9 @@ pub(crate) fn write_rows(
         }
     }
     for (event, bookmaker, prop) in removed {
-        sep(out);
+        if !sep(out) {
+            break;
+        }
         let _ = write!(
             out,
             "{{\"kind\":\"{}\",\"bookmaker\":\"{}\",\"event_id\":",
@@ -320,7 +345,9 @@ pub(crate) fn write_rows(
         for &i in quotes {
             let q = &world.quotes[i];
             let e = &world.events[q.event];
-            sep(out);
+            if !sep(out) {
+                break;
+            }
             out.push_str("{\"event_id\":");
             push_json_str(out, &e.id);
             let _ = write!(
@@ -376,7 +403,9 @@ pub(crate) fn write_rows(
                 .map(|q| q.updated_ms)
                 .max()
                 .unwrap_or(0);
-            sep(out);
+            if !sep(out) {
+                break;
+            }
             let _ = write!(
                 out,
                 "{{\"kind\":\"{}\",\"event_id\":",
@@ -436,6 +465,7 @@ pub(crate) fn write_rows(
         }
     }
     out.push(']');
+    written
 }
 
 #[cfg(test)]
@@ -447,7 +477,7 @@ mod tests {
     fn board_of(world: &OddsWorld, grouped: bool) -> OddsBoard {
         let all: Vec<usize> = (0..world.quotes.len()).collect();
         let mut rows = String::new();
-        write_rows(&mut rows, world, &all, grouped, false);
+        write_rows(&mut rows, world, &all, grouped, false, usize::MAX);
         let mut msg = format!(r#"{{"type":"initial_state","sport_key":"basketball_nba","timestamp":1779999999,"count":{},"data":{rows}}}"#, all.len()).into_bytes();
         let mut board = OddsBoard::new();
         let mut parser = FrameParser::new();
@@ -474,6 +504,32 @@ mod tests {
                 q.key.point,
             );
             assert_eq!(g.map(|g| g.price), Some(q.price), "{:?}", q.key);
+        }
+    }
+
+    #[test]
+    fn a_cap_counts_rows_not_quotes() {
+        let world = OddsWorld::new(&mut fastrand::Rng::with_seed(3), 3, 1_779_999_999_000);
+        let all: Vec<usize> = (0..world.quotes.len()).collect();
+        for grouped in [false, true] {
+            let mut rows = String::new();
+            let full = write_rows(&mut rows, &world, &all, grouped, false, usize::MAX);
+            assert!(!full.truncated && full.rows > 3);
+            // A grouped row carries several quotes: fewer rows than quotes.
+            assert_eq!(full.rows < all.len(), grouped);
+            rows.clear();
+            let cut = write_rows(&mut rows, &world, &all, grouped, false, 3);
+            assert_eq!((cut.rows, cut.truncated), (3, true));
+            let mut msg = format!(r#"{{"type":"initial_state","data":{rows}}}"#).into_bytes();
+            let mut parser = FrameParser::new();
+            let Ok(Frame::InitialState(s)) = parser.parse(&mut msg) else {
+                panic!("the rows parse: {rows}")
+            };
+            assert_eq!(rows.matches("\"event_id\"").count(), 3, "{rows}");
+            assert!(s.rows.len() >= 3);
+            rows.clear();
+            let exact = write_rows(&mut rows, &world, &all, grouped, false, full.rows);
+            assert_eq!((exact.rows, exact.truncated), (full.rows, false));
         }
     }
 
@@ -507,7 +563,7 @@ mod tests {
             };
             assert_eq!(board.len(), all);
             let mut rows = String::new();
-            write_rows(&mut rows, &world, &off, grouped, false);
+            write_rows(&mut rows, &world, &off, grouped, false, usize::MAX);
             assert_eq!(rows.matches("\"action\":\"remove\"").count(), 1, "{rows}");
             let mut msg = format!(r#"{{"type":"odds_update","sport_key":"basketball_nba","timestamp":1780000002,"count":1,"data":{rows}}}"#).into_bytes();
             let Ok(Frame::OddsUpdate(u)) = parser.parse(&mut msg) else {
@@ -521,7 +577,7 @@ mod tests {
                 back.quotes[i].listed = true;
             }
             let mut rows = String::new();
-            write_rows(&mut rows, &back, &off, grouped, false);
+            write_rows(&mut rows, &back, &off, grouped, false, usize::MAX);
             let mut msg = format!(r#"{{"type":"odds_update","data":{rows}}}"#).into_bytes();
             let Ok(Frame::OddsUpdate(u)) = parser.parse(&mut msg) else {
                 panic!("parses: {rows}")

@@ -303,7 +303,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         // A full state holds the quotes on the board; a resumed one (merged
         // by the client) what changed since, quotes taken off included
         // (they go as `remove` rows).
-        let mut wanted: Vec<usize> = (0..world.quotes.len())
+        let wanted: Vec<usize> = (0..world.quotes.len())
             .filter(|&i| filter.wants(&world, &world.quotes[i]))
             .filter(|&i| match recent_since {
                 Some(s) => world.quotes[i].updated_ms >= s,
@@ -311,11 +311,9 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             })
             .collect();
         let cap = shared.state_rows.load(Ordering::SeqCst);
-        let truncated = wanted.len() > cap;
-        wanted.truncate(cap);
         let mut rows = String::new();
-        write_rows(&mut rows, &world, &wanted, req.grouped, false);
-        (rows, (truncated, wanted.len()))
+        let written = write_rows(&mut rows, &world, &wanted, req.grouped, false, cap);
+        (rows, written)
     };
     out.clear();
     let _ = write!(
@@ -323,12 +321,12 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         r#"{{"type":"initial_state","sport_key":"{}","timestamp":{},"count":{},"data":{rows}"#,
         req.sport,
         seconds(now),
-        truncated.1
+        truncated.rows
     );
     if let Some(s) = recent_since {
         let _ = write!(out, ",\"since\":{s}");
     }
-    let _ = write!(out, ",\"truncated\":{}}}", truncated.0);
+    let _ = write!(out, ",\"truncated\":{}}}", truncated.truncated);
     if !send(ws, &out).await {
         return;
     }
@@ -441,20 +439,26 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
             // The frame's time is its latest change's: a client resuming
             // with it as `since` gets every change not in this frame (those
             // still on their way are as late or later).
-            let (rows, latest) = {
+            let (rows, count, latest) = {
                 let world = shared.odds.lock();
                 let mut rows = String::new();
-                write_rows(&mut rows, &world, &quotes, req.grouped, req.diff);
+                let written = write_rows(
+                    &mut rows,
+                    &world,
+                    &quotes,
+                    req.grouped,
+                    req.diff,
+                    usize::MAX,
+                );
                 let latest = quotes.iter().map(|&i| world.quotes[i].updated_ms).max();
-                (rows, latest.unwrap_or_else(epoch_ms))
+                (rows, written.rows, latest.unwrap_or_else(epoch_ms))
             };
             out.clear();
             let _ = write!(
                 out,
-                r#"{{"type":"odds_update","sport_key":"{}","timestamp":{},"count":{},"data":{rows}"#,
+                r#"{{"type":"odds_update","sport_key":"{}","timestamp":{},"count":{count},"data":{rows}"#,
                 req.sport,
                 seconds(latest),
-                quotes.len()
             );
             if !tier.window.is_zero() {
                 out.push_str(",\"coalesced\":true");
