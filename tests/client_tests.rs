@@ -211,6 +211,21 @@ fn slow_reader_acts_as_a_gap() {
 }
 
 #[test]
+fn a_book_the_server_forgot_is_subscribed_again_when_its_resync_gets_2001() {
+    fault_scenario(
+        Fault::ForgottenSubscription,
+        |c| c,
+        |c, s| {
+            // The notice's resync is refused (2001, not subscribed); the
+            // book's subscribe brings its snapshot.
+            assert_eq!((c.store.resync_required, c.resubscribes), (1, 1), "{c:#?}");
+            assert!(c.server_errors >= 1 && c.resyncs_sent >= 1, "{c:#?}");
+            assert_eq!(s.resyncs, 0, "no resync was answered: {s:?}");
+        },
+    );
+}
+
+#[test]
 fn a_lost_resync_is_sent_again_after_the_resync_timeout() {
     fault_scenario(
         Fault::LostResync,

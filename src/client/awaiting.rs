@@ -103,6 +103,13 @@ impl Awaiting {
         self.entries.is_empty()
     }
 
+    /// Whether the book waits (its outcome lower-case, as subscribed).
+    pub(super) fn contains(&self, parsec_id: &str, outcome: &str) -> bool {
+        self.entries
+            .iter()
+            .any(|e| e.parsec_id == parsec_id && e.outcome == outcome)
+    }
+
     /// The book is no longer subscribed.
     pub(super) fn forget(&mut self, parsec_id: &str, outcome: &str) {
         self.entries

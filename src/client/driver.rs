@@ -887,11 +887,36 @@ impl Driver {
                 .collect(),
             _ => Vec::new(),
         };
+        // A 2001 naming a market answers a `resync` of one of its books the
+        // server holds no subscription of (it lost it without closing the
+        // connection): the resync timeout would ask again for ever, each
+        // time refused. Its resyncing books the client keeps, and is not
+        // already subscribing, are subscribed again: the snapshot that
+        // answers ends the resync. (A 2001 that answered something else
+        // costs a snapshot; one that answers the subscribe too leaves the
+        // book to the snapshot timeout, as any unanswered subscribe.)
+        let forgotten: Vec<Subscription> = match &parsec_id {
+            Some(id) if code == ErrorCode::Malformed => self
+                .store
+                .resyncing()
+                .filter(|k| *k.parsec_id == **id)
+                .filter_map(|k| self.subscription(&k.parsec_id, &k.outcome.to_ascii_lowercase()))
+                .filter(|s| {
+                    !self.awaiting.contains(&s.parsec_id, &s.outcome)
+                        && !self.pending_subscribe.iter().any(|p| p.same_book(s))
+                })
+                .collect(),
+            _ => Vec::new(),
+        };
         self.publish(Event::ServerError {
             code,
             message,
             parsec_id,
         });
+        for s in forgotten {
+            self.counters.resubscribes += 1;
+            self.pending_subscribe.push(s);
+        }
         for (id, outcome) in gone {
             self.drop_refused(&id, &outcome, code);
         }

@@ -198,6 +198,12 @@ pub enum Fault {
     /// book is lost unanswered: only a client that sends it again after its
     /// timeout (A4.7) gets the book back.
     LostResync,
+    /// As [`Fault::ResyncRequired`], and the server forgets the book's
+    /// subscription (as a server that lost its state without closing the
+    /// connection): its frames stop, and the client's `resync` of it gets
+    /// `error` 2001 naming the market ("not subscribed"). Only a client that
+    /// subscribes the book again gets it back.
+    ForgottenSubscription,
 }
 
 impl Fault {
@@ -208,10 +214,10 @@ impl Fault {
     /// let names: Vec<&str> = Fault::ALL.iter().map(|f| f.name()).collect();
     /// assert_eq!(
     ///     names.join(","),
-    ///     "gap,duplicate,reorder,resync_required,needs_refresh,slow_reader,malformed,disconnect,silence,outage,lost_resync"
+    ///     "gap,duplicate,reorder,resync_required,needs_refresh,slow_reader,malformed,disconnect,silence,outage,lost_resync,forgotten_subscription"
     /// );
     /// ```
-    pub const ALL: [Fault; 11] = [
+    pub const ALL: [Fault; 12] = [
         Fault::Gap,
         Fault::Duplicate,
         Fault::Reorder,
@@ -223,6 +229,7 @@ impl Fault {
         Fault::Silence,
         Fault::Outage,
         Fault::LostResync,
+        Fault::ForgottenSubscription,
     ];
 
     /// The fault's name on the command line (`gap`, `duplicate`, ...).
@@ -243,6 +250,7 @@ impl Fault {
             Fault::Silence => "silence",
             Fault::Outage => "outage",
             Fault::LostResync => "lost_resync",
+            Fault::ForgottenSubscription => "forgotten_subscription",
         }
     }
 
@@ -263,7 +271,7 @@ impl Fault {
 /// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct FaultRates {
-    rates: [f64; 11],
+    rates: [f64; Fault::ALL.len()],
 }
 
 impl FaultRates {
@@ -294,7 +302,11 @@ impl FaultRates {
         for f in Fault::ALL {
             let scale = if matches!(
                 f,
-                Fault::Disconnect | Fault::Silence | Fault::Outage | Fault::LostResync
+                Fault::Disconnect
+                    | Fault::Silence
+                    | Fault::Outage
+                    | Fault::LostResync
+                    | Fault::ForgottenSubscription
             ) {
                 0.1
             } else {
@@ -382,7 +394,7 @@ impl FaultRates {
 /// }
 /// let stats = sim.stats();
 /// assert_eq!((stats.connections, stats.auth_ok, stats.snapshots), (1, 1, 1));
-/// assert_eq!(stats.faults, [0; 11]); // none configured
+/// assert_eq!(stats.faults, [0; 12]); // none configured
 /// # drop(client);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
@@ -420,7 +432,7 @@ pub struct SimStats {
     /// Activity frames (trades, fills) sent.
     pub activity: u64,
     /// Faults injected, by [`Fault::ALL`] order.
-    pub faults: [u64; 11],
+    pub faults: [u64; Fault::ALL.len()],
     /// Parlay connections (handshakes done).
     pub parlay_connections: u64,
     /// Parlay connections closed at once (bad or missing key, low tier, cap).
@@ -460,7 +472,7 @@ struct Counters {
     lost_resyncs: AtomicU64,
     errors: AtomicU64,
     activity: AtomicU64,
-    faults: [AtomicU64; 11],
+    faults: [AtomicU64; Fault::ALL.len()],
     parlay_connections: AtomicU64,
     parlay_rejected: AtomicU64,
     odds_updates: AtomicU64,

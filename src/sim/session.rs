@@ -235,6 +235,13 @@ impl Session {
         }
     }
 
+    /// Drops the connection's subscription of book `k` (its frames stop).
+    fn forget(&mut self, k: (u32, u8)) {
+        self.subs.remove(&k);
+        self.flood.retain(|(f, _)| *f != k);
+        self.flood_block = None;
+    }
+
     fn silent(&mut self) -> bool {
         match self.silent_until {
             Some(t) if Instant::now() < t => true,
@@ -442,9 +449,7 @@ impl Session {
                     if let Some(id) = selector_id(sel) {
                         let outcome = sel.outcome.as_deref().unwrap_or("yes");
                         if let Some(k) = resolve(&self.shared, &id, outcome) {
-                            self.subs.remove(&k);
-                            self.flood.retain(|(f, _)| *f != k);
-                            self.flood_block = None;
+                            self.forget(k);
                         }
                     }
                 }
@@ -459,9 +464,7 @@ impl Session {
                     // A market taken off the list since: not found (2002),
                     // subscribed or not, and its book's frames stop.
                     Some(k) if delisted => {
-                        self.subs.remove(&k);
-                        self.flood.retain(|(f, _)| *f != k);
-                        self.flood_block = None;
+                        self.forget(k);
                         self.error(ws, 2002, "market not found", Some(&parsec_id))
                             .await
                     }
@@ -738,6 +741,7 @@ impl Session {
                 self.shared.count_fault(f);
             }
             let mut frames: Vec<Message> = Vec::with_capacity(3);
+            let mut forget = false;
             // Frames sent that are not deltas (notices, errors, malformed).
             let mut others = 0;
             let delta = |out: &mut ServerWriter, condition: Condition| {
@@ -768,10 +772,17 @@ impl Session {
                 // again, in the snapshot its resync brings.
                 // (Each fault is named after the notice it sends.)
                 // (`LostResync` sends `resync_required` and loses the
-                // resync that answers it.)
-                Some(f @ (Fault::ResyncRequired | Fault::SlowReader | Fault::LostResync)) => {
+                // resync that answers it; `ForgottenSubscription` sends it
+                // and forgets the subscription, below.)
+                Some(
+                    f @ (Fault::ResyncRequired
+                    | Fault::SlowReader
+                    | Fault::LostResync
+                    | Fault::ForgottenSubscription),
+                ) => {
                     sub.seq -= 1;
                     sub.lose_resync |= f == Fault::LostResync;
+                    forget = f == Fault::ForgottenSubscription;
                     others += 1;
                     let notice = match f {
                         Fault::SlowReader => "slow_reader",
@@ -835,6 +846,13 @@ impl Session {
                 .counters
                 .deltas
                 .fetch_add(deltas, Ordering::Relaxed);
+            if forget {
+                self.forget(key);
+                return match ws.flush().await {
+                    Ok(()) => Flow::Continue,
+                    Err(_) => Flow::Close,
+                };
+            }
         }
         if let (Some(p), true, false) = (tick.print, self.shared.config.trades, silent) {
             let fill = self.rng.u8(0..10) == 0;
