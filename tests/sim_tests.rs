@@ -248,6 +248,47 @@ async fn subscribed_to_sim_0(sim: &Simulator) -> (Ws, serde_json::Value) {
 }
 
 #[test]
+fn a_book_subscribed_again_on_one_connection_never_repeats_a_seq() {
+    let sim = Simulator::start(SimConfig {
+        rate_hz: 200.0,
+        markets: 1,
+        ..SimConfig::default()
+    })
+    .unwrap();
+    rt().block_on(async {
+        let (mut ws, book) = subscribed_to_sim_0(&sim).await;
+        let mut last = book["server_seq"].as_u64().unwrap();
+        for _ in 0..5 {
+            let delta = next_of(&mut ws, "orderbook_delta").await.unwrap();
+            last = last.max(delta["server_seq"].as_u64().unwrap());
+        }
+        send(
+            &mut ws,
+            r#"{"type":"unsubscribe","markets":[{"parsec_id":"sim:0"}]}"#,
+        )
+        .await;
+        send(
+            &mut ws,
+            r#"{"type":"subscribe","markets":[{"parsec_id":"sim:0"}]}"#,
+        )
+        .await;
+        // Deltas sent before the unsubscribe took may come first.
+        let again = loop {
+            let v = next_json(&mut ws).await.unwrap();
+            match v["type"].as_str() {
+                Some("orderbook_delta") => last = last.max(v["server_seq"].as_u64().unwrap()),
+                Some("orderbook") => break v,
+                _ => {}
+            }
+        };
+        // The new subscription counts on from above the old one: a delta a
+        // client still buffers cannot continue its snapshot.
+        let seq = again["server_seq"].as_u64().unwrap();
+        assert!(seq > last, "{seq} after {last}");
+    });
+}
+
+#[test]
 fn two_reorders_in_a_row_deliver_every_delta_once() {
     let sim = Simulator::start(SimConfig {
         rate_hz: 200.0,

@@ -21,7 +21,9 @@
 //!
 //! Books confirmed on this connection are never dropped by an error here;
 //! the driver drops a market's books that are resyncing on a 2002, which
-//! also answers their `resync`.
+//! also answers their `resync`, and subscribes them again on a 2001 naming
+//! their market (the server no longer holds their subscription): that
+//! `subscribe` then waits here like any other.
 //!
 //! An `unsubscribe` has no answer at all, and a 3001 may have refused it: a
 //! book unsubscribed on this connection whose frames still arrive after the

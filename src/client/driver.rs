@@ -629,16 +629,17 @@ impl Driver {
             Ok(true) => {
                 if self.leaving.is_empty() {
                     if let Some((token, body)) = self.parser.marked_delta() {
+                        #[cfg(debug_assertions)]
+                        if let Ok(Frame::Delta(d)) = self.parser.scanned(bytes).0 {
+                            // As `apply_message` and `find_marked` check
+                            // (before the stamp: not timed as the apply).
+                            self.store.debug_check_token(token, &d.market);
+                        }
                         let parsed_ns = if self.config.latency {
                             clock::now_ns()
                         } else {
                             0
                         };
-                        #[cfg(debug_assertions)]
-                        if let Ok(Frame::Delta(d)) = self.parser.scanned(bytes).0 {
-                            // As `apply_message` and `find_marked` check.
-                            self.store.debug_check_token(token, &d.market);
-                        }
                         if let Some(applied) = self.store.apply_known_delta(token, &body, recv_ns) {
                             self.counters.direct_deltas += 1;
                             if self.config.latency {

@@ -554,18 +554,20 @@ pub struct ClientCounters {
     pub server_errors: u64,
     /// `error` 3001 received (should stay 0: the pacer's job).
     pub rate_limited: u64,
-    /// Books subscribed again because no snapshot came within the snapshot timeout.
+    /// Books subscribed again: no snapshot came within the snapshot
+    /// timeout, or a 2001 answered the `resync` of a book the server no
+    /// longer held a subscription of.
     pub resubscribes: u64,
     /// Subscriptions dropped because the server refused them (2002, 2005, 3002).
     pub dropped_subscriptions: u64,
     /// Unsubscribes sent again: the book's frames still came after the
     /// snapshot timeout, or a 3001 came within a second of the unsubscribe.
     pub unsubscribes_resent: u64,
-    /// Deltas that went from the parser straight to their book, with no
-    /// [`Frame`](crate::Frame) built ([`BookStore::apply_message`](crate::BookStore::apply_message)'s
-    /// route): those of a market the parser has learned, while no left
-    /// book's frames are watched for. The rest of `store.deltas` took the
-    /// frame route.
+    /// Delta frames that went from the parser straight to the store, with
+    /// no [`Frame`](crate::Frame) built ([`BookStore::apply_message`](crate::BookStore::apply_message)'s
+    /// route), whatever the store then did with them (applied, buffered,
+    /// dropped as duplicates, gaps): those of a market the parser has
+    /// learned, while no left book's frames are watched for.
     pub direct_deltas: u64,
     /// The store's counters.
     pub store: Counters,

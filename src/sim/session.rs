@@ -208,6 +208,12 @@ struct Session {
     flood_block: Option<FloodBlock>,
     /// `unsubscribe` frames dropped so far (`SimConfig::lost_unsubscribes`).
     lost_unsubscribes: usize,
+    /// The last seq of each book whose subscription ended on this
+    /// connection: subscribed again, it counts on from above it, so no seq
+    /// is sent twice for one book on one connection (a delta still held in
+    /// a client's resync buffer cannot continue the new snapshot, and the
+    /// truth log holds one entry per seq).
+    ended_seqs: HashMap<(u32, u8), u64>,
 }
 
 type Ws<S> = WebSocketStream<S>;
@@ -232,12 +238,15 @@ impl Session {
             flood: Vec::new(),
             flood_block: None,
             lost_unsubscribes: 0,
+            ended_seqs: HashMap::new(),
         }
     }
 
     /// Drops the connection's subscription of book `k` (its frames stop).
     fn forget(&mut self, k: (u32, u8)) {
-        self.subs.remove(&k);
+        if let Some(sub) = self.subs.remove(&k) {
+            self.ended_seqs.insert(k, sub.seq);
+        }
         self.flood.retain(|(f, _)| *f != k);
         self.flood_block = None;
     }
@@ -528,6 +537,10 @@ impl Session {
         // log's seqs apart.
         let start = (CONNECTION_BLOCKS - self.connection % CONNECTION_BLOCKS) * SEQ_BLOCK
             + self.rng.u64(1..1_000);
+        let start = match self.ended_seqs.get(&key) {
+            Some(&last) => start.max(last),
+            None => start,
+        };
         let sub = self.subs.entry(key).or_insert(Subscription {
             seq: start,
             activity_seq: 0,
