@@ -1193,6 +1193,39 @@ fn level_compact(b: &[u8], i: usize) -> Option<(Level, usize)> {
 /// Level slots made at a time ahead of the level reader.
 const LEVEL_CHUNK: usize = 64;
 
+/// Where [`compact_levels`] stopped short of the array's end.
+#[derive(Debug, Clone, Copy)]
+enum LevelStop {
+    /// At a level it does not read (whitespace, an exponent, a long number).
+    Level(usize),
+    /// After a level, at a byte other than `,` or `]` (whitespace).
+    Separator(usize),
+}
+
+/// Compact levels (`[price,size]`, each followed by `,` or `]`) from
+/// `b[pos..]` into `out`, as long as they come: `Ok` with the position after
+/// the array's `]`, or where a level or separator the general steps must
+/// read begins.
+#[inline(always)]
+fn compact_levels(b: &[u8], mut pos: usize, out: &mut Vec<Level>) -> Result<usize, LevelStop> {
+    loop {
+        // Room is made outside the loop that fills it: with no call that
+        // could grow `out` inside, its length stays in a register.
+        out.reserve(LEVEL_CHUNK);
+        while out.len() < out.capacity() {
+            let Some((level, end)) = level_compact(b, pos) else {
+                return Err(LevelStop::Level(pos));
+            };
+            out.push(level);
+            match b.get(end) {
+                Some(b',') => pos = end + 1,
+                Some(b']') => return Ok(end + 1),
+                _ => return Err(LevelStop::Separator(end)),
+            }
+        }
+    }
+}
+
 /// Bytes that hold any compact level (`[`, 11 + 1 + 8 digits twice, `,`, `]`).
 const LEVEL_WINDOW: usize = 44;
 
@@ -1774,45 +1807,26 @@ impl<'b> Cursor<'b> {
             self.pos += 1;
             return Some(());
         }
-        // The position lives in a local while levels are compact (fewer stores).
-        let buf = self.buf;
-        let mut pos = self.pos;
         loop {
-            // Room is made outside the loop that fills it: with no call that
-            // could grow `out` inside, its length stays in a register.
-            out.reserve(LEVEL_CHUNK);
-            while out.len() < out.capacity() {
-                // The compact layout `[price,size]` directly; anything else (whitespace,
-                // exponents, long numbers) through the general steps.
-                match level_compact(buf, pos) {
-                    Some((level, end)) => {
-                        out.push(level);
-                        pos = end;
-                    }
-                    None => {
-                        // Whitespace after the `,` too: the compact layout has none.
-                        self.pos = pos;
-                        self.ws();
-                        out.push(self.level_general()?);
-                        pos = self.pos;
-                    }
+            // The compact layout `[price,size]` directly; anything else
+            // (whitespace, exponents, long numbers) through the general steps.
+            match compact_levels(self.buf, self.pos, out) {
+                Ok(end) => {
+                    self.pos = end;
+                    return Some(());
                 }
-                match buf.get(pos) {
-                    Some(b',') => pos += 1,
-                    Some(b']') => {
-                        self.pos = pos + 1;
-                        return Some(());
-                    }
-                    _ => {
-                        self.pos = pos;
-                        self.ws();
-                        match self.next()? {
-                            b',' => pos = self.pos,
-                            b']' => return Some(()),
-                            _ => return None,
-                        }
-                    }
+                Err(LevelStop::Level(at)) => {
+                    self.pos = at;
+                    self.ws();
+                    out.push(self.level_general()?);
                 }
+                Err(LevelStop::Separator(at)) => self.pos = at,
+            }
+            self.ws();
+            match self.next()? {
+                b',' => {}
+                b']' => return Some(()),
+                _ => return None,
             }
         }
     }

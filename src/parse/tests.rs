@@ -175,6 +175,40 @@ fn snapshot_levels_read_alike_inside_and_past_the_level_window() {
     }
 }
 
+/// A level array whose compact levels alternate with ones the compact reader
+/// leaves to the general steps (whitespace inside a level, before or after
+/// a separator, an exponent) reads every level, in order, as simd-json does.
+#[test]
+fn compact_and_general_levels_mix_in_one_array() {
+    let levels = [
+        "[0.5,1]",
+        "[ 0.51, 2 ]",
+        "[0.52,3] ",
+        "[0.53,4e0]",
+        " [0.54,5]",
+        "[0.55,6]",
+    ];
+    let n = levels.len();
+    for start in 0..n {
+        for len in 1..=n {
+            let list: Vec<&str> = (0..len).map(|k| levels[(start + k) % n]).collect();
+            for sep in [",", " ,", ", ", "\n,\t"] {
+                let frame = format!(
+                    r#"{{"type":"orderbook","parsec_id":"kalshi:X","outcome":"yes","server_seq":5,"asks":[[0.9,1]],"bids":[{}]}}"#,
+                    list.join(sep)
+                );
+                let (fast, general) = parse_both(frame.as_bytes());
+                assert!(fast, "the fast path reads {frame}: {general}");
+                let mut p = FrameParser::new();
+                let Some(Frame::Book(b)) = p.parse_fast(frame.as_bytes()) else {
+                    panic!("{frame}")
+                };
+                assert_eq!(b.bids.len(), len, "{frame}");
+            }
+        }
+    }
+}
+
 /// The compact change reader, like the level reader, works on a fixed window
 /// while one fits before the frame's end: changes of every length and place
 /// read exactly, and the ones it does not take read as simd-json reads them.
