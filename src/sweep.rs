@@ -12,6 +12,11 @@ use crate::frame::Level;
 use crate::price::{scaled_to_f64, Price, Size, DECIMALS, UNITS_PER_ONE};
 
 /// Units of [`Sweep::notional`] in one unit of price times one of size (1e16).
+///
+/// ```
+/// use wirebook::sweep::NOTIONAL_UNITS_PER_ONE;
+/// assert_eq!(NOTIONAL_UNITS_PER_ONE, 10_000_000_000_000_000);
+/// ```
 pub const NOTIONAL_UNITS_PER_ONE: u128 = (UNITS_PER_ONE as u128) * (UNITS_PER_ONE as u128);
 
 /// The result of walking one side of a book, best level first, to fill a size.
