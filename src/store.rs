@@ -121,19 +121,42 @@ pub enum StoreError {
     EmptyId,
 }
 
-/// Which book: `parsec_id` and outcome (outcome compared case-insensitively).
+/// Which book: `parsec_id` and outcome (outcome compared case-insensitively,
+/// PROTOCOL.md A4.6: `==` and the hash too, so keys that name one book in
+/// different cases, as frames and subscriptions may write it, are equal).
 ///
 /// ```
 /// use wirebook::BookKey;
 /// let k = BookKey::new("kalshi:X", "Yes");
 /// assert!(k.matches("kalshi:X", "YES"));
+/// assert_eq!(k, BookKey::new("kalshi:X", "yes"));
+/// assert_ne!(k, BookKey::new("kalshi:x", "yes")); // ids are exact
+/// let books: std::collections::HashSet<BookKey> = [k.clone(), BookKey::new("kalshi:X", "YES")].into();
+/// assert_eq!(books.len(), 1);
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Eq)]
 pub struct BookKey {
     /// `exchange:market_id`.
     pub parsec_id: Arc<str>,
     /// Outcome as first seen.
     pub outcome: Arc<str>,
+}
+
+impl PartialEq for BookKey {
+    fn eq(&self, other: &BookKey) -> bool {
+        self.matches(&other.parsec_id, &other.outcome)
+    }
+}
+
+impl std::hash::Hash for BookKey {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.parsec_id.hash(state);
+        // Case-folded, as `eq` compares.
+        for b in self.outcome.bytes() {
+            state.write_u8(b.to_ascii_lowercase());
+        }
+        state.write_u8(0xff);
+    }
 }
 
 impl BookKey {
