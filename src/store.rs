@@ -243,6 +243,10 @@ pub struct Counters {
     pub replayed: u64,
     /// Buffered deltas dropped because they did not continue the snapshot.
     pub discarded: u64,
+    /// Snapshots after which the replay stopped below a frame that came
+    /// while resyncing (a hole, or a full buffer): the book was resynced
+    /// again rather than published behind it.
+    pub behind_after_replay: u64,
     /// Deltas dropped because their book had no snapshot yet.
     pub dropped_before_snapshot: u64,
     /// Frames after which the book was crossed.
@@ -308,7 +312,35 @@ struct Pending {
     seq: u64,
     start: u32,
     len: u32,
-    needs_refresh: bool,
+    word: Word,
+}
+
+/// What a delta says of its book and feed besides its changes: applied with
+/// it, live or replayed after a resync.
+#[derive(Debug, Clone, Copy, Default)]
+struct Word {
+    book_state: Option<WireBookState>,
+    feed_state: Option<FeedState>,
+    stale_after_ms: Option<u64>,
+    exchange_ts_ms: Option<u64>,
+    ingest_ts_ms: Option<u64>,
+}
+
+impl Word {
+    #[inline(always)]
+    fn of(d: &DeltaBody<'_>) -> Word {
+        Word {
+            book_state: d.book_state,
+            feed_state: d.feed_state,
+            stale_after_ms: d.stale_after_ms,
+            exchange_ts_ms: d.exchange_ts_ms,
+            ingest_ts_ms: d.ingest_ts_ms,
+        }
+    }
+
+    fn needs_refresh(&self) -> bool {
+        self.book_state == Some(WireBookState::NeedsRefresh)
+    }
 }
 
 /// Changes a book keeps room for between resyncs. A resync may buffer up to
@@ -339,6 +371,10 @@ struct Slot {
     attempt: u32,
     /// When the in-flight resync was handed to the network layer.
     sent_ns: Option<u64>,
+    /// The highest seq of a frame that came while the book was resyncing,
+    /// buffered or not (0: none): a replay that stops below it leaves the
+    /// book known to be behind.
+    seen_seq: u64,
     pending: Vec<Pending>,
     pending_changes: Vec<Change>,
     meta: Meta,
@@ -353,8 +389,40 @@ impl Slot {
         self.resync_outstanding && self.active
     }
 
+    /// A continuing delta's word on the book and its feed, applied.
+    #[inline(always)]
+    fn take_word(&mut self, w: &Word) {
+        match (w.book_state, w.feed_state) {
+            (Some(st), _) => {
+                self.said_stale = st == WireBookState::Stale;
+                self.venue_down = false;
+            }
+            // `book_state` is optional on a delta: one that says the
+            // server's link to the venue is healthy ends a 2003's
+            // staleness too, or a server that never sends the field
+            // would leave the books stale until a snapshot. The
+            // server's own `stale` stands until it says otherwise.
+            (None, Some(FeedState::Healthy)) => self.venue_down = false,
+            (None, _) => {}
+        }
+        self.meta.server_stale = self.said_stale || self.venue_down;
+        if w.feed_state.is_some() {
+            self.meta.feed_state = w.feed_state;
+        }
+        if w.exchange_ts_ms.is_some() {
+            self.meta.exchange_ts_ms = w.exchange_ts_ms;
+        }
+        if w.ingest_ts_ms.is_some() {
+            self.meta.ingest_ts_ms = w.ingest_ts_ms;
+        }
+        if w.stale_after_ms.is_some() {
+            self.meta.stale_after_ms = w.stale_after_ms;
+        }
+    }
+
     /// Empties the resync buffer, giving back room beyond [`RETAINED_CHANGES`].
     fn clear_pending(&mut self) {
+        self.seen_seq = 0;
         self.pending.clear();
         self.pending_changes.clear();
         if self.pending_changes.capacity() > RETAINED_CHANGES {
@@ -716,6 +784,7 @@ impl BookStore {
             queued: false,
             attempt: 0,
             sent_ns: None,
+            seen_seq: 0,
             pending: Vec::with_capacity(self.config.resync_buffer),
             pending_changes: Vec::new(),
             meta: Meta {
@@ -991,8 +1060,16 @@ impl BookStore {
         s.attempt = 0;
         s.meta.advance(f.server_seq, now_ns);
         s.said_stale = f.book_state == Some(WireBookState::Stale);
-        s.venue_down = false;
-        s.meta.server_stale = s.said_stale;
+        // A 2003's staleness ends as on a delta: on the snapshot's
+        // `book_state`, or on a healthy feed; a snapshot whose feed is
+        // degraded or disconnected and that says nothing of the book keeps
+        // it (A5: that exchange's books are not fresh). One that says
+        // neither (both are required on a snapshot) is a whole new book.
+        match (f.book_state, f.feed_state) {
+            (Some(_), _) | (None, Some(FeedState::Healthy) | None) => s.venue_down = false,
+            (None, Some(_)) => {}
+        }
+        s.meta.server_stale = s.said_stale || s.venue_down;
         s.meta.feed_state = f.feed_state.or(s.meta.feed_state);
         s.meta.exchange_ts_ms = f.exchange_ts_ms;
         s.meta.ingest_ts_ms = f.ingest_ts_ms;
@@ -1007,10 +1084,20 @@ impl BookStore {
         // Rule A4.9 for the snapshot itself, before any buffered delta is
         // replayed onto it (a replayed delta could uncross it and hide it),
         // then after each replayed delta: the book's crossing is settled here.
+        let mut behind = false;
         if !corrupt {
-            corrupt = crossed(&self.slots[i].book, &mut self.counters) || self.replay(i);
+            corrupt = crossed(&self.slots[i].book, &mut self.counters);
+            if !corrupt {
+                (corrupt, behind) = self.replay(i);
+            }
         }
-        if self.settle_checked(i, corrupt, Dirty::ALL) {
+        if behind {
+            // Whole, but behind a change that came while resyncing and
+            // will not come again: never published as fresh, resynced.
+            self.slots[i].corrupt_seq = 0;
+            self.counters.behind_after_replay += 1;
+            self.gap(i);
+        } else if self.settle_checked(i, corrupt, Dirty::ALL) {
             // The book is whole again at this seq: the seq that once
             // corrupted it no longer stops a replay (rule A4.1: a later
             // snapshot's seq may go back, e.g. on a new connection).
@@ -1020,8 +1107,9 @@ impl BookStore {
     }
 
     /// Applies buffered deltas that continue the snapshot; drops the rest.
-    /// Returns whether the book became corrupt on the way.
-    fn replay(&mut self, i: usize) -> bool {
+    /// Returns whether the book became corrupt on the way, and else whether
+    /// it is behind a frame that came while it was resyncing.
+    fn replay(&mut self, i: usize) -> (bool, bool) {
         let s = &mut self.slots[i];
         let mut corrupt = false;
         let mut replayed = 0;
@@ -1037,7 +1125,7 @@ impl BookStore {
             let p = s.pending[k];
             s.meta.seq = next;
             replayed += 1;
-            if p.needs_refresh {
+            if p.word.needs_refresh() {
                 corrupt = true;
                 break;
             }
@@ -1046,6 +1134,9 @@ impl BookStore {
                 corrupt = true;
                 break;
             }
+            // Its word on the book and feed too (a replayed `stale` or
+            // degraded feed must not read as fresh).
+            s.take_word(&p.word);
             // Rule A4.9 holds after every frame, not only after the last one:
             // a later delta could uncross a corrupt book and hide it.
             if crossed(&s.book, &mut self.counters) {
@@ -1054,11 +1145,16 @@ impl BookStore {
             }
         }
         let discarded = s.pending.len() - replayed;
+        // A frame past where the replay stopped came while resyncing (kept
+        // and not continuing, or lost to a full buffer): the book is behind
+        // a change it will not be sent again. Resync (A4.2 drops the rest;
+        // A4.7: never served as fresh).
+        let behind = !corrupt && s.meta.seq < s.seen_seq;
         s.clear_pending();
         self.counters.replayed += replayed as u64;
         self.counters.deltas += replayed as u64;
         self.counters.discarded += discarded as u64;
-        corrupt
+        (corrupt, behind)
     }
 
     fn apply_delta(&mut self, d: &DeltaFrame<'_>, token: MarketToken, now_ns: u64) -> Applied {
@@ -1071,7 +1167,8 @@ impl BookStore {
     /// A delta of the active book in slot `i`.
     #[inline(always)]
     fn apply_delta_at(&mut self, i: usize, d: &DeltaBody<'_>, now_ns: u64) -> Applied {
-        let needs_refresh = d.book_state == Some(WireBookState::NeedsRefresh);
+        let word = Word::of(d);
+        let needs_refresh = word.needs_refresh();
         if needs_refresh {
             self.counters.needs_refresh += 1;
         }
@@ -1082,46 +1179,27 @@ impl BookStore {
                 Applied::DroppedBeforeSnapshot
             }
             Phase::Resyncing => {
-                self.buffer(i, d.server_seq, d.changes, needs_refresh);
+                self.buffer(i, d.server_seq, d.changes, word);
                 Applied::Buffered
             }
             Phase::Live => {
                 if d.server_seq <= s.meta.seq {
+                    if needs_refresh {
+                        // A4.4: `needs_refresh` on any frame acts as a
+                        // gap, a late one too.
+                        self.gap(i);
+                        return Applied::Gap;
+                    }
                     self.counters.duplicates += 1;
                     return Applied::Duplicate;
                 }
                 if d.server_seq != s.meta.seq + 1 {
                     self.gap(i);
-                    self.buffer(i, d.server_seq, d.changes, needs_refresh);
+                    self.buffer(i, d.server_seq, d.changes, word);
                     return Applied::Gap;
                 }
                 s.meta.advance(d.server_seq, now_ns);
-                match (d.book_state, d.feed_state) {
-                    (Some(st), _) => {
-                        s.said_stale = st == WireBookState::Stale;
-                        s.venue_down = false;
-                    }
-                    // `book_state` is optional on a delta: one that says the
-                    // server's link to the venue is healthy ends a 2003's
-                    // staleness too, or a server that never sends the field
-                    // would leave the books stale until a snapshot. The
-                    // server's own `stale` stands until it says otherwise.
-                    (None, Some(FeedState::Healthy)) => s.venue_down = false,
-                    (None, _) => {}
-                }
-                s.meta.server_stale = s.said_stale || s.venue_down;
-                if d.feed_state.is_some() {
-                    s.meta.feed_state = d.feed_state;
-                }
-                if d.exchange_ts_ms.is_some() {
-                    s.meta.exchange_ts_ms = d.exchange_ts_ms;
-                }
-                if d.ingest_ts_ms.is_some() {
-                    s.meta.ingest_ts_ms = d.ingest_ts_ms;
-                }
-                if d.stale_after_ms.is_some() {
-                    s.meta.stale_after_ms = d.stale_after_ms;
-                }
+                s.take_word(&word);
                 if needs_refresh {
                     s.corrupt_seq = s.corrupt_seq.max(s.meta.seq);
                     self.gap(i);
@@ -1150,7 +1228,7 @@ impl BookStore {
         match s.phase {
             Phase::AwaitingSnapshot => Applied::NotBookState,
             Phase::Resyncing => {
-                self.buffer(i, seq, &[], false);
+                self.buffer(i, seq, &[], Word::default());
                 Applied::Buffered
             }
             Phase::Live if seq <= s.meta.seq => {
@@ -1159,7 +1237,7 @@ impl BookStore {
             }
             Phase::Live if seq != s.meta.seq + 1 => {
                 self.gap(i);
-                self.buffer(i, seq, &[], false);
+                self.buffer(i, seq, &[], Word::default());
                 Applied::Gap
             }
             Phase::Live => {
@@ -1170,9 +1248,10 @@ impl BookStore {
         }
     }
 
-    fn buffer(&mut self, i: usize, seq: u64, changes: &[Change], needs_refresh: bool) {
+    fn buffer(&mut self, i: usize, seq: u64, changes: &[Change], word: Word) {
         let cap = self.config.resync_buffer;
         let s = &mut self.slots[i];
+        s.seen_seq = s.seen_seq.max(seq);
         if s.pending.len() >= cap
             || s.pending_changes.len() + changes.len() > cap.saturating_mul(256)
         {
@@ -1183,7 +1262,7 @@ impl BookStore {
             seq,
             start: s.pending_changes.len() as u32,
             len: changes.len() as u32,
-            needs_refresh,
+            word,
         });
         s.pending_changes.extend_from_slice(changes);
         self.counters.buffered += 1;
@@ -1362,6 +1441,45 @@ impl BookStore {
             s.corrupt_seq = 0;
             self.publish(i, Dirty::default());
         }
+    }
+
+    /// A `subscribe` for a book the store holds went out again (its
+    /// subscription was lost, or the caller starts it over): the new
+    /// subscription counts `server_seq` afresh (A4: per subscription), so the
+    /// book waits for its snapshot like a new one. Nothing buffered from the
+    /// old subscription can be replayed onto the new one's snapshot, and the
+    /// book's outstanding resync is forgotten; readers see
+    /// `AwaitingSnapshot` (levels kept). Returns whether the store holds
+    /// the book.
+    ///
+    /// ```
+    /// use wirebook::{BookState, BookStore, FrameParser};
+    /// let (mut store, mut parser) = (BookStore::default(), FrameParser::new());
+    /// let book = store.track("kalshi:X", "yes")?;
+    /// for frame in [
+    ///     r#"{"type":"orderbook","parsec_id":"kalshi:X","outcome":"yes","bids":[[0.45,10]],"asks":[[0.47,5]],"server_seq":100}"#,
+    ///     r#"{"type":"orderbook_delta","parsec_id":"kalshi:X","outcome":"yes","changes":[{"side":"bid","price":0.46,"size":1}],"server_seq":105}"#,
+    /// ] {
+    ///     store.ingest(&mut parser, &mut frame.as_bytes().to_vec(), 0)?;
+    /// }
+    /// assert_eq!(book.snapshot(1).state, BookState::Resyncing); // a gap: 101 to 104 lost
+    /// assert!(store.resubscribed("kalshi:X", "yes"));
+    /// assert_eq!(book.snapshot(1).state, BookState::AwaitingSnapshot);
+    /// assert!(store.next_resync(0).is_none(), "the subscribe brings the snapshot");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn resubscribed(&mut self, parsec_id: &str, outcome: &str) -> bool {
+        let Some(i) = self.find(parsec_id, outcome) else {
+            return false;
+        };
+        let s = &mut self.slots[i];
+        s.phase = Phase::AwaitingSnapshot;
+        s.resync_outstanding = false;
+        s.sent_ns = None;
+        s.clear_pending();
+        s.corrupt_seq = 0;
+        self.publish(i, Dirty::default());
+        true
     }
 
     /// Keys of the books currently resyncing.

@@ -915,6 +915,9 @@ impl Driver {
             parsec_id,
         });
         for s in forgotten {
+            // A new subscription numbers afresh: nothing buffered from the
+            // old one may continue its snapshot.
+            self.store.resubscribed(&s.parsec_id, &s.outcome);
             self.counters.resubscribes += 1;
             self.pending_subscribe.push(s);
         }

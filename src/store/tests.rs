@@ -199,18 +199,106 @@ fn deltas_during_resync_are_buffered_and_continuous_ones_replayed() {
         h.delta(22, &[("bid", "0.2", "0"), ("bid", "0.3", "3")]),
         Applied::Buffered
     );
-    assert_eq!(h.delta(24, &[("bid", "0.4", "4")]), Applied::Buffered); // hole at 23
     assert_eq!(
         h.snapshot(20, &[("0.15", "1")], &[("0.9", "1")]),
         Applied::Snapshot
     );
     let s = h.read();
     assert_eq!(s.state, BookState::Fresh);
-    assert_eq!(s.seq, 22, "21 and 22 continue the snapshot; 24 does not");
+    assert_eq!(s.seq, 22, "21 and 22 continue the snapshot; 13 is older");
     assert_eq!(prices(&s.bids), ["3@0.3", "1@0.15"]);
     let c = h.store.counters();
-    assert_eq!((c.buffered, c.replayed, c.discarded), (4, 2, 2));
+    assert_eq!((c.buffered, c.replayed, c.discarded), (3, 2, 1));
     assert_eq!(h.delta(23, &[("bid", "0.5", "5")]), Applied::Delta);
+}
+
+/// A4.2 and A4.7: buffered deltas after a hole are dropped, but the book is
+/// then known to be behind a change that will not come again: it is resynced
+/// again, never published as fresh.
+#[test]
+fn a_replay_that_stops_at_a_hole_resyncs_again() {
+    let mut h = Harness::new();
+    h.seeded();
+    h.delta(13, &[("bid", "0.1", "1")]); // gap: 11 and 12 lost
+    assert_eq!(h.resyncs().len(), 1);
+    h.delta(21, &[("bid", "0.2", "2")]);
+    h.delta(22, &[("bid", "0.3", "3")]);
+    h.delta(24, &[("bid", "0.4", "4")]); // hole at 23
+    assert_eq!(
+        h.snapshot(20, &[("0.15", "1")], &[("0.9", "1")]),
+        Applied::Snapshot
+    );
+    let s = h.read();
+    assert_eq!((s.state, s.seq), (BookState::Resyncing, 22), "behind 24");
+    let c = h.store.counters();
+    assert_eq!((c.replayed, c.discarded, c.behind_after_replay), (2, 2, 1));
+    assert_eq!(h.resyncs().len(), 1, "a second resync");
+    assert_eq!(
+        h.snapshot(30, &[("0.15", "1")], &[("0.9", "1")]),
+        Applied::Snapshot
+    );
+    assert_eq!((h.read().state, h.read().seq), (BookState::Fresh, 30));
+}
+
+/// The word a buffered delta carries on its book and feed is applied when
+/// it is replayed, as it would have been live.
+#[test]
+fn a_replayed_delta_says_stale_as_a_live_one_would() {
+    let mut h = Harness::new();
+    h.seeded();
+    h.delta(13, &[]); // gap
+    h.send(&format!(
+        r#"{{"type":"orderbook_delta","parsec_id":"{ID}","outcome":"yes","changes":[],"server_seq":21,"book_state":"stale","feed_state":"degraded","exchange_ts_ms":77}}"#
+    ));
+    assert_eq!(
+        h.snapshot(20, &[("0.15", "1")], &[("0.9", "1")]),
+        Applied::Snapshot
+    );
+    let s = h.read();
+    assert_eq!((s.state, s.seq), (BookState::Stale, 21));
+    assert_eq!(s.feed_state, Some(FeedState::Degraded));
+    assert_eq!(s.exchange_ts_ms, Some(77));
+}
+
+/// A4.4: `needs_refresh` on any frame acts as a gap, one behind the book's
+/// seq too.
+#[test]
+fn needs_refresh_on_a_late_frame_acts_as_a_gap() {
+    let mut h = Harness::new();
+    h.seeded(); // seq 10
+    let late = h.send(&format!(
+        r#"{{"type":"orderbook_delta","parsec_id":"{ID}","outcome":"yes","changes":[],"server_seq":9,"book_state":"needs_refresh"}}"#
+    ));
+    assert_eq!(late, Applied::Gap);
+    assert_eq!(h.read().state, BookState::Resyncing);
+    assert_eq!(h.resyncs().len(), 1);
+    assert_eq!(h.store.counters().duplicates, 0);
+}
+
+/// A book subscribed again numbers afresh: deltas buffered from its old
+/// subscription are not replayed onto the new one's snapshot, and its
+/// resync is forgotten.
+#[test]
+fn a_book_subscribed_again_forgets_what_its_old_subscription_buffered() {
+    let mut h = Harness::new();
+    h.seeded(); // seq 10
+    h.delta(13, &[]); // gap
+    h.delta(105, &[("bid", "0.3", "7")]); // the old subscription's
+    assert!(h.store.resubscribed(ID, "yes"));
+    assert_eq!(h.read().state, BookState::AwaitingSnapshot);
+    assert!(h.resyncs().is_empty(), "the subscribe brings the snapshot");
+    assert_eq!(
+        h.snapshot(104, &[("0.15", "1")], &[("0.9", "1")]),
+        Applied::Snapshot
+    );
+    let s = h.read();
+    assert_eq!((s.state, s.seq), (BookState::Fresh, 104));
+    assert_eq!(
+        prices(&s.bids),
+        ["1@0.15"],
+        "105 was the old subscription's"
+    );
+    assert!(!h.store.resubscribed("kalshi:NONE", "yes"));
 }
 
 #[test]
@@ -481,15 +569,23 @@ fn resync_buffer_is_bounded() {
     }
     let c = h.store.counters();
     assert_eq!((c.buffered, c.buffer_overflows), (4, 6));
-    // Only 20..=23 were kept: a snapshot at 21 replays 22 and 23, then waits
-    // no further (24 was never buffered).
+    // Only 20..=23 were kept: a snapshot at 21 replays 22 and 23, but 24 to
+    // 29 came and were lost to the full buffer: the book is behind them and
+    // resyncs again instead of reading fresh at 23.
+    h.resyncs();
     assert_eq!(
         h.snapshot(21, &[("0.4", "1")], &[("0.5", "1")]),
         Applied::Snapshot
     );
     let s = h.read();
-    assert_eq!((s.state, s.seq), (BookState::Fresh, 23));
-    assert_eq!(h.delta(24, &[]), Applied::Delta);
+    assert_eq!((s.state, s.seq), (BookState::Resyncing, 23));
+    assert_eq!(h.resyncs().len(), 1);
+    assert_eq!(
+        h.snapshot(29, &[("0.4", "1")], &[("0.5", "1")]),
+        Applied::Snapshot
+    );
+    assert_eq!(h.read().state, BookState::Fresh);
+    assert_eq!(h.delta(30, &[]), Applied::Delta);
 }
 
 #[test]
@@ -516,8 +612,10 @@ fn resync_buffer_bounds_the_changes_it_holds_too() {
         Applied::Snapshot
     );
     let s = h.read();
-    assert_eq!((s.state, s.seq), (BookState::Fresh, 21), "22 was not kept");
+    // 22 was not kept, and the book is behind it: resynced again.
+    assert_eq!((s.state, s.seq), (BookState::Resyncing, 21));
     assert_eq!(prices(&s.bids), ["1@0.41", "1@0.4"]);
+    assert_eq!(h.store.counters().behind_after_replay, 1);
 }
 
 #[test]
@@ -704,7 +802,9 @@ fn snapshot_seq_may_jump_back_after_a_corrupt_frame_and_replay_goes_on() {
     // A new connection: its counter starts low again (rule A4.1).
     h.store.mark_disconnected();
     h.seeded(); // seq 10
-    h.delta(12, &[]); // gap: resyncing
+    h.send(&format!(
+        r#"{{"type":"resync_required","parsec_id":"{ID}","outcome":"yes"}}"#
+    )); // resyncing, nothing buffered
     h.delta(4, &[("bid", "0.46", "2")]);
     h.delta(5, &[("ask", "0.48", "1")]);
     h.resyncs();
@@ -752,6 +852,41 @@ fn exchange_unavailable_makes_that_exchanges_books_stale_until_a_fresh_frame() {
         r#"{"type":"error","code":2002,"message":"market not found","parsec_id":"kalshi:NOPE"}"#,
     );
     assert_eq!(h.read().state, BookState::Fresh);
+}
+
+/// A snapshot ends a 2003's staleness by the same rule as a delta: its
+/// `book_state`, or a healthy feed; one whose feed is degraded or
+/// disconnected and that says nothing of the book keeps it (A5).
+#[test]
+fn exchange_unavailable_outlives_a_snapshot_whose_feed_is_down() {
+    let mut h = Harness::new();
+    h.seeded(); // seq 10, neither field: a whole new book
+    h.send(r#"{"type":"error","code":2003,"message":"exchange unavailable"}"#);
+    let snap = |seq: u64, word: &str| {
+        format!(
+            r#"{{"type":"orderbook","parsec_id":"{ID}","outcome":"yes","bids":[[0.45,10]],"asks":[[0.47,3]],"server_seq":{seq}{word}}}"#
+        )
+    };
+    assert_eq!(
+        h.send(&snap(20, r#","feed_state":"disconnected""#)),
+        Applied::Snapshot
+    );
+    assert_eq!(h.read().state, BookState::Stale, "the venue is still down");
+    h.send(&snap(30, r#","feed_state":"healthy""#));
+    assert_eq!(h.read().state, BookState::Fresh);
+    h.send(r#"{"type":"error","code":2003,"message":"exchange unavailable"}"#);
+    h.send(&snap(
+        40,
+        r#","book_state":"fresh","feed_state":"degraded""#,
+    ));
+    assert_eq!(
+        h.read().state,
+        BookState::Fresh,
+        "the server's word on the book"
+    );
+    h.send(r#"{"type":"error","code":2003,"message":"exchange unavailable"}"#);
+    h.send(&snap(50, ""));
+    assert_eq!(h.read().state, BookState::Fresh, "no word against it");
 }
 
 /// `book_state` is optional on a delta: after a 2003, a delta without it

@@ -49,6 +49,7 @@ pub fn counters_json(c: &Counters) -> String {
         ("buffer_overflows", c.buffer_overflows),
         ("replayed", c.replayed),
         ("discarded", c.discarded),
+        ("behind_after_replay", c.behind_after_replay),
         ("dropped_before_snapshot", c.dropped_before_snapshot),
         ("crossed", c.crossed),
         ("parse_errors", c.parse_errors),
