@@ -1052,6 +1052,14 @@ impl BookStore {
         };
         self.counters.snapshots += 1;
         let s = &mut self.slots[i];
+        // The resync this snapshot answers (0: none); if the snapshot is no
+        // good, the next request counts on from it (A4.7: a book resyncing
+        // too long is reported, so its attempts must not start over).
+        let answered = if s.phase == Phase::Resyncing {
+            s.attempt
+        } else {
+            0
+        };
         let replaced = s.book.replace(f.bids, f.asks);
         s.phase = Phase::Live;
         s.disconnected = false;
@@ -1102,7 +1110,11 @@ impl BookStore {
             // corrupted it no longer stops a replay (rule A4.1: a later
             // snapshot's seq may go back, e.g. on a new connection).
             self.slots[i].corrupt_seq = 0;
+            return Applied::Snapshot;
         }
+        // Resyncing again: the request just queued is the next attempt.
+        let s = &mut self.slots[i];
+        s.attempt = s.attempt.max(answered + 1);
         Applied::Snapshot
     }
 
@@ -1292,6 +1304,14 @@ impl BookStore {
 
     fn gap_for(&mut self, m: &MarketRef<'_>) -> Applied {
         match self.active_slot(m, 0) {
+            // No snapshot on this connection yet: the one on its way (the
+            // subscribe's) is taken after whatever was lost, so there is
+            // nothing to resync (and the book keeps reading Disconnected or
+            // AwaitingSnapshot, not Resyncing with old levels).
+            Some(i) if self.slots[i].phase == Phase::AwaitingSnapshot => {
+                self.counters.dropped_before_snapshot += 1;
+                Applied::DroppedBeforeSnapshot
+            }
             Some(i) => {
                 self.gap(i);
                 Applied::Gap

@@ -260,6 +260,44 @@ fn a_replayed_delta_says_stale_as_a_live_one_would() {
     assert_eq!(s.exchange_ts_ms, Some(77));
 }
 
+/// A notice for a book with no snapshot on this connection yet asks for no
+/// resync: the snapshot on its way is taken after whatever was lost.
+#[test]
+fn resync_required_before_the_first_snapshot_waits_for_it() {
+    let mut h = Harness::new();
+    h.seeded();
+    h.store.mark_disconnected();
+    let applied = h.send(&format!(
+        r#"{{"type":"resync_required","parsec_id":"{ID}","outcome":"yes"}}"#
+    ));
+    assert_eq!(applied, Applied::DroppedBeforeSnapshot);
+    assert_eq!(h.read().state, BookState::Disconnected);
+    assert!(h.resyncs().is_empty());
+    h.seeded();
+    assert_eq!(h.read().state, BookState::Fresh);
+}
+
+/// A4.7: a snapshot that is no good (here crossed) answers a resync without
+/// ending it: the next request counts on, so a book resyncing too long
+/// shows in its attempts.
+#[test]
+fn a_bad_snapshot_does_not_start_the_resync_attempts_over() {
+    let mut h = Harness::new();
+    h.seeded();
+    h.delta(13, &[]); // gap
+    let attempts = |h: &mut Harness| h.resyncs().iter().map(|r| r.attempt).collect::<Vec<_>>();
+    assert_eq!(attempts(&mut h), [1]);
+    for want in [2, 3] {
+        h.snapshot(20, &[("0.5", "1")], &[("0.45", "1")]); // crossed
+        assert_eq!(h.read().state, BookState::Resyncing);
+        assert_eq!(attempts(&mut h), [want]);
+    }
+    h.snapshot(30, &[("0.45", "1")], &[("0.5", "1")]);
+    assert_eq!(h.read().state, BookState::Fresh);
+    h.delta(32, &[]); // a new gap starts at 1
+    assert_eq!(attempts(&mut h), [1]);
+}
+
 /// A4.4: `needs_refresh` on any frame acts as a gap, one behind the book's
 /// seq too.
 #[test]
