@@ -231,7 +231,8 @@ pub struct Counters {
     pub duplicates: u64,
     /// Gaps seen: seq holes, `resync_required`, `needs_refresh`, crossed books, `slow_reader`.
     pub gaps: u64,
-    /// `resync` requests made (first attempts).
+    /// Resyncs started: a gap's first request (a snapshot that is no good
+    /// starts another, whose requests count on from the one it answered).
     pub resyncs: u64,
     /// `resync` requests sent again after the timeout.
     pub resync_retries: u64,
@@ -280,7 +281,8 @@ pub struct Counters {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Applied {
-    /// A snapshot replaced the book.
+    /// A snapshot replaced the book (a snapshot that is no good, crossed,
+    /// `needs_refresh` or behind what came while resyncing, is a [`Gap`](Applied::Gap)).
     Snapshot,
     /// A delta was applied.
     Delta,
@@ -324,6 +326,9 @@ struct Word {
     stale_after_ms: Option<u64>,
     exchange_ts_ms: Option<u64>,
     ingest_ts_ms: Option<u64>,
+    /// Buffered before a 2003 that came later: replayed, its word on the
+    /// book and feed cannot end that 2003's staleness.
+    before_outage: bool,
 }
 
 impl Word {
@@ -335,6 +340,7 @@ impl Word {
             stale_after_ms: d.stale_after_ms,
             exchange_ts_ms: d.exchange_ts_ms,
             ingest_ts_ms: d.ingest_ts_ms,
+            before_outage: false,
         }
     }
 
@@ -371,6 +377,8 @@ struct Slot {
     attempt: u32,
     /// When the in-flight resync was handed to the network layer.
     sent_ns: Option<u64>,
+    /// The seq of the last snapshot applied.
+    snapshot_seq: u64,
     /// The highest seq of a frame that came while the book was resyncing,
     /// buffered or not (0: none): a replay that stops below it leaves the
     /// book known to be behind.
@@ -395,14 +403,14 @@ impl Slot {
         match (w.book_state, w.feed_state) {
             (Some(st), _) => {
                 self.said_stale = st == WireBookState::Stale;
-                self.venue_down = false;
+                self.venue_down &= w.before_outage;
             }
             // `book_state` is optional on a delta: one that says the
             // server's link to the venue is healthy ends a 2003's
             // staleness too, or a server that never sends the field
             // would leave the books stale until a snapshot. The
             // server's own `stale` stands until it says otherwise.
-            (None, Some(FeedState::Healthy)) => self.venue_down = false,
+            (None, Some(FeedState::Healthy)) => self.venue_down &= w.before_outage,
             (None, _) => {}
         }
         self.meta.server_stale = self.said_stale || self.venue_down;
@@ -784,8 +792,11 @@ impl BookStore {
             queued: false,
             attempt: 0,
             sent_ns: None,
+            snapshot_seq: 0,
             seen_seq: 0,
-            pending: Vec::with_capacity(self.config.resync_buffer),
+            // Room is made at the book's first resync (and kept): a book that
+            // never resyncs holds none.
+            pending: Vec::new(),
             pending_changes: Vec::new(),
             meta: Meta {
                 state: BookState::AwaitingSnapshot,
@@ -1007,6 +1018,11 @@ impl BookStore {
             });
             if s.active && of_exchange {
                 s.venue_down = true;
+                // What a resyncing book buffered came before this 2003: its
+                // replay must not end it.
+                for p in &mut s.pending {
+                    p.word.before_outage = true;
+                }
                 if !s.meta.server_stale {
                     s.meta.server_stale = true;
                     self.publish(i, Dirty::default());
@@ -1067,6 +1083,7 @@ impl BookStore {
         s.sent_ns = None;
         s.attempt = 0;
         s.meta.advance(f.server_seq, now_ns);
+        s.snapshot_seq = f.server_seq;
         s.said_stale = f.book_state == Some(WireBookState::Stale);
         // A 2003's staleness ends as on a delta: on the snapshot's
         // `book_state`, or on a healthy feed; a snapshot whose feed is
@@ -1115,7 +1132,7 @@ impl BookStore {
         // Resyncing again: the request just queued is the next attempt.
         let s = &mut self.slots[i];
         s.attempt = s.attempt.max(answered + 1);
-        Applied::Snapshot
+        Applied::Gap
     }
 
     /// Applies buffered deltas that continue the snapshot; drops the rest.
@@ -1196,9 +1213,10 @@ impl BookStore {
             }
             Phase::Live => {
                 if d.server_seq <= s.meta.seq {
-                    if needs_refresh {
+                    if needs_refresh && d.server_seq > s.snapshot_seq {
                         // A4.4: `needs_refresh` on any frame acts as a
-                        // gap, a late one too.
+                        // gap, a late one too, unless the snapshot the
+                        // book holds came after it (and so covers it).
                         self.gap(i);
                         return Applied::Gap;
                     }
@@ -1264,6 +1282,9 @@ impl BookStore {
         let cap = self.config.resync_buffer;
         let s = &mut self.slots[i];
         s.seen_seq = s.seen_seq.max(seq);
+        if s.pending.capacity() == 0 {
+            s.pending.reserve_exact(cap);
+        }
         if s.pending.len() >= cap
             || s.pending_changes.len() + changes.len() > cap.saturating_mul(256)
         {
@@ -1489,7 +1510,10 @@ impl BookStore {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn resubscribed(&mut self, parsec_id: &str, outcome: &str) -> bool {
-        let Some(i) = self.find(parsec_id, outcome) else {
+        let Some(i) = self
+            .find(parsec_id, outcome)
+            .filter(|&i| self.slots[i].active)
+        else {
             return false;
         };
         let s = &mut self.slots[i];

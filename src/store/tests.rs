@@ -226,7 +226,7 @@ fn a_replay_that_stops_at_a_hole_resyncs_again() {
     h.delta(24, &[("bid", "0.4", "4")]); // hole at 23
     assert_eq!(
         h.snapshot(20, &[("0.15", "1")], &[("0.9", "1")]),
-        Applied::Snapshot
+        Applied::Gap
     );
     let s = h.read();
     assert_eq!((s.state, s.seq), (BookState::Resyncing, 22), "behind 24");
@@ -299,18 +299,70 @@ fn a_bad_snapshot_does_not_start_the_resync_attempts_over() {
 }
 
 /// A4.4: `needs_refresh` on any frame acts as a gap, one behind the book's
-/// seq too.
+/// seq too, unless the snapshot the book holds came after it.
 #[test]
 fn needs_refresh_on_a_late_frame_acts_as_a_gap() {
     let mut h = Harness::new();
-    h.seeded(); // seq 10
-    let late = h.send(&format!(
-        r#"{{"type":"orderbook_delta","parsec_id":"{ID}","outcome":"yes","changes":[],"server_seq":9,"book_state":"needs_refresh"}}"#
-    ));
-    assert_eq!(late, Applied::Gap);
+    h.seeded(); // snapshot at 10
+    h.delta(11, &[]);
+    h.delta(12, &[]);
+    let late = |h: &mut Harness, seq: u64| {
+        h.send(&format!(
+            r#"{{"type":"orderbook_delta","parsec_id":"{ID}","outcome":"yes","changes":[],"server_seq":{seq},"book_state":"needs_refresh"}}"#
+        ))
+    };
+    // Older than the snapshot: the snapshot covers it.
+    assert_eq!(late(&mut h, 9), Applied::Duplicate);
+    assert_eq!(h.read().state, BookState::Fresh);
+    // After the snapshot, behind the book: the book may hold its loss.
+    assert_eq!(late(&mut h, 11), Applied::Gap);
     assert_eq!(h.read().state, BookState::Resyncing);
     assert_eq!(h.resyncs().len(), 1);
-    assert_eq!(h.store.counters().duplicates, 0);
+    assert_eq!(h.store.counters().duplicates, 1);
+}
+
+/// A seq that jumped back on the connection (A4.1) below a frame the book
+/// buffered while resyncing: the replay stops below that frame, so the book
+/// resyncs once more, and the next snapshot settles it.
+#[test]
+fn a_replay_below_a_frame_of_the_old_numbering_resyncs_once_more() {
+    let mut h = Harness::new();
+    h.seeded(); // seq 10
+    h.delta(12, &[]); // gap: resyncing
+    h.delta(4, &[("bid", "0.46", "2")]);
+    h.delta(5, &[("ask", "0.48", "1")]);
+    h.resyncs();
+    assert_eq!(
+        h.snapshot(3, &[("0.45", "10")], &[("0.47", "3")]),
+        Applied::Gap
+    );
+    let s = h.read();
+    assert_eq!((s.state, s.seq), (BookState::Resyncing, 5));
+    assert_eq!(h.store.counters().behind_after_replay, 1);
+    assert_eq!(h.resyncs().len(), 1);
+    assert_eq!(
+        h.snapshot(6, &[("0.45", "10")], &[("0.47", "3")]),
+        Applied::Snapshot
+    );
+    assert_eq!(h.read().state, BookState::Fresh);
+}
+
+/// A resyncing book's buffered deltas came before a 2003 that follows them:
+/// replayed, their word (a healthy feed) does not end its staleness.
+#[test]
+fn a_replayed_word_does_not_end_a_later_outage() {
+    let mut h = Harness::new();
+    h.seeded();
+    h.delta(13, &[]); // gap
+    h.send(&format!(
+        r#"{{"type":"orderbook_delta","parsec_id":"{ID}","outcome":"yes","changes":[],"server_seq":21,"feed_state":"healthy"}}"#
+    ));
+    h.send(r#"{"type":"error","code":2003,"message":"exchange unavailable"}"#);
+    h.send(&format!(
+        r#"{{"type":"orderbook","parsec_id":"{ID}","outcome":"yes","bids":[[0.45,10]],"asks":[[0.47,3]],"server_seq":20,"feed_state":"degraded"}}"#
+    ));
+    let s = h.read();
+    assert_eq!((s.state, s.seq), (BookState::Stale, 21));
 }
 
 /// A book subscribed again numbers afresh: deltas buffered from its old
@@ -398,7 +450,7 @@ fn needs_refresh_on_a_snapshot_acts_as_gap() {
     let applied = h.send(&format!(
         r#"{{"type":"orderbook","parsec_id":"{ID}","outcome":"yes","bids":[[0.4,1]],"asks":[[0.5,1]],"server_seq":20,"book_state":"needs_refresh"}}"#
     ));
-    assert_eq!(applied, Applied::Snapshot);
+    assert_eq!(applied, Applied::Gap);
     let s = h.read();
     assert_eq!(
         s.state,
@@ -429,7 +481,7 @@ fn needs_refresh_in_a_buffered_delta_stops_the_replay_there() {
     assert_eq!(h.delta(23, &[("bid", "0.43", "4")]), Applied::Buffered);
     assert_eq!(
         h.snapshot(20, &[("0.4", "1")], &[("0.5", "1")]),
-        Applied::Snapshot
+        Applied::Gap
     );
     let s = h.read();
     assert_eq!(
@@ -586,7 +638,7 @@ fn crossed_book_acts_as_gap() {
     assert_eq!(h.resyncs().len(), 1);
     assert_eq!(
         h.snapshot(12, &[("0.47", "1")], &[("0.47", "1")]),
-        Applied::Snapshot
+        Applied::Gap
     );
     assert_eq!(
         h.read().state,
@@ -613,7 +665,7 @@ fn resync_buffer_is_bounded() {
     h.resyncs();
     assert_eq!(
         h.snapshot(21, &[("0.4", "1")], &[("0.5", "1")]),
-        Applied::Snapshot
+        Applied::Gap
     );
     let s = h.read();
     assert_eq!((s.state, s.seq), (BookState::Resyncing, 23));
@@ -647,7 +699,7 @@ fn resync_buffer_bounds_the_changes_it_holds_too() {
     assert_eq!((c.buffered, c.buffer_overflows), (2, 1));
     assert_eq!(
         h.snapshot(20, &[("0.4", "1")], &[("0.5", "1")]),
-        Applied::Snapshot
+        Applied::Gap
     );
     let s = h.read();
     // 22 was not kept, and the book is behind it: resynced again.
@@ -801,7 +853,7 @@ fn crossed_book_during_replay_acts_as_gap_even_if_a_later_delta_uncrosses_it() {
     h.resyncs();
     assert_eq!(
         h.snapshot(10, &[("0.45", "10")], &[("0.47", "3")]),
-        Applied::Snapshot
+        Applied::Gap
     );
     assert_eq!(h.read().state, BookState::Resyncing);
     assert_eq!(h.store.counters().crossed, 1);
@@ -817,7 +869,7 @@ fn crossed_snapshot_acts_as_gap_even_if_a_buffered_delta_uncrosses_it() {
     h.resyncs();
     assert_eq!(
         h.snapshot(20, &[("0.47", "1"), ("0.45", "10")], &[("0.47", "3")]),
-        Applied::Snapshot
+        Applied::Gap
     );
     let s = h.read();
     assert_eq!(
