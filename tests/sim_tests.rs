@@ -234,6 +234,16 @@ fn only_the_protocol_paths_are_served() {
 }
 
 /// A connection authenticated and subscribed to `sim:0`, and its snapshot.
+/// A simulator of one market moving at 200 deltas a second.
+fn one_busy_market() -> Simulator {
+    Simulator::start(SimConfig {
+        rate_hz: 200.0,
+        markets: 1,
+        ..SimConfig::default()
+    })
+    .unwrap()
+}
+
 async fn subscribed_to_sim_0(sim: &Simulator) -> (Ws, serde_json::Value) {
     let mut ws = open(sim).await;
     send(&mut ws, r#"{"type":"auth","api_key":"pk_test"}"#).await;
@@ -249,12 +259,7 @@ async fn subscribed_to_sim_0(sim: &Simulator) -> (Ws, serde_json::Value) {
 
 #[test]
 fn a_book_subscribed_again_on_one_connection_never_repeats_a_seq() {
-    let sim = Simulator::start(SimConfig {
-        rate_hz: 200.0,
-        markets: 1,
-        ..SimConfig::default()
-    })
-    .unwrap();
+    let sim = one_busy_market();
     rt().block_on(async {
         let (mut ws, book) = subscribed_to_sim_0(&sim).await;
         let mut last = book["server_seq"].as_u64().unwrap();
@@ -290,12 +295,7 @@ fn a_book_subscribed_again_on_one_connection_never_repeats_a_seq() {
 
 #[test]
 fn two_reorders_in_a_row_deliver_every_delta_once() {
-    let sim = Simulator::start(SimConfig {
-        rate_hz: 200.0,
-        markets: 1,
-        ..SimConfig::default()
-    })
-    .unwrap();
+    let sim = one_busy_market();
     rt().block_on(async {
         let (mut ws, book) = subscribed_to_sim_0(&sim).await;
         let base = book["server_seq"].as_u64().unwrap();
