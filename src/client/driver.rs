@@ -616,6 +616,51 @@ impl Driver {
         }
     }
 
+    /// After `scan_marked` read the message: a delta of a market the store
+    /// knows applied from the parser's fields, with its latency stamps and,
+    /// on a gap, its event. Whether it was (false: the frame route follows).
+    #[inline(always)]
+    fn apply_direct(&mut self, bytes: &[u8], recv_ns: u64) -> bool {
+        let Some((token, body)) = self.parser.marked_delta() else {
+            return false;
+        };
+        #[cfg(debug_assertions)]
+        if let Ok(Frame::Delta(d)) = self.parser.scanned(bytes).0 {
+            // As `apply_message` and `find_marked` check (before the stamp:
+            // not timed as the apply).
+            self.store.debug_check_token(token, &d.market);
+        }
+        let parsed_ns = if self.config.latency {
+            clock::now_ns()
+        } else {
+            0
+        };
+        let Some(applied) = self.store.apply_known_delta(token, &body, recv_ns) else {
+            return false;
+        };
+        self.counters.direct_deltas += 1;
+        if self.config.latency {
+            let stamps =
+                Stamps::applied(recv_ns, parsed_ns, self.store.applied_ns(), clock::now_ns());
+            self.latency.record(&stamps);
+            self.latency.record_wire(
+                clock::wall_ns(recv_ns) / 1_000_000,
+                body.exchange_ts_ms,
+                body.ingest_ts_ms,
+            );
+        }
+        if applied == Applied::Gap && self.shared.hub.has_subscribers() {
+            // The gap's event names the market as the frame writes it: the
+            // frame is built for that (from the fields just read; gaps are rare).
+            if let Ok(Frame::Delta(d)) = self.parser.scanned(bytes).0 {
+                self.shared.hub.publish(Event::Gap {
+                    key: BookKey::new(d.market.parsec_id, d.market.outcome),
+                });
+            }
+        }
+        true
+    }
+
     /// The receive path: parse (from the message's own buffer on the fast
     /// path), apply, publish; events for what is not book state.
     fn on_frame(&mut self, bytes: &[u8], recv_ns: u64) -> Option<End> {
@@ -627,48 +672,8 @@ impl Driver {
         // check reads the frame's market).
         let (parsed, token) = match self.parser.scan_marked(bytes) {
             Ok(true) => {
-                if self.leaving.is_empty() {
-                    if let Some((token, body)) = self.parser.marked_delta() {
-                        #[cfg(debug_assertions)]
-                        if let Ok(Frame::Delta(d)) = self.parser.scanned(bytes).0 {
-                            // As `apply_message` and `find_marked` check
-                            // (before the stamp: not timed as the apply).
-                            self.store.debug_check_token(token, &d.market);
-                        }
-                        let parsed_ns = if self.config.latency {
-                            clock::now_ns()
-                        } else {
-                            0
-                        };
-                        if let Some(applied) = self.store.apply_known_delta(token, &body, recv_ns) {
-                            self.counters.direct_deltas += 1;
-                            if self.config.latency {
-                                let stamps = Stamps::applied(
-                                    recv_ns,
-                                    parsed_ns,
-                                    self.store.applied_ns(),
-                                    clock::now_ns(),
-                                );
-                                self.latency.record(&stamps);
-                                self.latency.record_wire(
-                                    clock::wall_ns(recv_ns) / 1_000_000,
-                                    body.exchange_ts_ms,
-                                    body.ingest_ts_ms,
-                                );
-                            }
-                            if applied == Applied::Gap && self.shared.hub.has_subscribers() {
-                                // The gap's event names the market as the
-                                // frame writes it: the frame is built for
-                                // that (from the fields just read; gaps are rare).
-                                if let Ok(Frame::Delta(d)) = self.parser.scanned(bytes).0 {
-                                    self.shared.hub.publish(Event::Gap {
-                                        key: BookKey::new(d.market.parsec_id, d.market.outcome),
-                                    });
-                                }
-                            }
-                            return None;
-                        }
-                    }
+                if self.leaving.is_empty() && self.apply_direct(bytes, recv_ns) {
+                    return None;
                 }
                 self.parser.scanned(bytes)
             }
@@ -809,6 +814,17 @@ impl Driver {
         }
     }
 
+    /// The books of market `parsec_id` that are resyncing (outcome lower-case).
+    fn resyncing_books_of<'a>(
+        &'a self,
+        parsec_id: &'a str,
+    ) -> impl Iterator<Item = (String, String)> + 'a {
+        self.store
+            .resyncing()
+            .filter(move |k| *k.parsec_id == *parsec_id)
+            .map(|k| (k.parsec_id.to_string(), k.outcome.to_ascii_lowercase()))
+    }
+
     /// The subscription of a book (outcome lower-case), if the client keeps it.
     fn subscription(&self, parsec_id: &str, outcome: &str) -> Option<Subscription> {
         self.subs
@@ -880,10 +896,7 @@ impl Driver {
         // ends nothing, or gets a 2002 that finds nothing left to drop).
         let resyncing: Vec<(String, String)> = match &parsec_id {
             Some(id) if code == ErrorCode::MarketNotFound => self
-                .store
-                .resyncing()
-                .filter(|k| *k.parsec_id == **id)
-                .map(|k| (k.parsec_id.to_string(), k.outcome.to_ascii_lowercase()))
+                .resyncing_books_of(id)
                 .filter(|k| !gone.contains(k))
                 .collect(),
             _ => Vec::new(),
@@ -898,10 +911,8 @@ impl Driver {
         // book to the snapshot timeout, as any unanswered subscribe.)
         let forgotten: Vec<Subscription> = match &parsec_id {
             Some(id) if code == ErrorCode::Malformed => self
-                .store
-                .resyncing()
-                .filter(|k| *k.parsec_id == **id)
-                .filter_map(|k| self.subscription(&k.parsec_id, &k.outcome.to_ascii_lowercase()))
+                .resyncing_books_of(id)
+                .filter_map(|(id, outcome)| self.subscription(&id, &outcome))
                 .filter(|s| {
                     !self.awaiting.contains(&s.parsec_id, &s.outcome)
                         && !self.pending_subscribe.iter().any(|p| p.same_book(s))

@@ -298,7 +298,7 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     if recent_since.is_some() {
         bump(&shared.counters.parlay_resumes);
     }
-    let (rows, truncated) = {
+    let (rows, written) = {
         let world = shared.odds.lock();
         // A full state holds the quotes on the board; a resumed one (merged
         // by the client) what changed since, quotes taken off included
@@ -321,12 +321,12 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         r#"{{"type":"initial_state","sport_key":"{}","timestamp":{},"count":{},"data":{rows}"#,
         req.sport,
         seconds(now),
-        truncated.rows
+        written.rows
     );
     if let Some(s) = recent_since {
         let _ = write!(out, ",\"since\":{s}");
     }
-    let _ = write!(out, ",\"truncated\":{}}}", truncated.truncated);
+    let _ = write!(out, ",\"truncated\":{}}}", written.truncated);
     if !send(ws, &out).await {
         return;
     }
