@@ -225,7 +225,9 @@ pub struct ResyncRequest {
 pub struct Counters {
     /// Snapshots applied.
     pub snapshots: u64,
-    /// Deltas applied in sequence (replayed ones included).
+    /// Deltas applied in sequence, live (each an [`Applied::Delta`]) or
+    /// replayed; a delta that left the book crossed or could not be applied
+    /// is counted as a gap instead.
     pub deltas: u64,
     /// Deltas (or sequenced activity) dropped as duplicate or late (seq <= last).
     pub duplicates: u64,
@@ -240,7 +242,8 @@ pub struct Counters {
     pub buffered: u64,
     /// Deltas dropped because the resync buffer was full.
     pub buffer_overflows: u64,
-    /// Buffered deltas replayed after a snapshot.
+    /// Buffered deltas replayed after a snapshot (one that corrupted the
+    /// book on the way is counted as a gap instead).
     pub replayed: u64,
     /// Buffered deltas dropped because they did not continue the snapshot.
     pub discarded: u64,
@@ -292,6 +295,10 @@ pub enum Applied {
     Gap,
     /// The frame was buffered because the book is resyncing.
     Buffered,
+    /// The frame came while the book was resyncing and the resync buffer
+    /// was full: it was dropped (counted in [`Counters::buffer_overflows`]),
+    /// and the snapshot will be resynced past it.
+    Overflowed,
     /// A delta arrived before its book's first snapshot and was dropped.
     DroppedBeforeSnapshot,
     /// An activity frame advanced the book's sequence.
@@ -1153,7 +1160,8 @@ impl BookStore {
             };
             let p = s.pending[k];
             s.meta.seq = next;
-            replayed += 1;
+            // A frame that corrupts the book is not counted as replayed
+            // (nor as discarded: it continued the snapshot); its gap is.
             if p.word.needs_refresh() {
                 corrupt = true;
                 break;
@@ -1172,8 +1180,9 @@ impl BookStore {
                 corrupt = true;
                 break;
             }
+            replayed += 1;
         }
-        let discarded = s.pending.len() - replayed;
+        let discarded = s.pending.len() - replayed - usize::from(corrupt);
         // A frame past where the replay stopped came while resyncing (kept
         // and not continuing, or lost to a full buffer): the book is behind
         // a change it will not be sent again. Resync (A4.2 drops the rest;
@@ -1207,10 +1216,7 @@ impl BookStore {
                 self.counters.dropped_before_snapshot += 1;
                 Applied::DroppedBeforeSnapshot
             }
-            Phase::Resyncing => {
-                self.buffer(i, d.server_seq, d.changes, word);
-                Applied::Buffered
-            }
+            Phase::Resyncing => self.buffer(i, d.server_seq, d.changes, word),
             Phase::Live => {
                 if d.server_seq <= s.meta.seq {
                     if needs_refresh && d.server_seq > s.snapshot_seq {
@@ -1235,12 +1241,14 @@ impl BookStore {
                     self.gap(i);
                     return Applied::Gap;
                 }
-                self.counters.deltas += 1;
                 let (dirty, corrupt) = match s.book.apply_changes(d.changes) {
                     Ok(dirty) => (dirty, false),
                     Err(_) => (Dirty::ALL, true),
                 };
                 if self.settle(i, corrupt, dirty) {
+                    // Counted once the book took it whole and uncrossed:
+                    // a delta that corrupted it is counted as its gap.
+                    self.counters.deltas += 1;
                     Applied::Delta
                 } else {
                     Applied::Gap
@@ -1257,10 +1265,7 @@ impl BookStore {
         let s = &mut self.slots[i];
         match s.phase {
             Phase::AwaitingSnapshot => Applied::NotBookState,
-            Phase::Resyncing => {
-                self.buffer(i, seq, &[], Word::default());
-                Applied::Buffered
-            }
+            Phase::Resyncing => self.buffer(i, seq, &[], Word::default()),
             Phase::Live if seq <= s.meta.seq => {
                 self.counters.duplicates += 1;
                 Applied::Duplicate
@@ -1278,7 +1283,9 @@ impl BookStore {
         }
     }
 
-    fn buffer(&mut self, i: usize, seq: u64, changes: &[Change], word: Word) {
+    /// Keeps a frame that came while resyncing, if the buffer has room:
+    /// `Buffered`, or `Overflowed` if it was dropped.
+    fn buffer(&mut self, i: usize, seq: u64, changes: &[Change], word: Word) -> Applied {
         let cap = self.config.resync_buffer;
         let s = &mut self.slots[i];
         s.seen_seq = s.seen_seq.max(seq);
@@ -1289,7 +1296,7 @@ impl BookStore {
             || s.pending_changes.len() + changes.len() > cap.saturating_mul(256)
         {
             self.counters.buffer_overflows += 1;
-            return;
+            return Applied::Overflowed;
         }
         s.pending.push(Pending {
             seq,
@@ -1299,6 +1306,7 @@ impl BookStore {
         });
         s.pending_changes.extend_from_slice(changes);
         self.counters.buffered += 1;
+        Applied::Buffered
     }
 
     /// After a frame changed the book: a crossed or corrupt book is a gap;

@@ -491,7 +491,9 @@ fn needs_refresh_in_a_buffered_delta_stops_the_replay_there() {
     );
     assert_eq!(h.resyncs().len(), 1, "a new resync for the new gap");
     let c = h.store.counters();
-    assert_eq!((c.replayed, c.discarded, c.needs_refresh), (2, 2, 1));
+    // 21 replayed; 22 corrupted the book (its gap, not a replay); 12 (the
+    // gap's own frame, below the snapshot) and 23 dropped.
+    assert_eq!((c.replayed, c.discarded, c.needs_refresh), (1, 2, 1));
     // 23 was not applied onto the flagged book: the next snapshot starts clean.
     assert_eq!(
         h.snapshot(30, &[("0.4", "1")], &[("0.5", "1")]),
@@ -634,7 +636,9 @@ fn crossed_book_acts_as_gap() {
     h.seeded();
     assert_eq!(h.delta(11, &[("bid", "0.47", "1")]), Applied::Gap);
     assert_eq!(h.read().state, BookState::Resyncing);
-    assert_eq!(h.store.counters().crossed, 1);
+    let c = h.store.counters();
+    // The crossing delta is counted as the gap it caused, not as applied.
+    assert_eq!((c.crossed, c.gaps, c.deltas), (1, 1, 0));
     assert_eq!(h.resyncs().len(), 1);
     assert_eq!(
         h.snapshot(12, &[("0.47", "1")], &[("0.47", "1")]),
@@ -690,11 +694,7 @@ fn resync_buffer_bounds_the_changes_it_holds_too() {
     h.delta(12, &[]); // gap
     let many: Vec<(&str, &str, &str)> = (0..600).map(|_| ("bid", "0.41", "1")).collect();
     assert_eq!(h.delta(21, &many), Applied::Buffered);
-    assert_eq!(
-        h.delta(22, &many),
-        Applied::Buffered,
-        "counted as buffered, but dropped"
-    );
+    assert_eq!(h.delta(22, &many), Applied::Overflowed);
     let c = h.store.counters();
     assert_eq!((c.buffered, c.buffer_overflows), (2, 1));
     assert_eq!(
@@ -856,7 +856,9 @@ fn crossed_book_during_replay_acts_as_gap_even_if_a_later_delta_uncrosses_it() {
         Applied::Gap
     );
     assert_eq!(h.read().state, BookState::Resyncing);
-    assert_eq!(h.store.counters().crossed, 1);
+    let c = h.store.counters();
+    // 11 crossed the book: neither replayed nor discarded; both 12s and 13 discarded.
+    assert_eq!((c.crossed, c.replayed, c.discarded, c.deltas), (1, 0, 3, 0));
     assert_eq!(h.resyncs().len(), 1);
 }
 
