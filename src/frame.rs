@@ -31,7 +31,7 @@ pub enum Side {
 /// let l = Level::new(Price::parse(b"0.65").unwrap(), Size::parse(b"900").unwrap());
 /// assert_eq!(l.price.to_string(), "0.65");
 /// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Level {
     /// Price of the level.
     pub price: Price,

@@ -70,6 +70,9 @@ pub struct Decimal {
     pub exponent: i32,
     /// Whether a minus sign was present.
     pub negative: bool,
+    /// Whether a non-zero digit was dropped because the mantissa was full
+    /// (the value is then not exactly `mantissa * 10^exponent`).
+    pub inexact: bool,
 }
 
 impl Decimal {
@@ -110,6 +113,7 @@ impl Decimal {
         let mut exponent: i32 = 0;
         // Once a digit no longer fits the mantissa, it and every later digit is dropped.
         let mut full = false;
+        let mut inexact = false;
         // Integer part.
         match text.get(i) {
             Some(b'0') => i += 1,
@@ -122,6 +126,7 @@ impl Decimal {
                         Some(m) => mantissa = m,
                         None => {
                             full = true;
+                            inexact |= c != b'0';
                             exponent = exponent.saturating_add(1);
                         }
                     }
@@ -143,6 +148,7 @@ impl Decimal {
                     exponent = exponent.saturating_sub(1);
                 } else {
                     full = true;
+                    inexact |= c != b'0';
                 }
                 i += 1;
             }
@@ -187,6 +193,7 @@ impl Decimal {
                 mantissa,
                 exponent,
                 negative,
+                inexact,
             },
             i,
         ))
@@ -251,10 +258,20 @@ impl Decimal {
     /// use wirebook::Decimal;
     /// assert_eq!(Decimal::parse(b"1235").unwrap().to_u64(), Some(1235));
     /// assert_eq!(Decimal::parse(b"1.5").unwrap().to_u64(), None);
+    /// // A fraction past the digits a `u64` holds is still a fraction.
+    /// assert_eq!(Decimal::parse(b"1.00000000000000000001").unwrap().to_u64(), None);
+    /// assert_eq!(Decimal::parse(b"0e400").unwrap().to_u64(), Some(0));
     /// ```
     #[inline]
     pub fn to_u64(self) -> Option<u64> {
-        if self.negative && self.mantissa != 0 {
+        if self.inexact {
+            // A non-zero digit was dropped: a fraction, or past `u64::MAX`.
+            return None;
+        }
+        if self.mantissa == 0 {
+            return Some(0);
+        }
+        if self.negative {
             return None;
         }
         if self.exponent >= 0 {
@@ -318,7 +335,7 @@ pub(crate) fn f64_to_units(value: f64) -> Result<u64, NumberError> {
 /// assert!(Price::from_f64(1.5).is_err());
 /// assert!(Price::from_f64(0.0).is_err());
 /// ```
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Price(u32);
 
 impl Price {
@@ -780,5 +797,21 @@ mod tests {
         );
         assert_eq!(Decimal::parse(b"-3").unwrap().to_u64(), None);
         assert_eq!(Decimal::parse(b"12e2").unwrap().to_u64(), Some(1200));
+        // A fraction whose digits fall past the mantissa is still a fraction.
+        for text in [
+            &b"9999999999999999999.9"[..],
+            b"1.00000000000000000001",
+            b"18446744073709551615.5",
+        ] {
+            assert_eq!(Decimal::parse(text).unwrap().to_u64(), None);
+        }
+        // Zeros dropped past the mantissa change nothing.
+        assert_eq!(
+            Decimal::parse(b"1.000000000000000000000").unwrap().to_u64(),
+            Some(1)
+        );
+        // Zero is zero at any exponent, and of either sign.
+        assert_eq!(Decimal::parse(b"0e400").unwrap().to_u64(), Some(0));
+        assert_eq!(Decimal::parse(b"-0").unwrap().to_u64(), Some(0));
     }
 }

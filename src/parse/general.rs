@@ -104,6 +104,7 @@ fn decimal(v: &Value<'_, '_>, key: &'static str) -> R<Decimal> {
             mantissa: v.as_u64().unwrap_or(0),
             exponent: 0,
             negative: false,
+            inexact: false,
         }),
         ValueType::I64 => {
             let i = v.as_i64().unwrap_or(0);
@@ -111,6 +112,7 @@ fn decimal(v: &Value<'_, '_>, key: &'static str) -> R<Decimal> {
                 mantissa: i.unsigned_abs(),
                 exponent: 0,
                 negative: i < 0,
+                inexact: false,
             })
         }
         ValueType::F64 => {
