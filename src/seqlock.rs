@@ -133,7 +133,9 @@ impl SeqLock {
     /// assert_ne!(lock.version(), v);
     /// ```
     pub fn version(&self) -> u64 {
-        self.seq.load(Ordering::Acquire)
+        // `SeqCst` (an ordinary load on x86 and ARM, as `Acquire` is): a
+        // waiter for a change pairs it with the writer's fence.
+        self.seq.load(Ordering::SeqCst)
     }
 
     /// Whether a write's `update` panicked, leaving a half-written state that

@@ -252,3 +252,55 @@ fn a_reader_can_wait_for_the_next_change() {
         "nothing changed: times out"
     );
 }
+
+/// No wake-up is lost: round after round, a waiter takes the version and
+/// waits without a deadline while the writer publishes once, as near as it
+/// can to the moment the waiter goes to sleep. A lost wake-up would leave the
+/// waiter asleep for good (nothing else is published), which the writer sees
+/// as a round that never ends.
+#[test]
+fn a_waiter_is_never_left_asleep_by_a_publish() {
+    const ROUNDS: u64 = 20_000;
+    let mut store = BookStore::default();
+    let reader = store.track(ID, "yes").unwrap();
+    let mut parser = FrameParser::new();
+    let mut snap = format!(
+        r#"{{"type":"orderbook","parsec_id":"{ID}","outcome":"yes","bids":[[0.4,1]],"asks":[[0.6,1]],"server_seq":1}}"#
+    )
+    .into_bytes();
+    store.ingest(&mut parser, &mut snap, 0).unwrap();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<()>();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<bool>();
+    let waiter = std::thread::spawn(move || {
+        for _ in 0..ROUNDS {
+            let version = reader.version();
+            if ready_tx.send(()).is_err() {
+                return;
+            }
+            let changed = reader.wait_for_change(version, Duration::MAX);
+            if done_tx.send(changed).is_err() {
+                return;
+            }
+        }
+    });
+    for round in 0..ROUNDS {
+        ready_rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("round {round}: the waiter is stuck"));
+        // Publish at a varying moment around the waiter's registration.
+        for _ in 0..round % 64 {
+            std::hint::spin_loop();
+        }
+        let seq = round + 2;
+        let mut delta = format!(
+            r#"{{"type":"orderbook_delta","parsec_id":"{ID}","outcome":"yes","changes":[{{"side":"bid","price":0.3,"size":{seq}}}],"server_seq":{seq}}}"#
+        )
+        .into_bytes();
+        store.ingest(&mut parser, &mut delta, 0).unwrap();
+        let changed = done_rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("round {round}: a wake-up was lost"));
+        assert!(changed, "round {round}: woken without a change");
+    }
+    waiter.join().unwrap();
+}
