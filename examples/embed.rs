@@ -35,10 +35,13 @@ fn main() {
     for line in lines {
         let mut buf = line.into_bytes();
         let now = wirebook::clock::now_ns();
-        match store.ingest(&mut parser, &mut buf, now) {
-            Ok((frame, applied)) => {
+        // The fast route: a delta of a market the parser has learned goes
+        // straight to its book and comes back without a frame.
+        match store.apply_message(&mut parser, &mut buf, now) {
+            Ok((applied, frame)) => {
                 if applied != Applied::NotBookState {
-                    println!("{:<16} {:?}", frame.type_name(), applied);
+                    let kind = frame.as_ref().map_or("orderbook_delta", |f| f.type_name());
+                    println!("{kind:<16} {applied:?}");
                 }
             }
             Err(e) if e.is_ignorable() => println!("ignored: {e}"),

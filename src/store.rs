@@ -67,7 +67,8 @@ pub struct StoreConfig {
     pub resync_timeout: Duration,
     /// Deltas kept per book while it resyncs (rule A4.2; at most
     /// [`MAX_RESYNC_BUFFER`], larger values are taken as that). Room for them
-    /// is reserved when the book is created.
+    /// is reserved at the book's first resync (not for every book up front),
+    /// and kept for the next one (room a burst took beyond a bound is given back).
     pub resync_buffer: usize,
     /// Whether `activity` frames advance the book's sequence (rule A4.5; default no).
     pub activity_shares_seq: bool,

@@ -47,11 +47,41 @@ pub fn stages_text(r: &LatencyReport) -> Vec<String> {
 }
 
 fn counters_text(c: &ClientCounters) -> String {
+    let [a, b] = counters_lines(c);
+    format!("{a} {b}")
+}
+
+/// The counters in two lines of under 80 columns each (for the live view).
+fn counters_lines(c: &ClientCounters) -> [String; 2] {
     let s = &c.store;
-    format!(
-        "frames {} snapshots {} deltas {} gaps {} resyncs {} (retries {}) duplicates {} malformed {} crossed {} reconnects {} rate-limited {}",
-        c.frames, s.snapshots, s.deltas, s.gaps, s.resyncs, s.resync_retries, s.duplicates, s.parse_errors, s.crossed, c.reconnects, c.rate_limited
-    )
+    [
+        format!(
+            "frames {} snapshots {} deltas {} gaps {} resyncs {} (retries {})",
+            c.frames, s.snapshots, s.deltas, s.gaps, s.resyncs, s.resync_retries
+        ),
+        format!(
+            "duplicates {} malformed {} crossed {} reconnects {} rate-limited {}",
+            s.duplicates, s.parse_errors, s.crossed, c.reconnects, c.rate_limited
+        ),
+    ]
+}
+
+/// One short line per stage (for the live view): `parse p50 .. p99 .. max ..`.
+fn stages_lines_short(r: &LatencyReport) -> Vec<String> {
+    Stage::ALL
+        .iter()
+        .map(|&s| {
+            let l = r.get(s);
+            format!(
+                "{:<19} p50 {:>7} p99 {:>7} p99.9 {:>7} max {:>7}",
+                s.name(),
+                micros(l.p50),
+                micros(l.p99),
+                micros(l.p999),
+                micros(l.max)
+            )
+        })
+        .collect()
 }
 
 /// One plain line: for logs and pipes.
@@ -157,14 +187,39 @@ fn draw(
     table: &mut TableState,
     snap: &mut BookSnapshot,
 ) {
+    let c = client.counters();
+    let mut foot_lines = vec![Line::from(format!(
+        "connection: {:?}, {} opened",
+        c.state, c.connections
+    ))];
+    foot_lines.extend(counters_lines(&c).into_iter().map(Line::from));
+    foot_lines.extend(
+        stages_lines_short(&client.latency())
+            .into_iter()
+            .map(Line::from),
+    );
+    if let Some(sim) = sim {
+        let s = sim.stats();
+        foot_lines.push(Line::from(format!(
+            "simulator: {} deltas, {} snapshots, {} resyncs answered, faults injected {}",
+            s.deltas,
+            s.snapshots,
+            s.resyncs,
+            s.faults.iter().sum::<u64>()
+        )));
+    }
+    // Every footer line shows (two more rows for the border); the books
+    // keep at least 8 rows, the footer giving way on a short terminal.
     let [head, body, foot] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Min(8),
-        Constraint::Length(5),
+        Constraint::Length(foot_lines.len() as u16 + 2),
     ])
     .areas(f.area());
+    // The ladder needs about 42 columns (its title holds a 16-digit seq);
+    // the list takes the rest.
     let [list, ladder] =
-        Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)]).areas(body);
+        Layout::horizontal([Constraint::Min(38), Constraint::Length(42)]).areas(body);
     f.render_widget(
         Paragraph::new(vec![
             Line::styled(title.to_owned(), Style::new().add_modifier(Modifier::BOLD)),
@@ -188,12 +243,13 @@ fn draw(
         .style(Style::new().fg(state_color(s.state)))
     });
     let widths = [
-        Constraint::Length(10),
+        Constraint::Min(10),
         Constraint::Length(4),
         Constraint::Length(12),
-        Constraint::Length(9),
-        Constraint::Min(12),
-        Constraint::Min(12),
+        // The simulator's seqs have 16 digits.
+        Constraint::Length(16),
+        Constraint::Length(12),
+        Constraint::Length(12),
     ];
     let t = Table::new(rows, widths)
         .header(
@@ -243,27 +299,64 @@ fn draw(
         ladder,
     );
 
-    let c = client.counters();
-    let mut foot_lines = vec![
-        Line::from(format!(
-            "connection: {:?}, {} opened",
-            c.state, c.connections
-        )),
-        Line::from(counters_text(&c)),
-    ];
-    foot_lines.extend(stages_text(&client.latency()).into_iter().map(Line::from));
-    if let Some(sim) = sim {
-        let s = sim.stats();
-        foot_lines.push(Line::from(format!(
-            "simulator: {} deltas, {} snapshots, {} resyncs answered, faults injected {}",
-            s.deltas,
-            s.snapshots,
-            s.resyncs,
-            s.faults.iter().sum::<u64>()
-        )));
-    }
     f.render_widget(
         Paragraph::new(foot_lines).block(Block::bordered().title(" counters ")),
         foot,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ratatui::backend::TestBackend;
+    use ratatui::Terminal;
+    use wirebook::client::{ClientConfig, Subscription};
+    use wirebook::sim::SimConfig;
+
+    /// The footer holds every line it is given on an 80-column terminal of
+    /// ordinary height: the counters (reconnects included), every latency
+    /// stage and the simulator's line. It used to be 3 rows high and cut
+    /// all but the first stage.
+    #[test]
+    fn the_footer_shows_every_counter_and_stage_in_80_columns() {
+        let sim = Simulator::start(SimConfig::default()).unwrap();
+        let config = ClientConfig::new(sim.url(), "pk_view_test")
+            .subscribe(Subscription::new("sim:0").outcome("yes").depth(10));
+        let client = ParsecClient::connect(config).unwrap();
+        let books = client.books();
+        let mut terminal = Terminal::new(TestBackend::new(80, 40)).unwrap();
+        let (mut table, mut snap) = (TableState::default(), BookSnapshot::with_depth(LADDER));
+        terminal
+            .draw(|f| {
+                draw(
+                    f,
+                    &client,
+                    Some(&sim),
+                    "test",
+                    &books,
+                    &mut table,
+                    &mut snap,
+                )
+            })
+            .unwrap();
+        let buffer = terminal.backend().buffer();
+        let rows: Vec<String> = (0..buffer.area.height)
+            .map(|y| {
+                (0..buffer.area.width)
+                    .map(|x| buffer[(x, y)].symbol())
+                    .collect()
+            })
+            .collect();
+        let screen = rows.join("\n");
+        for want in ["reconnects", "rate-limited", "simulator:", "books"] {
+            assert!(screen.contains(want), "{want:?} not shown:\n{screen}");
+        }
+        for stage in Stage::ALL {
+            assert!(
+                rows.iter().any(|r| r.contains(stage.name())),
+                "stage {} not shown:\n{screen}",
+                stage.name()
+            );
+        }
+    }
 }
