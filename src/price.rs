@@ -217,6 +217,11 @@ impl Decimal {
         }
         let shift = self.exponent.saturating_add(DECIMALS as i32);
         if shift >= 0 {
+            if self.inexact {
+                // Digits were dropped at or above the unit: they cannot be
+                // rounded away, and only a value past `u64::MAX` units has them.
+                return Err(NumberError::OutOfRange);
+            }
             let factor = pow10(shift as u32).ok_or(NumberError::OutOfRange)?;
             self.mantissa
                 .checked_mul(factor)
@@ -809,6 +814,18 @@ mod tests {
         assert_eq!(
             Decimal::parse(b"1.000000000000000000000").unwrap().to_u64(),
             Some(1)
+        );
+        // Units: digits dropped at or above the unit are out of range
+        // (1.8e11 is about u64::MAX units); below it they round as written.
+        assert_eq!(
+            Decimal::parse(b"184467440737.09551616").unwrap().to_units(),
+            Err(NumberError::OutOfRange)
+        );
+        assert_eq!(
+            Decimal::parse(b"0.0000000050000000000000000001")
+                .unwrap()
+                .to_units(),
+            Ok(1)
         );
         // Zero is zero at any exponent, and of either sign.
         assert_eq!(Decimal::parse(b"0e400").unwrap().to_u64(), Some(0));

@@ -150,7 +150,9 @@ impl SeqLock {
     /// assert!(lock.try_read(|_| ()).is_none());
     /// ```
     pub fn is_poisoned(&self) -> bool {
-        self.poisoned.load(Ordering::Relaxed)
+        // `SeqCst`: a waiter for a change checks it against the writer's
+        // fence as it checks the version (a poisoning write moves no version).
+        self.poisoned.load(Ordering::SeqCst)
     }
 
     /// Runs `copy` until it ran over a consistent state, and returns the version it saw.

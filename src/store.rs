@@ -1124,6 +1124,14 @@ impl BookStore {
                 (corrupt, behind) = self.replay(i);
             }
         }
+        if corrupt {
+            // A snapshot that is no good replays nothing: what was buffered
+            // is discarded (every buffered delta ends replayed, discarded or
+            // as the gap it caused).
+            let s = &mut self.slots[i];
+            self.counters.discarded += s.pending.len() as u64;
+            s.clear_pending();
+        }
         if behind {
             // Whole, but behind a change that came while resyncing and
             // will not come again: never published as fresh, resynced.

@@ -908,3 +908,13 @@ fn a_frame_past_the_size_limit_is_refused_unread_and_the_parser_goes_on() {
         Ok(Frame::Heartbeat { ts_ms: Some(1) })
     ));
 }
+
+#[test]
+fn timestamps_with_digits_past_a_u64_are_refused_not_truncated() {
+    use super::parlay_timestamp_ms;
+    let ts = |t: &[u8]| parlay_timestamp_ms(crate::Decimal::parse(t).unwrap());
+    assert_eq!(ts(b"1707044096.5"), Some(1_707_044_096_500));
+    assert_eq!(ts(b"1707044096105"), Some(1_707_044_096_105));
+    // 20 digits then a fraction the mantissa cannot hold: not u64::MAX.
+    assert_eq!(ts(b"18446744073709551615.5"), None);
+}

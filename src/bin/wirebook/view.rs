@@ -47,21 +47,41 @@ pub fn stages_text(r: &LatencyReport) -> Vec<String> {
 }
 
 fn counters_text(c: &ClientCounters) -> String {
-    let [a, b] = counters_lines(c);
-    format!("{a} {b}")
+    counters_lines(c).join(" ")
 }
 
-/// The counters in two lines of under 80 columns each (for the live view).
-fn counters_lines(c: &ClientCounters) -> [String; 2] {
+/// The counters in four lines that fit the live view's 78 columns with
+/// counts of up to 12 digits.
+fn counters_lines(c: &ClientCounters) -> [String; 4] {
     let s = &c.store;
     [
         format!(
-            "frames {} snapshots {} deltas {} gaps {} resyncs {} (retries {})",
-            c.frames, s.snapshots, s.deltas, s.gaps, s.resyncs, s.resync_retries
+            "frames {} snapshots {} deltas {}",
+            c.frames, s.snapshots, s.deltas
         ),
         format!(
-            "duplicates {} malformed {} crossed {} reconnects {} rate-limited {}",
-            s.duplicates, s.parse_errors, s.crossed, c.reconnects, c.rate_limited
+            "gaps {} resyncs {} (retries {})",
+            s.gaps, s.resyncs, s.resync_retries
+        ),
+        format!(
+            "duplicates {} malformed {} crossed {}",
+            s.duplicates, s.parse_errors, s.crossed
+        ),
+        format!(
+            "reconnects {} rate-limited {}",
+            c.reconnects, c.rate_limited
+        ),
+    ]
+}
+
+/// The simulator's lines of the live view (78 columns with 12-digit counts).
+fn simulator_lines(s: &wirebook::sim::SimStats) -> [String; 2] {
+    [
+        format!("simulator: deltas {} snapshots {}", s.deltas, s.snapshots),
+        format!(
+            "simulator: resyncs {} faults {}",
+            s.resyncs,
+            s.faults.iter().sum::<u64>()
         ),
     ]
 }
@@ -199,14 +219,7 @@ fn draw(
             .map(Line::from),
     );
     if let Some(sim) = sim {
-        let s = sim.stats();
-        foot_lines.push(Line::from(format!(
-            "simulator: {} deltas, {} snapshots, {} resyncs answered, faults injected {}",
-            s.deltas,
-            s.snapshots,
-            s.resyncs,
-            s.faults.iter().sum::<u64>()
-        )));
+        foot_lines.extend(simulator_lines(&sim.stats()).into_iter().map(Line::from));
     }
     // Every footer line shows (two more rows for the border); the books
     // keep at least 8 rows, the footer giving way on a short terminal.
@@ -216,10 +229,9 @@ fn draw(
         Constraint::Length(foot_lines.len() as u16 + 2),
     ])
     .areas(f.area());
-    // The ladder needs about 42 columns (its title holds a 16-digit seq);
-    // the list takes the rest.
+    // The ladder's lines take 34 columns; the list takes the rest.
     let [list, ladder] =
-        Layout::horizontal([Constraint::Min(38), Constraint::Length(42)]).areas(body);
+        Layout::horizontal([Constraint::Min(40), Constraint::Length(36)]).areas(body);
     f.render_widget(
         Paragraph::new(vec![
             Line::styled(title.to_owned(), Style::new().add_modifier(Modifier::BOLD)),
@@ -243,13 +255,14 @@ fn draw(
         .style(Style::new().fg(state_color(s.state)))
     });
     let widths = [
-        Constraint::Min(10),
+        // Book, side, state and seq fit 80 columns (the simulator's seqs
+        // have 16 digits); the best prices share what a wider one leaves.
+        Constraint::Min(8),
         Constraint::Length(4),
-        Constraint::Length(12),
-        // The simulator's seqs have 16 digits.
+        Constraint::Length(11),
         Constraint::Length(16),
-        Constraint::Length(12),
-        Constraint::Length(12),
+        Constraint::Fill(1),
+        Constraint::Fill(1),
     ];
     let t = Table::new(rows, widths)
         .header(
@@ -267,6 +280,13 @@ fn draw(
     let mut lines = Vec::new();
     let name = if let Some(b) = books.get(selected) {
         b.read_into(LADDER, snap);
+        // State and seq on a line of their own: in the title a long state
+        // and a 16-digit seq would not fit.
+        lines.push(Line::from(format!(
+            "{} seq {}",
+            snap.state.as_str(),
+            snap.seq
+        )));
         for l in snap.asks.iter().rev() {
             lines.push(Line::styled(
                 format!(
@@ -284,13 +304,7 @@ fn draw(
                 Style::new().fg(Color::Green),
             ));
         }
-        format!(
-            " {} {} ({}, seq {}) ",
-            b.parsec_id(),
-            b.outcome(),
-            snap.state.as_str(),
-            snap.seq
-        )
+        format!(" {} {} ", b.parsec_id(), b.outcome())
     } else {
         " no book ".to_owned()
     };
@@ -358,5 +372,35 @@ mod tests {
                 stage.name()
             );
         }
+        // The selected book's state and full seq, and the list's seq column.
+        let seq = books[0].snapshot(1).seq;
+        assert!(
+            seq == 0 || screen.matches(&seq.to_string()).count() >= 1,
+            "seq {seq} not shown whole:\n{screen}"
+        );
+    }
+
+    /// Every footer line fits the 78 columns inside an 80-column border with
+    /// counts of a long run (12 digits) and a long latency.
+    #[test]
+    fn footer_lines_fit_80_columns_with_large_counts() {
+        let mut c = ClientCounters::default();
+        let big = 999_999_999_999;
+        (c.frames, c.reconnects, c.rate_limited) = (big, big, big);
+        let s = &mut c.store;
+        (s.snapshots, s.deltas, s.gaps, s.resyncs) = (big, big, big, big);
+        (s.resync_retries, s.duplicates, s.parse_errors, s.crossed) = (big, big, big, big);
+        let mut sim = wirebook::sim::SimStats::default();
+        (sim.deltas, sim.snapshots, sim.resyncs) = (big, big, big);
+        sim.faults.iter_mut().for_each(|f| *f = big / 10);
+        let mut lines = counters_lines(&c).to_vec();
+        lines.extend(simulator_lines(&sim));
+        lines.extend(stages_lines_short(&LatencyReport::default()));
+        for line in &lines {
+            assert!(line.chars().count() <= 78, "{} columns: {line}", line.len());
+        }
+        assert!(lines
+            .iter()
+            .any(|l| l.contains("rate-limited 999999999999")));
     }
 }
