@@ -7,7 +7,7 @@
 //! [`BookReader::read_into`]: cost proportional to N, never a lock, never a
 //! torn or half-applied book. The writer rewrites only the levels that moved.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -172,6 +172,9 @@ fn feed_from_word(w: u64) -> Option<FeedState> {
 struct Notify {
     waiters: AtomicU32,
     threads: Mutex<Vec<std::thread::Thread>>,
+    /// Set when the writer is gone (its store dropped, or its slot given to
+    /// another book): the book will never change again.
+    closed: AtomicBool,
 }
 
 impl Notify {
@@ -192,6 +195,15 @@ impl Notify {
         for t in self.threads.lock().iter() {
             t.unpark();
         }
+    }
+}
+
+impl Drop for Publisher {
+    /// The book will never change again: waiters wake and return, and later
+    /// waits return at once.
+    fn drop(&mut self) {
+        self.notify.closed.store(true, Ordering::SeqCst);
+        self.notify.wake();
     }
 }
 
@@ -593,7 +605,9 @@ impl BookReader {
     }
 
     /// Blocks until the book is published again after `version`, or `timeout` passes.
-    /// Returns whether it changed. No wake-up is lost: a publish that lands
+    /// Returns whether it changed; at once `false` if the book's writer is
+    /// gone (its store dropped, or the book untracked and its slot given to
+    /// another), since nothing will change it again. No wake-up is lost: a publish that lands
     /// while the waiter is going to sleep wakes it at once. The writer pays a
     /// fence a publish, and wakes (a system call a sleeping waiter) only while
     /// someone waits. Like a read, it panics if the writer panicked half way
@@ -620,6 +634,9 @@ impl BookReader {
             }
             if self.lock.is_poisoned() {
                 break Err(());
+            }
+            if self.notify.closed.load(Ordering::SeqCst) {
+                break Ok(false); // its writer is gone: nothing will change
             }
             match deadline {
                 None => std::thread::park(),
@@ -691,6 +708,25 @@ fn read_side(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_waiter_wakes_when_the_writer_is_gone_and_later_waits_return_at_once() {
+        let publisher = Publisher::new(4);
+        let reader = publisher.reader("kalshi:X".into(), "yes".into());
+        let version = reader.version();
+        let waiter = {
+            let reader = reader.clone();
+            std::thread::spawn(move || reader.wait_for_change(version, Duration::MAX))
+        };
+        std::thread::sleep(Duration::from_millis(20));
+        drop(publisher);
+        assert!(
+            !waiter.join().unwrap(),
+            "woken: nothing changed, nothing will"
+        );
+        assert!(!reader.wait_for_change(version, Duration::MAX));
+        assert!(reader.notify.threads.lock().is_empty());
+    }
 
     #[test]
     fn a_waiter_on_a_book_whose_writer_panicked_half_way_panics_rather_than_waits_for_ever() {

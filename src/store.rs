@@ -246,7 +246,9 @@ pub struct Counters {
     /// Buffered deltas replayed after a snapshot (one that corrupted the
     /// book on the way is counted as a gap instead).
     pub replayed: u64,
-    /// Buffered deltas dropped because they did not continue the snapshot.
+    /// Buffered deltas dropped: they did not continue the snapshot, or the
+    /// snapshot was no good (each buffered delta ends replayed, discarded,
+    /// or as the gap it caused).
     pub discarded: u64,
     /// Snapshots after which the replay stopped below a frame that came
     /// while resyncing (a hole, or a full buffer): the book was resynced
