@@ -54,6 +54,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut lines = 0;
         while Instant::now() < end {
             if !reader.wait_for_change(version, Duration::from_millis(200)) {
+                if reader.is_closed() {
+                    break; // the client is gone: nothing more will come
+                }
                 continue;
             }
             version = reader.version();

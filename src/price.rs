@@ -217,9 +217,12 @@ impl Decimal {
         }
         let shift = self.exponent.saturating_add(DECIMALS as i32);
         if shift >= 0 {
-            if self.inexact {
-                // Digits were dropped at or above the unit: they cannot be
-                // rounded away, and only a value past `u64::MAX` units has them.
+            if self.inexact && shift > 0 {
+                // A digit was dropped at or above the unit: the value is
+                // past `u64::MAX` units (the mantissa times ten overflowed).
+                // At `shift == 0` the dropped digits are below the unit and
+                // are truncated (an error under one unit, on a value of
+                // 1e18 units or more).
                 return Err(NumberError::OutOfRange);
             }
             let factor = pow10(shift as u32).ok_or(NumberError::OutOfRange)?;
@@ -815,8 +818,8 @@ mod tests {
             Decimal::parse(b"1.000000000000000000000").unwrap().to_u64(),
             Some(1)
         );
-        // Units: digits dropped at or above the unit are out of range
-        // (1.8e11 is about u64::MAX units); below it they round as written.
+        // Units: a digit dropped at or above the unit is out of range
+        // (1.8e11 is about u64::MAX units); below it the value stays.
         assert_eq!(
             Decimal::parse(b"184467440737.09551616").unwrap().to_units(),
             Err(NumberError::OutOfRange)
@@ -826,6 +829,10 @@ mod tests {
                 .unwrap()
                 .to_units(),
             Ok(1)
+        );
+        assert_eq!(
+            Decimal::parse(b"18446744073.709551616").unwrap().to_units(),
+            Ok(1_844_674_407_370_955_161)
         );
         // Zero is zero at any exponent, and of either sign.
         assert_eq!(Decimal::parse(b"0e400").unwrap().to_u64(), Some(0));

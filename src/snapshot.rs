@@ -593,6 +593,22 @@ impl BookReader {
         header
     }
 
+    /// Whether the book's writer is gone (its store dropped, or the book
+    /// untracked and its slot given to another): it will never change again,
+    /// and [`wait_for_change`](Self::wait_for_change) returns at once.
+    ///
+    /// ```
+    /// let mut store = wirebook::BookStore::default();
+    /// let reader = store.track("kalshi:X", "Yes").unwrap();
+    /// assert!(!reader.is_closed());
+    /// drop(store);
+    /// assert!(reader.is_closed());
+    /// assert!(!reader.wait_for_change(reader.version(), std::time::Duration::MAX));
+    /// ```
+    pub fn is_closed(&self) -> bool {
+        self.notify.closed.load(Ordering::SeqCst)
+    }
+
     /// The current publication version; pass it to [`wait_for_change`](Self::wait_for_change).
     ///
     /// ```
@@ -636,7 +652,10 @@ impl BookReader {
                 break Err(());
             }
             if self.notify.closed.load(Ordering::SeqCst) {
-                break Ok(false); // its writer is gone: nothing will change
+                // Its writer is gone: nothing will change it again. Its last
+                // publish (the store's `Disconnected`) may have landed since
+                // the check above; seeing `closed` makes it visible.
+                break Ok(self.lock.version() != version);
             }
             match deadline {
                 None => std::thread::park(),

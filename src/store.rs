@@ -246,9 +246,9 @@ pub struct Counters {
     /// Buffered deltas replayed after a snapshot (one that corrupted the
     /// book on the way is counted as a gap instead).
     pub replayed: u64,
-    /// Buffered deltas dropped: they did not continue the snapshot, or the
-    /// snapshot was no good (each buffered delta ends replayed, discarded,
-    /// or as the gap it caused).
+    /// Buffered deltas dropped at a snapshot: they did not continue it, or
+    /// it was no good. (A buffer emptied because the book was unsubscribed,
+    /// subscribed again or disconnected is not counted.)
     pub discarded: u64,
     /// Snapshots after which the replay stopped below a frame that came
     /// while resyncing (a hole, or a full buffer): the book was resynced

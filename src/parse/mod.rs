@@ -553,8 +553,8 @@ fn round_to_u64(d: crate::Decimal) -> Option<u64> {
         return None;
     }
     if d.exponent >= 0 {
-        if d.inexact {
-            return None; // digits dropped at or above the unit: past u64::MAX
+        if d.inexact && d.exponent > 0 {
+            return None; // a digit dropped above the unit: past u64::MAX
         }
         d.mantissa
             .checked_mul(10u64.checked_pow(d.exponent as u32)?)

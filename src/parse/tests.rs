@@ -915,6 +915,7 @@ fn timestamps_with_digits_past_a_u64_are_refused_not_truncated() {
     let ts = |t: &[u8]| parlay_timestamp_ms(crate::Decimal::parse(t).unwrap());
     assert_eq!(ts(b"1707044096.5"), Some(1_707_044_096_500));
     assert_eq!(ts(b"1707044096105"), Some(1_707_044_096_105));
-    // 20 digits then a fraction the mantissa cannot hold: not u64::MAX.
-    assert_eq!(ts(b"18446744073709551615.5"), None);
+    // A 20-digit value past u64::MAX whose first 19 digits times ten fit:
+    // refused, not read as 18446744073709551610.
+    assert_eq!(ts(b"18446744073709551616"), None);
 }
