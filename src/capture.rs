@@ -79,6 +79,15 @@ pub enum CaptureError {
         /// Where the incomplete record starts.
         offset: u64,
     },
+    /// A frame larger than a capture holds (the largest frame the parser
+    /// takes) was not written: the file would not read back past it.
+    #[error("frame of {len} bytes not captured (at most {max})")]
+    FrameTooLarge {
+        /// The frame's length.
+        len: u64,
+        /// The most a record holds.
+        max: u64,
+    },
     /// A record claims a payload larger than any frame. The file is corrupt from there.
     #[error("corrupt record at byte {offset}: length {len}")]
     Corrupt {
@@ -173,6 +182,10 @@ impl<W: Write> CaptureWriter<W> {
     /// let mut w = CaptureWriter::new(&mut file).unwrap();
     /// w.write_frame(5, FrameKind::Binary, b"\x01\x02").unwrap();
     /// assert_eq!(w.frames(), 1);
+    /// // A frame larger than any the parser takes is refused, not written.
+    /// let huge = vec![b' '; wirebook::parse::MAX_FRAME_LEN + 1];
+    /// assert!(w.write_frame(6, FrameKind::Text, &huge).is_err());
+    /// assert_eq!(w.frames(), 1);
     /// ```
     pub fn write_frame(
         &mut self,
@@ -180,10 +193,15 @@ impl<W: Write> CaptureWriter<W> {
         kind: FrameKind,
         payload: &[u8],
     ) -> Result<(), CaptureError> {
-        let len = u32::try_from(payload.len()).map_err(|_| CaptureError::Corrupt {
-            offset: 0,
-            len: payload.len() as u64,
-        })?;
+        // The reader refuses a record past MAX_PAYLOAD (it would be a
+        // corrupt length): never write one.
+        let len = u32::try_from(payload.len())
+            .ok()
+            .filter(|_| payload.len() <= MAX_PAYLOAD)
+            .ok_or(CaptureError::FrameTooLarge {
+                len: payload.len() as u64,
+                max: MAX_PAYLOAD as u64,
+            })?;
         self.record.clear();
         self.record.extend_from_slice(&len.to_le_bytes());
         self.record.extend_from_slice(&received_ns.to_le_bytes());

@@ -183,7 +183,7 @@ pub struct QuoteKey {
     pub bookmaker: Arc<str>,
     /// Market (`h2h`, `spreads`, `totals`, `player_points`, ...).
     pub market_key: Arc<str>,
-    /// Outcome (a team, `Over`, `Jayson Tatum Under`, ...).
+    /// Outcome (a team, `Over`, `Under Jayson Tatum`, ...).
     pub outcome: Arc<str>,
     /// The line, where the market has one.
     pub point: Option<Line>,
@@ -508,8 +508,15 @@ impl OddsBoard {
         self.quotes.get(m.index)?.as_ref()
     }
 
+    /// Whether a row takes quotes off the board: `action: remove`, or
+    /// `available: false` (with prices or without).
+    fn removes(row: &OddsRow<'_>) -> bool {
+        row.action == Some(RowAction::Remove) || row.available == Some(false)
+    }
+
     fn prices<'r>(row: &OddsRow<'r>, out: &mut [Option<Priced<'r>>; 4]) {
         *out = [None; 4];
+        let removes = Self::removes(row);
         if let (Some(market_key), Some(outcome)) = (row.market_key, row.outcome) {
             // Flat shape.
             out[0] = Some(Priced {
@@ -522,7 +529,7 @@ impl OddsBoard {
         }
         let game = row.kind != Some("prop") && row.player.is_none();
         if let Some(home) = row.home_team {
-            if row.home_ml.is_some() || row.action == Some(RowAction::Remove) {
+            if row.home_ml.is_some() || removes {
                 out[0] = Some(Priced {
                     market_key: "h2h",
                     outcome: Outcome::Text(home),
@@ -532,7 +539,7 @@ impl OddsBoard {
             }
         }
         if let Some(away) = row.away_team {
-            if row.away_ml.is_some() || row.action == Some(RowAction::Remove) {
+            if row.away_ml.is_some() || removes {
                 out[1] = Some(Priced {
                     market_key: "h2h",
                     outcome: Outcome::Text(away),
@@ -549,10 +556,8 @@ impl OddsBoard {
         };
         // A remove row names an over/under quote by its price field, or both
         // sides by the line alone.
-        let named = row.action == Some(RowAction::Remove)
-            && line.is_some()
-            && row.over_price.is_none()
-            && row.under_price.is_none();
+        let named =
+            removes && line.is_some() && row.over_price.is_none() && row.under_price.is_none();
         if !market.is_empty() {
             if row.over_price.is_some() || named {
                 out[2] = Some(Priced {
@@ -577,7 +582,7 @@ impl OddsBoard {
         let mut prices = [None; 4];
         Self::prices(row, &mut prices);
         if prices.iter().all(Option::is_none) {
-            if row.action == Some(RowAction::Remove) {
+            if Self::removes(row) {
                 self.remove_matching(row);
             } else {
                 self.counters.empty_rows += 1;
@@ -604,7 +609,7 @@ impl OddsBoard {
                 outcome,
                 point: p.point,
             };
-            if row.action == Some(RowAction::Remove) || row.available == Some(false) {
+            if Self::removes(row) {
                 self.remove(&key);
                 continue;
             }
@@ -692,7 +697,8 @@ impl OddsBoard {
         self.counters.removals += 1;
     }
 
-    /// A remove row naming only event and bookmaker (and perhaps kind or market).
+    /// A remove row naming only event and bookmaker (and perhaps kind,
+    /// market or player: a player's row removes only that player's quotes).
     fn remove_matching(&mut self, row: &OddsRow<'_>) {
         const GAME: [&str; 3] = ["h2h", "spreads", "totals"];
         let doomed: Vec<QuoteKey> = self
@@ -703,6 +709,12 @@ impl OddsBoard {
                 Some("game") => GAME.contains(&&*q.key.market_key),
                 Some("prop") => !GAME.contains(&&*q.key.market_key),
                 _ => true,
+            })
+            .filter(|q| {
+                row.player.is_none_or(|p| {
+                    let o = &*q.key.outcome;
+                    [o.strip_prefix("Over "), o.strip_prefix("Under ")].contains(&Some(p))
+                })
             })
             .map(|q| q.key.clone())
             .collect();

@@ -284,3 +284,59 @@ fn malformed_rows_are_rejected_and_the_valid_ones_land() {
             && board.get("e", "e", "h2h", "X", None).is_some()
     );
 }
+
+fn grouped_prop(player: &str, line: &str, over: i32, under: i32) -> String {
+    format!(
+        r#"{{"kind":"prop","event_id":"{EVENT}","bookmaker":"fanduel","player":"{player}","market_key":"player_points","line":{line},"over_price":{over},"under_price":{under}}}"#
+    )
+}
+
+#[test]
+fn a_players_remove_row_without_a_line_removes_only_that_players_quotes() {
+    let mut board = OddsBoard::new();
+    let mut p = FrameParser::new();
+    let rows = [
+        grouped_prop("Jayson Tatum", "27.5", -115, -105),
+        grouped_prop("Jalen Brunson", "25.5", -110, -110),
+    ];
+    let msg = format!(r#"{{"type":"odds_update","data":[{}]}}"#, rows.join(","));
+    apply(&mut board, &mut p, msg.into_bytes());
+    assert_eq!(board.len(), 4);
+    let remove = format!(
+        r#"{{"type":"odds_update","data":[{{"kind":"prop","event_id":"{EVENT}","bookmaker":"fanduel","player":"Jayson Tatum","market_key":"player_points","action":"remove"}}]}}"#
+    );
+    apply(&mut board, &mut p, remove.into_bytes());
+    assert_eq!(board.len(), 2, "Brunson's two quotes stay");
+    let brunson = |side: &str| {
+        board
+            .get(
+                EVENT,
+                "fanduel",
+                "player_points",
+                &format!("{side} Jalen Brunson"),
+                line("25.5"),
+            )
+            .map(|q| q.price.get())
+    };
+    assert_eq!(
+        (brunson("Over"), brunson("Under")),
+        (Some(-110), Some(-110))
+    );
+}
+
+#[test]
+fn available_false_without_prices_takes_the_quotes_it_names_off() {
+    let mut board = OddsBoard::new();
+    let mut p = FrameParser::new();
+    let game = format!(
+        r#"{{"type":"odds_update","data":[{{"kind":"game","event_id":"{EVENT}","bookmaker":"draftkings","home_team":"Boston Celtics","away_team":"New York Knicks","home_ml":-150,"away_ml":130}}]}}"#
+    );
+    apply(&mut board, &mut p, game.into_bytes());
+    assert_eq!(board.len(), 2);
+    let gone = format!(
+        r#"{{"type":"odds_update","data":[{{"kind":"game","event_id":"{EVENT}","bookmaker":"draftkings","home_team":"Boston Celtics","away_team":"New York Knicks","available":false}}]}}"#
+    );
+    apply(&mut board, &mut p, gone.into_bytes());
+    assert_eq!(board.len(), 0, "both moneylines are unavailable");
+    assert_eq!(board.counters().empty_rows, 0);
+}
