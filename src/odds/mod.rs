@@ -315,6 +315,13 @@ pub struct OddsBoard {
     /// the first one's old price with the second).
     freed: Vec<usize>,
     index: HashTable<usize>,
+    /// The over/under quotes of grouped rows, by event, bookmaker, market
+    /// and outcome without the line: a grouped row carries the bookmaker's
+    /// one current line of each (`total`, or a prop's `line`), so a row at
+    /// another line replaces the quote, and a diff row that leaves the line
+    /// out updates it where it is (alternate markets, which hold several
+    /// lines, are not kept here).
+    lines: HashTable<usize>,
     hasher: foldhash::fast::FixedState,
     counters: BoardCounters,
     /// Moves of the last frame applied (reused).
@@ -331,6 +338,25 @@ fn hash_key(h: &foldhash::fast::FixedState, k: &KeyRef<'_>) -> u64 {
     k.outcome.hash(&mut s);
     k.point.hash(&mut s);
     s.finish()
+}
+
+/// [`hash_key`] without the line (for `OddsBoard::lines`).
+fn hash_line(h: &foldhash::fast::FixedState, k: &KeyRef<'_>) -> u64 {
+    use std::hash::{BuildHasher, Hash, Hasher};
+    let mut s = h.build_hasher();
+    k.event_id.hash(&mut s);
+    k.bookmaker.hash(&mut s);
+    k.market_key.hash(&mut s);
+    k.outcome.hash(&mut s);
+    s.finish()
+}
+
+/// Whether `q` is the quote `k` names, whatever the line.
+fn same_but_line(q: &QuoteKey, k: &KeyRef<'_>) -> bool {
+    &*q.event_id == k.event_id
+        && &*q.bookmaker == k.bookmaker
+        && &*q.market_key == k.market_key
+        && &*q.outcome == k.outcome
 }
 
 fn key_ref(q: &QuoteKey) -> KeyRef<'_> {
@@ -444,6 +470,7 @@ impl OddsBoard {
         self.free.clear();
         self.freed.clear();
         self.index.clear();
+        self.lines.clear();
         self.live = 0;
     }
 
@@ -591,7 +618,10 @@ impl OddsBoard {
         }
         let when = row.timestamp_ms.or(row.last_update_ms).or(frame_ms);
         let mut text = String::new();
-        for p in prices.into_iter().flatten() {
+        for (slot, p) in prices.into_iter().enumerate() {
+            let Some(p) = p else { continue };
+            // Slots 2 and 3: a grouped row's over and under, at its one line.
+            let main_line = slot >= 2 && !p.market_key.starts_with("alternate");
             let outcome: &str = match p.outcome {
                 Outcome::Text(t) => t,
                 Outcome::Player(player, side) => {
@@ -602,7 +632,7 @@ impl OddsBoard {
                     &text
                 }
             };
-            let key = KeyRef {
+            let mut key = KeyRef {
                 event_id: row.event_id,
                 bookmaker: row.bookmaker,
                 market_key: p.market_key,
@@ -614,9 +644,14 @@ impl OddsBoard {
                 continue;
             }
             let Some(raw) = p.price else { continue };
-            match AmericanOdds::new(raw) {
-                Ok(price) => self.upsert(&key, price, when),
-                Err(_) => self.counters.invalid_odds += 1,
+            let Ok(price) = AmericanOdds::new(raw) else {
+                self.counters.invalid_odds += 1;
+                continue;
+            };
+            let line_hash = main_line.then(|| self.move_line(&mut key));
+            let i = self.upsert(&key, price, when);
+            if let Some(hash) = line_hash {
+                self.note_line(hash, i);
             }
         }
     }
@@ -629,7 +664,52 @@ impl OddsBoard {
             .copied()
     }
 
-    fn upsert(&mut self, key: &KeyRef<'_>, price: AmericanOdds, when: Option<u64>) {
+    /// Before a grouped row's over or under is written at `key`: the quote
+    /// at the bookmaker's current line of it is removed if the row's line
+    /// differs (the line moved), or gives the row its line if the row has
+    /// none (a diff row that left the unchanged line out). Returns the
+    /// key's hash in `lines`.
+    fn move_line(&mut self, key: &mut KeyRef<'_>) -> u64 {
+        let hash = hash_line(&self.hasher, key);
+        let quotes = &self.quotes;
+        let Some(&i) = self.lines.find(hash, |&i| {
+            quotes[i]
+                .as_ref()
+                .is_some_and(|q| same_but_line(&q.key, key))
+        }) else {
+            return hash;
+        };
+        let Some(q) = self.quotes[i].as_ref() else {
+            return hash;
+        };
+        if key.point == q.key.point {
+            return hash; // the common case: a new price at the same line
+        }
+        match key.point {
+            None => key.point = q.key.point,
+            Some(_) => {
+                let current = q.key.clone();
+                self.remove(&key_ref(&current));
+            }
+        }
+        hash
+    }
+
+    /// Notes quote `i` as its over/under's current line (`hash`: its key's in `lines`).
+    fn note_line(&mut self, hash: u64, i: usize) {
+        if self.lines.find(hash, |&j| j == i).is_some() {
+            return;
+        }
+        let (quotes, hasher) = (&self.quotes, &self.hasher);
+        self.lines.insert_unique(hash, i, |&j| {
+            quotes[j]
+                .as_ref()
+                .map_or(0, |q| hash_line(hasher, &key_ref(&q.key)))
+        });
+    }
+
+    /// Writes a quote's price; returns its index.
+    fn upsert(&mut self, key: &KeyRef<'_>, price: AmericanOdds, when: Option<u64>) -> usize {
         let hash = hash_key(&self.hasher, key);
         self.counters.upserts += 1;
         if let Some(i) = self.find(key, hash) {
@@ -637,7 +717,7 @@ impl OddsBoard {
             let (old, old_ms) = (q.price, q.updated_ms);
             if old == price {
                 q.updated_ms = when.or(q.updated_ms);
-                return;
+                return i;
             }
             q.price = price;
             q.updated_ms = when.or(q.updated_ms);
@@ -646,7 +726,7 @@ impl OddsBoard {
                 old: Some(old),
                 old_ms,
             });
-            return;
+            return i;
         }
         let quote = Quote {
             key: QuoteKey {
@@ -681,6 +761,7 @@ impl OddsBoard {
             old: None,
             old_ms: None,
         });
+        i
     }
 
     fn remove(&mut self, key: &KeyRef<'_>) {
@@ -689,6 +770,12 @@ impl OddsBoard {
             return;
         };
         if let Ok(entry) = self.index.find_entry(hash, |&j| j == i) {
+            entry.remove();
+        }
+        if let Ok(entry) = self
+            .lines
+            .find_entry(hash_line(&self.hasher, key), |&j| j == i)
+        {
             entry.remove();
         }
         self.quotes[i] = None;

@@ -340,3 +340,72 @@ fn available_false_without_prices_takes_the_quotes_it_names_off() {
     assert_eq!(board.len(), 0, "both moneylines are unavailable");
     assert_eq!(board.counters().empty_rows, 0);
 }
+
+fn grouped_total(total: Option<&str>, over: i32, under: i32, market: Option<&str>) -> String {
+    let total = total.map_or(String::new(), |t| format!(r#","total":{t}"#));
+    let market = market.map_or(String::new(), |m| {
+        format!(r#","market_key":"{m}","line":{}"#, "219.5")
+    });
+    format!(
+        r#"{{"type":"odds_update","data":[{{"kind":"game","event_id":"{EVENT}","bookmaker":"draftkings","home_team":"Boston Celtics","away_team":"New York Knicks"{total}{market},"over_price":{over},"under_price":{under}}}]}}"#
+    )
+}
+
+#[test]
+fn a_grouped_row_at_a_new_line_replaces_the_old_lines_quotes() {
+    let mut board = OddsBoard::new();
+    let mut p = FrameParser::new();
+    apply(
+        &mut board,
+        &mut p,
+        grouped_total(Some("219.5"), -110, -110, None).into_bytes(),
+    );
+    apply(
+        &mut board,
+        &mut p,
+        grouped_total(Some("220.5"), -105, -115, None).into_bytes(),
+    );
+    let at = |board: &OddsBoard, side: &str, l: &str| {
+        board
+            .get(EVENT, "draftkings", "totals", side, line(l))
+            .map(|q| q.price.get())
+    };
+    assert_eq!(
+        (at(&board, "Over", "219.5"), at(&board, "Under", "219.5")),
+        (None, None)
+    );
+    assert_eq!(
+        (at(&board, "Over", "220.5"), at(&board, "Under", "220.5")),
+        (Some(-105), Some(-115))
+    );
+    assert_eq!(board.len(), 2);
+    // A diff row that leaves the unchanged line out updates the quotes
+    // where they are, not at no line.
+    apply(
+        &mut board,
+        &mut p,
+        grouped_total(None, -120, -100, None).into_bytes(),
+    );
+    assert_eq!(
+        (at(&board, "Over", "220.5"), at(&board, "Under", "220.5")),
+        (Some(-120), Some(-100))
+    );
+    assert_eq!(board.len(), 2);
+    assert!(board
+        .get(EVENT, "draftkings", "totals", "Over", None)
+        .is_none());
+}
+
+#[test]
+fn alternate_lines_of_grouped_rows_stand_side_by_side() {
+    let mut board = OddsBoard::new();
+    let mut p = FrameParser::new();
+    let alt = |l: &str, over: i32| {
+        format!(
+            r#"{{"type":"odds_update","data":[{{"kind":"prop","event_id":"{EVENT}","bookmaker":"fanduel","player":"Jayson Tatum","market_key":"alternate_player_points","line":{l},"over_price":{over}}}]}}"#
+        )
+    };
+    apply(&mut board, &mut p, alt("25.5", -200).into_bytes());
+    apply(&mut board, &mut p, alt("30.5", 150).into_bytes());
+    assert_eq!(board.len(), 2, "an alternate market holds several lines");
+}
