@@ -556,7 +556,8 @@ impl OddsBoard {
         }
         let game = row.kind != Some("prop") && row.player.is_none();
         if let Some(home) = row.home_team {
-            if row.home_ml.is_some() || removes {
+            // Team names identify the row; a moneyline is named by its price.
+            if row.home_ml.is_some() {
                 out[0] = Some(Priced {
                     market_key: "h2h",
                     outcome: Outcome::Text(home),
@@ -566,7 +567,7 @@ impl OddsBoard {
             }
         }
         if let Some(away) = row.away_team {
-            if row.away_ml.is_some() || removes {
+            if row.away_ml.is_some() {
                 out[1] = Some(Priced {
                     market_key: "h2h",
                     outcome: Outcome::Text(away),
@@ -582,9 +583,16 @@ impl OddsBoard {
             None => Outcome::Text(name),
         };
         // A remove row names an over/under quote by its price field, or both
-        // sides by the line alone.
-        let named =
-            removes && line.is_some() && row.over_price.is_none() && row.under_price.is_none();
+        // sides by the line alone (with neither, `remove_matching` takes its
+        // whole scope). Any other row with a line names both sides too: a
+        // side without a price there has moved off its old line (see
+        // `OddsBoard::lines`).
+        let named = line.is_some()
+            && if removes {
+                row.over_price.is_none() && row.under_price.is_none()
+            } else {
+                !market.starts_with("alternate")
+            };
         if !market.is_empty() {
             if row.over_price.is_some() || named {
                 out[2] = Some(Priced {
@@ -608,11 +616,14 @@ impl OddsBoard {
     fn apply_row(&mut self, row: &OddsRow<'_>, frame_ms: Option<u64>) {
         let mut prices = [None; 4];
         Self::prices(row, &mut prices);
+        let removes = Self::removes(row);
+        if !removes && prices.iter().flatten().all(|p| p.price.is_none()) {
+            // It makes no quote (a line alone may still move quotes off theirs).
+            self.counters.empty_rows += 1;
+        }
         if prices.iter().all(Option::is_none) {
-            if Self::removes(row) {
+            if removes {
                 self.remove_matching(row);
-            } else {
-                self.counters.empty_rows += 1;
             }
             return;
         }
@@ -639,11 +650,24 @@ impl OddsBoard {
                 outcome,
                 point: p.point,
             };
-            if Self::removes(row) {
+            if main_line && key.point.is_none() {
+                // A row that leaves the line out (a diff row, or a remove
+                // row naming a side by its price) means the current one.
+                key.point = self.current_line(&key);
+            }
+            if removes {
                 self.remove(&key);
                 continue;
             }
-            let Some(raw) = p.price else { continue };
+            let Some(raw) = p.price else {
+                // A side the row gives a line but no price: its quote at
+                // another line is no longer offered (a missing quote is
+                // safer than one at a line the book has left).
+                if main_line {
+                    self.move_line(&mut key);
+                }
+                continue;
+            };
             let Ok(price) = AmericanOdds::new(raw) else {
                 self.counters.invalid_odds += 1;
                 continue;
@@ -693,6 +717,33 @@ impl OddsBoard {
             }
         }
         hash
+    }
+
+    /// The current line of the over/under `key` names (whatever its line):
+    /// its own quote's, or else its other side's (a grouped row has one line
+    /// for both), if the board has either.
+    fn current_line(&self, key: &KeyRef<'_>) -> Option<Line> {
+        let of = |k: &KeyRef<'_>| {
+            let hash = hash_line(&self.hasher, k);
+            let quotes = &self.quotes;
+            let i = *self.lines.find(hash, |&i| {
+                quotes[i].as_ref().is_some_and(|q| same_but_line(&q.key, k))
+            })?;
+            quotes[i].as_ref()?.key.point
+        };
+        of(key).or_else(|| {
+            let other = match key.outcome.split_once(' ') {
+                Some(("Over", player)) => format!("Under {player}"),
+                Some(("Under", player)) => format!("Over {player}"),
+                _ if key.outcome == "Over" => "Under".to_owned(),
+                _ if key.outcome == "Under" => "Over".to_owned(),
+                _ => return None,
+            };
+            of(&KeyRef {
+                outcome: &other,
+                ..*key
+            })
+        })
     }
 
     /// Notes quote `i` as its over/under's current line (`hash`: its key's in `lines`).

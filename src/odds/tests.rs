@@ -409,3 +409,114 @@ fn alternate_lines_of_grouped_rows_stand_side_by_side() {
     apply(&mut board, &mut p, alt("30.5", 150).into_bytes());
     assert_eq!(board.len(), 2, "an alternate market holds several lines");
 }
+
+fn odds_update(rows: &[String]) -> Vec<u8> {
+    format!(r#"{{"type":"odds_update","data":[{}]}}"#, rows.join(",")).into_bytes()
+}
+
+/// A game row of draftkings on the event, with `fields` after the teams.
+fn game_row(fields: &str) -> String {
+    format!(
+        r#"{{"kind":"game","event_id":"{EVENT}","bookmaker":"draftkings","home_team":"Boston Celtics","away_team":"New York Knicks"{fields}}}"#
+    )
+}
+
+fn totals_at(board: &OddsBoard, l: &str) -> (Option<i32>, Option<i32>) {
+    let at = |side: &str| {
+        board
+            .get(EVENT, "draftkings", "totals", side, line(l))
+            .map(|q| q.price.get())
+    };
+    (at("Over"), at("Under"))
+}
+
+#[test]
+fn a_line_that_moves_without_its_prices_takes_the_old_lines_quotes_off() {
+    let mut board = OddsBoard::new();
+    let mut p = FrameParser::new();
+    let start = game_row(
+        r#","home_ml":-150,"away_ml":130,"total":219.5,"over_price":-110,"under_price":-110"#,
+    );
+    apply(
+        &mut board,
+        &mut p,
+        odds_update(std::slice::from_ref(&start)),
+    );
+    assert_eq!(totals_at(&board, "219.5"), (Some(-110), Some(-110)));
+    // A diff row: the line moved, the prices (unknown at the new line) left out.
+    apply(
+        &mut board,
+        &mut p,
+        odds_update(&[game_row(r#","total":220.5"#)]),
+    );
+    assert_eq!(totals_at(&board, "219.5"), (None, None));
+    assert_eq!(
+        totals_at(&board, "220.5"),
+        (None, None),
+        "no price invented"
+    );
+    assert_eq!(board.len(), 2, "the moneylines stay");
+    // Half of it: the Over comes with its new price, the Under's old quote goes.
+    apply(&mut board, &mut p, odds_update(&[start]));
+    apply(
+        &mut board,
+        &mut p,
+        odds_update(&[game_row(r#","total":220.5,"over_price":-105"#)]),
+    );
+    assert_eq!(totals_at(&board, "219.5"), (None, None));
+    assert_eq!(totals_at(&board, "220.5"), (Some(-105), None));
+    // A later diff row with only the Under's price writes it at the current line.
+    apply(
+        &mut board,
+        &mut p,
+        odds_update(&[game_row(r#","under_price":-115"#)]),
+    );
+    assert_eq!(totals_at(&board, "220.5"), (Some(-105), Some(-115)));
+}
+
+#[test]
+fn removing_rows_name_quotes_by_price_then_line_then_scope() {
+    let mut board = OddsBoard::new();
+    let mut p = FrameParser::new();
+    let game = game_row(
+        r#","home_ml":-150,"away_ml":130,"total":219.5,"over_price":-110,"under_price":-110"#,
+    );
+    let props = [
+        grouped_prop("Jayson Tatum", "27.5", -115, -105),
+        grouped_prop("Jalen Brunson", "25.5", -110, -110),
+    ];
+    let all: Vec<String> = std::iter::once(game).chain(props).collect();
+    apply(&mut board, &mut p, odds_update(&all));
+    assert_eq!(board.len(), 8);
+    // By price, without the line: the Over at Tatum's current line.
+    let over = format!(
+        r#"{{"kind":"prop","event_id":"{EVENT}","bookmaker":"fanduel","player":"Jayson Tatum","market_key":"player_points","over_price":-115,"action":"remove"}}"#
+    );
+    apply(&mut board, &mut p, odds_update(&[over]));
+    assert!(board
+        .get(
+            EVENT,
+            "fanduel",
+            "player_points",
+            "Over Jayson Tatum",
+            line("27.5")
+        )
+        .is_none());
+    assert_eq!(board.len(), 7);
+    // Team names identify a prop row; they do not name the moneylines.
+    let tatum = format!(
+        r#"{{"kind":"prop","event_id":"{EVENT}","bookmaker":"fanduel","home_team":"Boston Celtics","away_team":"New York Knicks","player":"Jayson Tatum","market_key":"player_points","available":false}}"#
+    );
+    apply(&mut board, &mut p, odds_update(&[tatum]));
+    assert_eq!(board.len(), 6, "Tatum's Under went; the moneylines stay");
+    assert!(board
+        .get(EVENT, "draftkings", "h2h", "Boston Celtics", None)
+        .is_some());
+    // A game row with no price and no line: all of the book's game quotes.
+    apply(
+        &mut board,
+        &mut p,
+        odds_update(&[game_row(r#","available":false"#)]),
+    );
+    assert_eq!(board.len(), 2, "only Brunson's props are left");
+}
