@@ -283,6 +283,10 @@ pub struct BoardCounters {
     pub invalid_odds: u64,
     /// Rows that make no quote (no price, no outcome).
     pub empty_rows: u64,
+    /// Over/under prices of grouped rows that came without a line while the
+    /// board knew none for them (skipped: a quote at no line stands for no
+    /// line the book offers).
+    pub no_line: u64,
 }
 
 /// All quotes of one stream.
@@ -659,20 +663,18 @@ impl OddsBoard {
                 self.remove(&key);
                 continue;
             }
-            let Some(raw) = p.price else {
-                // A side the row gives a line but no price: its quote at
-                // another line is no longer offered (a missing quote is
-                // safer than one at a line the book has left).
-                if main_line {
-                    self.move_line(&mut key);
-                }
+            if main_line && key.point.is_none() && p.price.is_some() {
+                self.counters.no_line += 1;
                 continue;
-            };
+            }
+            // A side at a new line leaves its old line, with a price or not
+            // (a missing quote is safer than one at a line the book has left).
+            let line_hash = main_line.then(|| self.move_line(&mut key));
+            let Some(raw) = p.price else { continue };
             let Ok(price) = AmericanOdds::new(raw) else {
                 self.counters.invalid_odds += 1;
                 continue;
             };
-            let line_hash = main_line.then(|| self.move_line(&mut key));
             let i = self.upsert(&key, price, when);
             if let Some(hash) = line_hash {
                 self.note_line(hash, i);
@@ -839,11 +841,20 @@ impl OddsBoard {
     /// market or player: a player's row removes only that player's quotes).
     fn remove_matching(&mut self, row: &OddsRow<'_>) {
         const GAME: [&str; 3] = ["h2h", "spreads", "totals"];
+        // A row without `kind` is of a prop if it names a player, of a game
+        // if it names the teams (as `prices` reads it), else of both.
+        let kind = row.kind.or(if row.player.is_some() {
+            Some("prop")
+        } else if row.home_team.is_some() || row.away_team.is_some() {
+            Some("game")
+        } else {
+            None
+        });
         let doomed: Vec<QuoteKey> = self
             .quotes()
             .filter(|q| &*q.key.event_id == row.event_id && &*q.key.bookmaker == row.bookmaker)
             .filter(|q| row.market_key.is_none_or(|m| &*q.key.market_key == m))
-            .filter(|q| match row.kind {
+            .filter(|q| match kind {
                 Some("game") => GAME.contains(&&*q.key.market_key),
                 Some("prop") => !GAME.contains(&&*q.key.market_key),
                 _ => true,

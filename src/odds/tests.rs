@@ -456,6 +456,17 @@ fn a_line_that_moves_without_its_prices_takes_the_old_lines_quotes_off() {
         "no price invented"
     );
     assert_eq!(board.len(), 2, "the moneylines stay");
+    // A diff price now, the line left out: the board knows no line for it,
+    // and a quote at no line would stand for none the book offers.
+    apply(
+        &mut board,
+        &mut p,
+        odds_update(&[game_row(r#","over_price":-105"#)]),
+    );
+    assert!(board
+        .get(EVENT, "draftkings", "totals", "Over", None)
+        .is_none());
+    assert_eq!((board.len(), board.counters().no_line), (2, 1));
     // Half of it: the Over comes with its new price, the Under's old quote goes.
     apply(&mut board, &mut p, odds_update(&[start]));
     apply(
@@ -472,6 +483,44 @@ fn a_line_that_moves_without_its_prices_takes_the_old_lines_quotes_off() {
         odds_update(&[game_row(r#","under_price":-115"#)]),
     );
     assert_eq!(totals_at(&board, "220.5"), (Some(-105), Some(-115)));
+    // A side whose price at the new line is no American odds leaves its old
+    // line all the same.
+    apply(
+        &mut board,
+        &mut p,
+        odds_update(&[game_row(
+            r#","total":221.5,"over_price":-104,"under_price":50"#,
+        )]),
+    );
+    assert_eq!(totals_at(&board, "220.5"), (None, None));
+    assert_eq!(totals_at(&board, "221.5"), (Some(-104), None));
+    assert_eq!(board.counters().invalid_odds, 1);
+}
+
+#[test]
+fn a_removing_row_with_teams_and_no_kind_takes_only_the_games_quotes() {
+    let mut board = OddsBoard::new();
+    let mut p = FrameParser::new();
+    let game = game_row(r#","home_ml":-150,"away_ml":130"#);
+    let prop = format!(
+        r#"{{"kind":"prop","event_id":"{EVENT}","bookmaker":"draftkings","player":"Jayson Tatum","market_key":"player_points","line":27.5,"over_price":-115,"under_price":-105}}"#
+    );
+    apply(&mut board, &mut p, odds_update(&[game, prop]));
+    assert_eq!(board.len(), 4);
+    let remove = format!(
+        r#"{{"event_id":"{EVENT}","bookmaker":"draftkings","home_team":"Boston Celtics","away_team":"New York Knicks","action":"remove"}}"#
+    );
+    apply(&mut board, &mut p, odds_update(&[remove]));
+    assert_eq!(board.len(), 2, "the props stay");
+    assert!(board
+        .get(
+            EVENT,
+            "draftkings",
+            "player_points",
+            "Over Jayson Tatum",
+            line("27.5")
+        )
+        .is_some());
 }
 
 #[test]
