@@ -8,14 +8,31 @@
 //! staleness (PROTOCOL.md A4.8) is judged against it, by `BookStore::poll` or
 //! by a reader's `read_into_at`, so every side must use this one clock.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 struct EngineClock {
     clock: quanta::Clock,
     /// Raw reading at the first call.
     start: u64,
-    /// Wall time (ns since the Unix epoch) at the first call.
-    wall_start_ns: u64,
+    /// Wall time (ns since the Unix epoch) minus engine time, as of the last
+    /// re-anchoring (see [`wall_ns`]).
+    wall_offset_ns: AtomicU64,
+    /// Engine time at which the offset is next read again.
+    reanchor_at_ns: AtomicU64,
+}
+
+/// How often [`wall_ns`] re-reads the wall clock. The engine clock's rate
+/// is calibrated, not exact: here it ran 190 ppm slow against the system
+/// clock, so a wall time anchored once fell 3.5 ms behind in 20 s (and the
+/// wire-clock latency of frames stamped by a server on the same host went
+/// negative). Re-anchoring every second keeps the error under ~0.2 ms.
+const REANCHOR_NS: u64 = 1_000_000_000;
+
+fn system_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
 }
 
 static CLOCK: OnceLock<EngineClock> = OnceLock::new();
@@ -24,13 +41,11 @@ fn engine() -> &'static EngineClock {
     CLOCK.get_or_init(|| {
         let clock = quanta::Clock::new();
         let start = clock.raw();
-        let wall_start_ns = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
         EngineClock {
             clock,
             start,
-            wall_start_ns,
+            wall_offset_ns: AtomicU64::new(system_ns()),
+            reanchor_at_ns: AtomicU64::new(REANCHOR_NS),
         }
     })
 }
@@ -48,9 +63,11 @@ pub fn now_ns() -> u64 {
     c.clock.delta_as_nanos(c.start, c.clock.raw())
 }
 
-/// The wall time (ns since the Unix epoch) of an engine time: the wall clock
-/// read once at the first call, advanced by the engine clock (so it never
-/// jumps, and costs no second clock read per frame).
+/// The wall time (ns since the Unix epoch) of an engine time: the engine
+/// time plus an offset to the wall clock, which is read again once a second
+/// (the engine clock's calibrated rate drifts from it by a few hundred ppm).
+/// Between re-readings it costs no clock read; at one it may step by the
+/// drift, or by a change of the system clock.
 ///
 /// ```
 /// let now = wirebook::clock::now_ns();
@@ -58,7 +75,22 @@ pub fn now_ns() -> u64 {
 /// ```
 #[inline]
 pub fn wall_ns(engine_ns: u64) -> u64 {
-    engine().wall_start_ns.saturating_add(engine_ns)
+    let c = engine();
+    if engine_ns >= c.reanchor_at_ns.load(Ordering::Relaxed) {
+        reanchor(c);
+    }
+    c.wall_offset_ns
+        .load(Ordering::Relaxed)
+        .saturating_add(engine_ns)
+}
+
+#[cold]
+fn reanchor(c: &EngineClock) {
+    let now = c.clock.delta_as_nanos(c.start, c.clock.raw());
+    c.wall_offset_ns
+        .store(system_ns().saturating_sub(now), Ordering::Relaxed);
+    c.reanchor_at_ns
+        .store(now.saturating_add(REANCHOR_NS), Ordering::Relaxed);
 }
 
 /// Wall-clock milliseconds since the Unix epoch (the protocols' `ts_ms`).
@@ -67,7 +99,5 @@ pub fn wall_ns(engine_ns: u64) -> u64 {
 /// assert!(wirebook::clock::epoch_ms() > 1_700_000_000_000);
 /// ```
 pub fn epoch_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    system_ns() / 1_000_000
 }
