@@ -651,7 +651,7 @@ impl BookReader {
             if self.lock.is_poisoned() {
                 break Err(());
             }
-            if self.notify.closed.load(Ordering::SeqCst) {
+            if self.is_closed() {
                 // Its writer is gone: nothing will change it again. Its last
                 // publish (the store's `Disconnected`) may have landed since
                 // the check above; seeing `closed` makes it visible.

@@ -191,11 +191,7 @@ pub struct QuoteKey {
 
 impl QuoteKey {
     fn matches(&self, k: &KeyRef<'_>) -> bool {
-        &*self.event_id == k.event_id
-            && &*self.bookmaker == k.bookmaker
-            && &*self.market_key == k.market_key
-            && &*self.outcome == k.outcome
-            && self.point == k.point
+        same_but_line(self, k) && self.point == k.point
     }
 }
 
@@ -697,15 +693,7 @@ impl OddsBoard {
     /// key's hash in `lines`.
     fn move_line(&mut self, key: &mut KeyRef<'_>) -> u64 {
         let hash = hash_line(&self.hasher, key);
-        let quotes = &self.quotes;
-        let Some(&i) = self.lines.find(hash, |&i| {
-            quotes[i]
-                .as_ref()
-                .is_some_and(|q| same_but_line(&q.key, key))
-        }) else {
-            return hash;
-        };
-        let Some(q) = self.quotes[i].as_ref() else {
+        let Some(q) = self.line_quote(key, hash) else {
             return hash;
         };
         if key.point == q.key.point {
@@ -725,14 +713,7 @@ impl OddsBoard {
     /// its own quote's, or else its other side's (a grouped row has one line
     /// for both), if the board has either.
     fn current_line(&self, key: &KeyRef<'_>) -> Option<Line> {
-        let of = |k: &KeyRef<'_>| {
-            let hash = hash_line(&self.hasher, k);
-            let quotes = &self.quotes;
-            let i = *self.lines.find(hash, |&i| {
-                quotes[i].as_ref().is_some_and(|q| same_but_line(&q.key, k))
-            })?;
-            quotes[i].as_ref()?.key.point
-        };
+        let of = |k: &KeyRef<'_>| self.line_quote(k, hash_line(&self.hasher, k))?.key.point;
         of(key).or_else(|| {
             let other = match key.outcome.split_once(' ') {
                 Some(("Over", player)) => format!("Under {player}"),
@@ -746,6 +727,17 @@ impl OddsBoard {
                 ..*key
             })
         })
+    }
+
+    /// The quote `lines` holds for `key` whatever its line (`hash`: the key's there).
+    fn line_quote(&self, key: &KeyRef<'_>, hash: u64) -> Option<&Quote> {
+        let quotes = &self.quotes;
+        let i = *self.lines.find(hash, |&i| {
+            quotes[i]
+                .as_ref()
+                .is_some_and(|q| same_but_line(&q.key, key))
+        })?;
+        quotes[i].as_ref()
     }
 
     /// Notes quote `i` as its over/under's current line (`hash`: its key's in `lines`).
