@@ -15,8 +15,11 @@
 //!
 //! `action: remove` removes the quotes the row names; a remove row that names
 //! only the event and bookmaker (and perhaps `kind` or `market_key`) removes
-//! all of that bookmaker's quotes of the event of that kind (`game`: `h2h`,
-//! `spreads`, `totals`; `prop`: the other markets) or market. A diff-mode row
+//! all of that bookmaker's quotes of the event of that kind or market. A
+//! quote is of a prop if it names a player (`Over Jayson Tatum`) or its
+//! market is a player's (`player_*`, `batter_*`, `pitcher_*`), else of the
+//! game (`h2h`, `spreads`, `totals`, `team_totals`, `alternate_spreads`,
+//! ...). A diff-mode row
 //! (only changed fields plus identifiers) updates just the prices it carries.
 //! Odds are exact integers ([`AmericanOdds`]) with conversion to implied
 //! probability and to the crate's [`Price`], so sportsbook quotes and Parsec
@@ -190,6 +193,39 @@ pub struct QuoteKey {
 }
 
 impl QuoteKey {
+    /// Whether the quote is of a player's prop rather than of the game: its
+    /// outcome names a player (`Over Jayson Tatum`, as grouped prop rows
+    /// are normalised), or its market is a player's (`player_points`,
+    /// `batter_hits`, `pitcher_strikeouts`).
+    ///
+    /// ```
+    /// use wirebook::odds::QuoteKey;
+    /// let key = |market: &str, outcome: &str| QuoteKey {
+    ///     event_id: "e1".into(),
+    ///     bookmaker: "fanduel".into(),
+    ///     market_key: market.into(),
+    ///     outcome: outcome.into(),
+    ///     point: None,
+    /// };
+    /// assert!(key("player_points", "Over Jayson Tatum").is_prop());
+    /// assert!(key("player_anytime_td", "Josh Allen").is_prop());
+    /// assert!(!key("team_totals", "Over").is_prop());
+    /// assert!(!key("h2h", "Boston Celtics").is_prop());
+    /// ```
+    pub fn is_prop(&self) -> bool {
+        const PLAYER_MARKETS: [&str; 3] = ["player_", "batter_", "pitcher_"];
+        let names_player = ["Over ", "Under "].iter().any(|side| {
+            self.outcome
+                .strip_prefix(side)
+                .is_some_and(|p| !p.is_empty())
+        });
+        let market = self
+            .market_key
+            .strip_prefix("alternate_")
+            .unwrap_or(&self.market_key);
+        names_player || PLAYER_MARKETS.iter().any(|m| market.starts_with(m))
+    }
+
     fn matches(&self, k: &KeyRef<'_>) -> bool {
         same_but_line(self, k) && self.point == k.point
     }
@@ -832,7 +868,6 @@ impl OddsBoard {
     /// A remove row naming only event and bookmaker (and perhaps kind,
     /// market or player: a player's row removes only that player's quotes).
     fn remove_matching(&mut self, row: &OddsRow<'_>) {
-        const GAME: [&str; 3] = ["h2h", "spreads", "totals"];
         // A row without `kind` is of a prop if it names a player, of a game
         // if it names the teams (as `prices` reads it), else of both.
         let kind = row.kind.or(if row.player.is_some() {
@@ -847,8 +882,8 @@ impl OddsBoard {
             .filter(|q| &*q.key.event_id == row.event_id && &*q.key.bookmaker == row.bookmaker)
             .filter(|q| row.market_key.is_none_or(|m| &*q.key.market_key == m))
             .filter(|q| match kind {
-                Some("game") => GAME.contains(&&*q.key.market_key),
-                Some("prop") => !GAME.contains(&&*q.key.market_key),
+                Some("game") => !q.key.is_prop(),
+                Some("prop") => q.key.is_prop(),
                 _ => true,
             })
             .filter(|q| {

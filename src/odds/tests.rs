@@ -524,6 +524,41 @@ fn a_removing_row_with_teams_and_no_kind_takes_only_the_games_quotes() {
 }
 
 #[test]
+fn a_games_remove_row_takes_every_game_market_and_no_prop() {
+    let mut board = OddsBoard::new();
+    let mut p = FrameParser::new();
+    let flat = |market: &str, outcome: &str, point: &str| {
+        format!(
+            r#"{{"event_id":"{EVENT}","bookmaker":"draftkings","market_key":"{market}","outcome":"{outcome}","price_american":-110{point}}}"#
+        )
+    };
+    let rows = [
+        flat("h2h", "Boston Celtics", ""),
+        flat("team_totals", "Over", r#","point":112.5"#),
+        flat("alternate_spreads", "Boston Celtics", r#","point":-7.5"#),
+        flat("player_points", "Over Jayson Tatum", r#","point":27.5"#),
+        flat("batter_hits", "Over Rafael Devers", r#","point":0.5"#),
+        flat("player_anytime_td", "Josh Allen", ""),
+    ];
+    apply(&mut board, &mut p, odds_update(&rows));
+    assert_eq!(board.len(), 6);
+    let remove = |kind: &str| {
+        format!(
+            r#"{{"kind":"{kind}","event_id":"{EVENT}","bookmaker":"draftkings","action":"remove"}}"#
+        )
+    };
+    apply(&mut board, &mut p, odds_update(&[remove("game")]));
+    let mut left: Vec<String> = board
+        .quotes()
+        .map(|q| q.key.market_key.to_string())
+        .collect();
+    left.sort();
+    assert_eq!(left, ["batter_hits", "player_anytime_td", "player_points"]);
+    apply(&mut board, &mut p, odds_update(&[remove("prop")]));
+    assert!(board.is_empty());
+}
+
+#[test]
 fn removing_rows_name_quotes_by_price_then_line_then_scope() {
     let mut board = OddsBoard::new();
     let mut p = FrameParser::new();
