@@ -291,6 +291,49 @@ impl ValueSpan {
     }
 }
 
+/// Where the top-level `data` value of a `wallet_activity` frame lies, read
+/// before the general parser rewrites escapes in place (PROTOCOL.md keeps
+/// `data` as raw JSON, which the parsed tape no longer is). `None` for any
+/// other type, or a frame this walk does not read (an escaped key or type,
+/// invalid JSON): the general parser decides then. The first `data` key
+/// wins. Walks only as far as it must: a frame whose `type` comes first and
+/// is another ends there.
+pub(crate) fn wallet_data_span(buf: &[u8]) -> Option<std::ops::Range<usize>> {
+    let mut c = Cursor { buf, pos: 0 };
+    c.ws();
+    c.eat(b'{')?;
+    let (mut wallet, mut data) = (false, None);
+    loop {
+        c.ws();
+        let key = c.string()?;
+        c.ws();
+        c.eat(b':')?;
+        c.ws();
+        let start = c.pos;
+        match c.slice(key) {
+            b"type" => {
+                let kind = c.string()?;
+                if c.slice(kind) != b"wallet_activity" {
+                    return None;
+                }
+                wallet = true;
+            }
+            b"data" if data.is_none() => {
+                c.skip_raw()?;
+                data = Some(start..c.pos);
+            }
+            _ => c.skip_raw()?,
+        }
+        if wallet && data.is_some() {
+            return data;
+        }
+        c.ws();
+        if c.next()? != b',' {
+            return None;
+        }
+    }
+}
+
 /// Scans a whole frame; `None` hands it to the general path. With `record`,
 /// also notes where each value lay, so the frame's shape can become a template.
 pub(crate) fn scan(
@@ -2151,6 +2194,42 @@ impl<'b> Cursor<'b> {
                     d.mantissa.ilog10() as i32 + 1
                 };
                 (d.exponent.saturating_add(digits).unsigned_abs() < 300).then_some(())
+            }
+        }
+    }
+
+    /// Skips one value by its brackets and strings alone, accepting what
+    /// the general parser validates after it (integers past 64 bits, any
+    /// escape).
+    fn skip_raw(&mut self) -> Option<()> {
+        let mut depth = 0usize;
+        loop {
+            match self.next()? {
+                b'"' => loop {
+                    match self.next()? {
+                        b'"' => break,
+                        b'\\' => {
+                            self.next()?;
+                        }
+                        _ => {}
+                    }
+                },
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => depth = depth.checked_sub(1)?,
+                _ if depth == 0 => {
+                    // A scalar: up to the next delimiter.
+                    while !matches!(
+                        self.peek()?,
+                        b',' | b'}' | b']' | b' ' | b'\n' | b'\r' | b'\t'
+                    ) {
+                        self.pos += 1;
+                    }
+                    return Some(());
+                }
+                _ => {}
+            }
+            if depth == 0 {
+                return Some(());
             }
         }
     }

@@ -3,7 +3,7 @@
 
 use simd_json::prelude::*;
 use simd_json::tape::{Object, Value};
-use simd_json::{Buffers, Tape};
+use simd_json::{Buffers, ErrorType, Tape};
 
 use super::{parlay_timestamp_ms, seconds_to_ms, unknown_type, ParseError, Scratch};
 use crate::frame::{
@@ -38,6 +38,10 @@ impl GeneralParser {
         if buf.iter().all(u8::is_ascii_whitespace) {
             return Err(ParseError::Empty);
         }
+        scratch.raw.clear();
+        if let Some(data) = super::fast::wallet_data_span(buf).and_then(|r| buf.get(r)) {
+            scratch.raw.extend_from_slice(data);
+        }
         let mut tape: Tape<'a> = self.tape.take().unwrap_or_else(|| Tape(Vec::new())).reset();
         let result = match simd_json::fill_tape(buf, &mut self.buffers, &mut tape) {
             Ok(()) => build(tape.as_value(), scratch),
@@ -45,8 +49,13 @@ impl GeneralParser {
                 // simd-json's first pass (an unclosed string, a raw control
                 // character in one, invalid UTF-8) reports index 0 and no
                 // character: no position is known then.
-                offset: match e.character() {
-                    None if e.index() == 0 => None,
+                offset: match e.error() {
+                    // Its vector string decoders count an escape's index from
+                    // their chunk or from the string, not from the frame.
+                    ErrorType::InvalidEscape
+                    | ErrorType::InvalidUnicodeEscape
+                    | ErrorType::InvalidUnicodeCodepoint => None,
+                    _ if e.character().is_none() && e.index() == 0 => None,
                     _ => Some(e.index()),
                 },
                 detail: format!("{:?}", e.error()),
@@ -336,12 +345,19 @@ fn build<'a>(root: Value<'_, 'a>, scratch: &'a mut Scratch) -> R<Frame<'a>> {
                 .ok_or(ParseError::MissingField { field: "data" })?;
             let exchange = req_str(obj, "exchange")?;
             let address = req_str(obj, "address")?;
-            // Writing into a Vec<u8> cannot fail.
-            let _ = data.write(&mut scratch.text);
+            // As it came (PROTOCOL.md: keep `data` as raw JSON); a frame the
+            // walk could not read gets the tape written back instead, whose
+            // numbers may be reformatted (writing into a Vec cannot fail).
+            let raw = if scratch.raw.is_empty() {
+                let _ = data.write(&mut scratch.text);
+                &scratch.text
+            } else {
+                &scratch.raw
+            };
             Frame::WalletActivity(WalletActivityFrame {
                 exchange,
                 address,
-                data: std::str::from_utf8(&scratch.text).unwrap_or("null"),
+                data: std::str::from_utf8(raw).unwrap_or("null"),
             })
         }
         "heartbeat" => {

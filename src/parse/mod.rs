@@ -160,6 +160,9 @@ pub(crate) struct Scratch {
     pub(crate) rows: Vec<RawOddsRow>,
     /// Text the general path copies out of the tape: odds-row strings, `wallet_activity.data`.
     pub(crate) text: Vec<u8>,
+    /// A `wallet_activity` frame's `data` as it came, copied before the
+    /// general parser rewrites the buffer.
+    pub(crate) raw: Vec<u8>,
 }
 
 /// Value spans reserved for the generic scan's record of one frame.
@@ -174,6 +177,7 @@ impl Scratch {
             changes: Vec::with_capacity(64),
             rows: Vec::with_capacity(64),
             text: Vec::new(),
+            raw: Vec::new(),
         }
     }
 
@@ -183,6 +187,7 @@ impl Scratch {
         self.changes.clear();
         self.rows.clear();
         self.text.clear();
+        self.raw.clear();
     }
 }
 

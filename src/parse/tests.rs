@@ -578,6 +578,12 @@ fn errors_simd_json_finds_before_parsing_claim_no_offset() {
     assert_eq!(offset(not_utf8), None);
     // A second-pass error keeps simd-json's own position.
     assert_eq!(offset(br#"{"type":"heartbeat","ts_ms":}"#), Some(28));
+    // A bad escape: simd-json's vector string decoders count its index
+    // from their chunk or from the string, not from the frame (they gave 0
+    // and 2 here), so none is claimed.
+    assert_eq!(offset(br#"{"type":"heartbeat","x":"\q"}"#), None);
+    assert_eq!(offset(br#"{"type":"heartbeat","x":"ab\uZZZZ"}"#), None);
+    assert_eq!(offset(br#"{"type":"heartbeat","x":"ab\ud800"}"#), None);
 }
 
 #[test]
@@ -918,4 +924,35 @@ fn timestamps_with_digits_past_a_u64_are_refused_not_truncated() {
     // A 20-digit value past u64::MAX whose first 19 digits times ten fit:
     // refused, not read as 18446744073709551610.
     assert_eq!(ts(b"18446744073709551616"), None);
+}
+
+#[test]
+fn wallet_activity_data_is_kept_as_it_came() {
+    // PROTOCOL.md: keep `data` as raw JSON. Written back from the tape, it
+    // lost its spacing, `1.10` became `1.1` and a uint256 became a float.
+    let mut p = FrameParser::new();
+    let data = r#"{ "token_id": 21742633143463906290569050155826241533067272736897614950488156847949938836455, "price": 1.10, "size": 1e2, "note": "caf\u00e9 \"x\"", "fills": [ {"n": -0.0} ] }"#;
+    for frame in [
+        format!(
+            r#"{{"type":"wallet_activity","exchange":"polymarket","address":"0xabc","data":{data}}}"#
+        ),
+        // `data` before `type`, and spaces around the colons.
+        format!(
+            r#"{{ "data" : {data} , "exchange":"polymarket","address":"0xabc", "type" : "wallet_activity"}}"#
+        ),
+    ] {
+        let mut msg = frame.clone().into_bytes();
+        match p.parse(&mut msg) {
+            Ok(Frame::WalletActivity(w)) => assert_eq!(w.data, data, "{frame}"),
+            other => panic!("{other:?}"),
+        }
+    }
+    // A `data` that is not an object is kept as it came too.
+    let mut msg =
+        br#"{"type":"wallet_activity","exchange":"kalshi","address":"0xabc","data":[1.50, "a"]}"#
+            .to_vec();
+    match p.parse(&mut msg) {
+        Ok(Frame::WalletActivity(w)) => assert_eq!(w.data, r#"[1.50, "a"]"#),
+        other => panic!("{other:?}"),
+    }
 }
