@@ -932,6 +932,50 @@ fn a_3002_after_an_unsubscribe_that_took_drops_the_book_at_once() {
 }
 
 #[test]
+fn a_3002_from_the_old_connections_subscriptions_after_a_reconnect_drops_nothing() {
+    // PROTOCOL.md A5 limits subscriptions per account, and a server may
+    // still hold a dead connection's subscriptions when the client comes
+    // back: three held and two new make the Free tier's five, so the third
+    // re-subscribe is refused. It used to end that book for good.
+    let sim = simulator(SimConfig {
+        markets: 8,
+        account_linger: SECS(3),
+        ..quick_sim()
+    });
+    let mut cfg = (0..3)
+        .map(|i| Subscription::new(format!("sim:{i}")))
+        .fold(config(&sim, "pk_free_blip"), ClientConfig::subscribe);
+    cfg.snapshot_timeout = SECS(2);
+    let client = ParsecClient::connect(cfg).unwrap();
+    let mut events = client.events();
+    assert!(wait_until(SECS(5), || client.books().len() == 3 && all_fresh(&client)));
+    sim.drop_connections();
+    let limit = |e: &Event| {
+        matches!(
+            e,
+            Event::ServerError {
+                code: ErrorCode::SubscriptionLimit,
+                ..
+            }
+        )
+    };
+    let seen = events_until(&mut events, SECS(10), |seen| seen.iter().any(limit));
+    assert!(
+        seen.iter().any(limit),
+        "no 3002 after the reconnect: {seen:?}"
+    );
+    // Subscribed again after the snapshot timeout, once the old ones are let go.
+    assert!(
+        wait_until(SECS(20), || client.books().len() == 3 && all_fresh(&client)),
+        "{:?}",
+        client.counters()
+    );
+    let seen = events_until(&mut events, Duration::from_millis(200), |_| false);
+    assert!(dropped(&seen).is_empty(), "{seen:?}");
+    assert_eq!(client.counters().dropped_subscriptions, 0);
+}
+
+#[test]
 fn an_invalid_outcome_refused_before_a_valid_ones_snapshot_drops_only_the_invalid_one() {
     let sim = simulator(quick_sim());
     let mut cfg = config(&sim, "pk_test_2005");

@@ -67,6 +67,10 @@ pub(super) struct Driver {
     /// Books unsubscribed on this connection (an `unsubscribe` has no answer).
     leaving: Leaving,
     authenticated: bool,
+    /// On a connection after the first: until when a 3002 may be the
+    /// account's old connection still holding its subscriptions (see
+    /// `on_error`).
+    limit_grace_until: Option<Instant>,
     counters: super::ClientCounters,
     latency: LatencyRecorder,
     capture: Option<CaptureWriter<std::fs::File>>,
@@ -99,6 +103,7 @@ impl Driver {
             awaiting: Awaiting::default(),
             leaving: Leaving::default(),
             authenticated: false,
+            limit_grace_until: None,
             counters: super::ClientCounters::default(),
             latency: LatencyRecorder::new(),
             capture,
@@ -422,9 +427,17 @@ impl Driver {
             }
         }
         self.authenticated = true;
-        if let Some(tx) = self.started.take() {
-            let _ = tx.send(Ok(()));
-        }
+        // PROTOCOL.md A5 limits subscriptions per account: the connection
+        // this one replaces may still hold its subscriptions on the server
+        // until the server finds it dead, which takes it about as long as it
+        // took the client (`dead_after`, counted from the same silence).
+        self.limit_grace_until = match self.started.take() {
+            Some(tx) => {
+                let _ = tx.send(Ok(()));
+                None
+            }
+            None => Instant::now().checked_add(self.config.dead_after.saturating_mul(2)),
+        };
         // Rule A1.3: re-subscribe everything, batched.
         self.pending_subscribe = self.subs.clone();
         self.awaiting.clear();
@@ -883,8 +896,20 @@ impl Driver {
                     .first_sent(id)
                     .is_some_and(|t| self.leaving.sent_after(t))
         };
+        // Early on a connection that replaced another, a 3002 may come from
+        // the old one's subscriptions, which the server has not let go yet:
+        // nothing is dropped either (a network blip must not end books for
+        // good), and after the grace a 3002 is final again.
+        let old_connection_holds = self
+            .limit_grace_until
+            .is_some_and(|until| Instant::now() < until);
         let gone = match &parsec_id {
-            Some(id) if code == ErrorCode::SubscriptionLimit && freeing(id) => Vec::new(),
+            Some(id)
+                if code == ErrorCode::SubscriptionLimit
+                    && (old_connection_holds || freeing(id)) =>
+            {
+                Vec::new()
+            }
             Some(id) if code.drops_subscription() => self.awaiting.refused(id, code),
             _ => Vec::new(),
         };

@@ -122,6 +122,12 @@ pub struct SimConfig {
     /// no answer), so their books go on. For testing a client's recovery
     /// from an unsubscribe that did not take. 0 by default.
     pub lost_unsubscribes: usize,
+    /// PROTOCOL.md A5 limits subscriptions per account: a connection that
+    /// ends still holds its subscriptions against its key's limit for this
+    /// long, as a server that notices a dead connection late does (a client
+    /// that reconnects at once then meets its own old subscriptions). 0
+    /// (none held) by default.
+    pub account_linger: Duration,
 }
 
 impl Default for SimConfig {
@@ -144,6 +150,7 @@ impl Default for SimConfig {
             faults: FaultRates::default(),
             record_truth: false,
             lost_unsubscribes: 0,
+            account_linger: Duration::ZERO,
             flood: false,
             odds_events: 4,
             odds_interval: Duration::from_secs(1),
@@ -519,6 +526,9 @@ struct Shared {
     parlay_open: Mutex<std::collections::HashMap<String, usize>>,
     /// Markets [`Simulator::delist`]ed: a `subscribe` of one gets 2002.
     delisted: Mutex<std::collections::HashSet<u32>>,
+    /// Subscriptions of ended connections still held against their key's
+    /// limit: (key, until, how many) ([`SimConfig::account_linger`]).
+    lingering: Mutex<Vec<(String, tokio::time::Instant, usize)>>,
     /// Parlay: most rows an `initial_state` carries (500, B2).
     state_rows: AtomicUsize,
 }
@@ -677,6 +687,7 @@ impl Simulator {
             parlay_deploy_epoch: AtomicU64::new(0),
             parlay_open: Mutex::new(std::collections::HashMap::new()),
             delisted: Mutex::new(std::collections::HashSet::new()),
+            lingering: Mutex::new(Vec::new()),
             state_rows: AtomicUsize::new(500),
         });
         let runtime = tokio::runtime::Builder::new_current_thread()

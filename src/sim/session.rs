@@ -183,6 +183,8 @@ struct Session {
     shared: Arc<Shared>,
     rng: fastrand::Rng,
     tier: Option<Tier>,
+    /// The key it authenticated with (its account, for the subscription limit).
+    account: Option<String>,
     subs: HashMap<(u32, u8), Subscription>,
     wallets: Vec<(String, String)>,
     /// Arrival times of control frames in the last second (accepted ones).
@@ -224,6 +226,7 @@ impl Session {
             shared,
             rng,
             tier: None,
+            account: None,
             subs: HashMap::new(),
             wallets: Vec::new(),
             accepted: VecDeque::new(),
@@ -335,9 +338,36 @@ impl Session {
                 || shared.stopping.load(Ordering::SeqCst)
             {
                 // Abrupt: the socket is dropped without a close frame.
+                self.linger();
                 return;
             }
         }
+    }
+
+    /// The connection ends: its subscriptions stay held against its
+    /// account's limit for [`SimConfig::account_linger`](super::SimConfig::account_linger).
+    fn linger(&self) {
+        let linger = self.shared.config.account_linger;
+        if let (Some(key), false) = (&self.account, linger.is_zero() || self.subs.is_empty()) {
+            let until = Instant::now() + linger;
+            self.shared
+                .lingering
+                .lock()
+                .push((key.clone(), until, self.subs.len()));
+        }
+    }
+
+    /// Subscriptions of this account's ended connections still held.
+    fn held_elsewhere(&self) -> usize {
+        let Some(key) = &self.account else { return 0 };
+        let now = Instant::now();
+        let mut lingering = self.shared.lingering.lock();
+        lingering.retain(|(_, until, _)| *until > now);
+        lingering
+            .iter()
+            .filter(|(k, _, _)| k == key)
+            .map(|(_, _, n)| n)
+            .sum()
     }
 
     /// Counts a control frame against the limit; `false` when it is refused (3001).
@@ -423,6 +453,7 @@ impl Session {
                 match tier_of(&secret) {
                     Some(tier) => {
                         self.tier = Some(tier);
+                        self.account = Some(secret.to_string());
                         bump(&self.shared.counters.auth_ok);
                         let text = self.out.auth_ok(&format!("cust_sim_{}", tier.name));
                         if Self::send(ws, text).await {
@@ -518,7 +549,9 @@ impl Session {
             return self.error(ws, 2005, "invalid outcome", Some(&id)).await;
         };
         debug_assert_eq!(key.0, m);
-        if !self.subs.contains_key(&key) && self.subs.len() >= tier.max_subscriptions {
+        if !self.subs.contains_key(&key)
+            && self.subs.len() + self.held_elsewhere() >= tier.max_subscriptions
+        {
             return self
                 .error(
                     ws,
