@@ -225,24 +225,24 @@ impl FrameWriter {
     /// ```
     /// let mut w = wirebook::FrameWriter::new();
     /// assert_eq!(w.subscribe(&[], &[("polymarket", "0xabc")]),
-    ///     r#"{"type":"subscribe","addresses":[{"exchange":"polymarket","address":"0xabc"}]}"#);
+    ///     r#"{"type":"subscribe","markets":[],"addresses":[{"exchange":"polymarket","address":"0xabc"}]}"#);
     /// ```
     pub fn subscribe(
         &mut self,
         markets: &[MarketSelector<'_>],
         addresses: &[(&str, &str)],
     ) -> &str {
+        // `markets` is not optional in PROTOCOL.md A2: always written,
+        // empty when the frame only watches wallets.
         let b = self.start("subscribe");
-        if !markets.is_empty() {
-            b.push_str(",\"markets\":[");
-            for (i, m) in markets.iter().enumerate() {
-                if i > 0 {
-                    b.push(',');
-                }
-                m.write(b, true);
+        b.push_str(",\"markets\":[");
+        for (i, m) in markets.iter().enumerate() {
+            if i > 0 {
+                b.push(',');
             }
-            b.push(']');
+            m.write(b, true);
         }
+        b.push(']');
         if !addresses.is_empty() {
             write_addresses(b, addresses);
         }
@@ -264,16 +264,14 @@ impl FrameWriter {
         addresses: &[(&str, &str)],
     ) -> &str {
         let b = self.start("unsubscribe");
-        if !markets.is_empty() {
-            b.push_str(",\"markets\":[");
-            for (i, m) in markets.iter().enumerate() {
-                if i > 0 {
-                    b.push(',');
-                }
-                m.write(b, false);
+        b.push_str(",\"markets\":[");
+        for (i, m) in markets.iter().enumerate() {
+            if i > 0 {
+                b.push(',');
             }
-            b.push(']');
+            m.write(b, false);
         }
+        b.push(']');
         if !addresses.is_empty() {
             write_addresses(b, addresses);
         }

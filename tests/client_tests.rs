@@ -788,6 +788,27 @@ fn a_subscribe_refused_with_3001_is_sent_again_after_the_snapshot_timeout() {
 }
 
 #[test]
+fn a_wallet_refused_with_3001_is_watched_again() {
+    let (sim, client) = one_control_frame_a_second("pk_test_3001w");
+    let mut events = client.events();
+    client.subscribe(all_books(1)).unwrap();
+    // Goes out 0.4 s after the subscribe: refused, and nothing answers a
+    // wallet's subscribe. It used to be forgotten until the next connection.
+    client.watch_wallet("polymarket", "0xabc").unwrap();
+    let seen = events_until(&mut events, SECS(10), |seen| {
+        seen.iter().any(|e| matches!(e, Event::Wallet { .. }))
+    });
+    assert!(
+        seen.iter().any(|e| matches!(e, Event::Wallet { .. })),
+        "{:?}",
+        client.counters()
+    );
+    let c = client.counters();
+    assert_eq!((c.rate_limited, c.wallets_resent), (1, 1), "{c:?}");
+    assert_eq!(sim.stats().rate_limited, 1);
+}
+
+#[test]
 fn an_unsubscribe_refused_with_3001_is_sent_again_and_the_books_frames_stop() {
     let (sim, client) = one_control_frame_a_second("pk_test_3001u");
     client.subscribe(all_books(1)).unwrap();

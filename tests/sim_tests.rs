@@ -109,6 +109,32 @@ fn a_peer_that_never_finishes_the_handshake_is_dropped_after_the_auth_window() {
 }
 
 #[test]
+fn a_subscribe_without_markets_is_malformed() {
+    // PROTOCOL.md A2: `markets` is required (`addresses` is the optional
+    // one), so a client that leaves it out of a wallet-only frame is told.
+    let sim = Simulator::start(quiet()).unwrap();
+    rt().block_on(async {
+        let mut ws = open(&sim).await;
+        send(&mut ws, r#"{"type":"auth","api_key":"pk_pro_1"}"#).await;
+        assert_eq!(next_json(&mut ws).await.unwrap()["type"], "auth_ok");
+        let wallet = r#"{"exchange":"polymarket","address":"0xabc"}"#;
+        send(
+            &mut ws,
+            &format!(r#"{{"type":"subscribe","addresses":[{wallet}]}}"#),
+        )
+        .await;
+        assert_eq!(next_json(&mut ws).await.unwrap()["code"], 2001);
+        // With an empty list it is a wallet's subscribe: its snapshot comes.
+        send(
+            &mut ws,
+            &format!(r#"{{"type":"subscribe","markets":[],"addresses":[{wallet}]}}"#),
+        )
+        .await;
+        assert_eq!(next_json(&mut ws).await.unwrap()["type"], "wallet_activity");
+    });
+}
+
+#[test]
 fn keys_and_the_order_of_auth_follow_the_protocol() {
     let sim = Simulator::start(quiet()).unwrap();
     rt().block_on(async {

@@ -62,6 +62,9 @@ pub(super) struct Driver {
     pending_subscribe: Vec<Subscription>,
     pending_unsubscribe: Vec<Subscription>,
     pending_wallets: Vec<Wallet>,
+    /// Wallets sent within the last control window: a `subscribe` has no
+    /// answer, and a 3001 may have refused the one that carried them.
+    wallets_sent: Vec<(Wallet, std::time::Instant)>,
     /// Books subscribed on this connection still waiting for their first snapshot.
     awaiting: Awaiting,
     /// Books unsubscribed on this connection (an `unsubscribe` has no answer).
@@ -100,6 +103,7 @@ impl Driver {
             pending_subscribe: Vec::new(),
             pending_unsubscribe: Vec::new(),
             pending_wallets: Vec::new(),
+            wallets_sent: Vec::new(),
             awaiting: Awaiting::default(),
             leaving: Leaving::default(),
             authenticated: false,
@@ -444,6 +448,7 @@ impl Driver {
         self.leaving.clear();
         self.pending_unsubscribe.clear();
         self.pending_wallets = self.wallets.clone();
+        self.wallets_sent.clear();
         self.set_state(ConnectionState::Live);
 
         // Time of the last frame of any kind, on the engine clock (no extra clock read per frame).
@@ -584,6 +589,11 @@ impl Driver {
                 });
                 let selectors: Vec<_> = batch.iter().map(Subscription::selector).collect();
                 let wallets: Vec<Wallet> = std::mem::take(&mut self.pending_wallets);
+                let now = std::time::Instant::now();
+                self.wallets_sent
+                    .retain(|(_, at)| now.saturating_duration_since(*at) <= CONTROL_WINDOW);
+                self.wallets_sent
+                    .extend(wallets.iter().map(|w| (w.clone(), now)));
                 let addresses: Vec<(&str, &str)> = wallets
                     .iter()
                     .map(|w| (w.exchange.as_str(), w.address.as_str()))
@@ -874,6 +884,19 @@ impl Driver {
         }
     }
 
+    /// After a 3001, which names no frame: wallets sent within the limit's
+    /// window go out again (watching a wallet twice is watching it once),
+    /// or a refused one would send nothing until the next connection.
+    fn watch_recent_wallets_again(&mut self, now: std::time::Instant) {
+        for (w, at) in std::mem::take(&mut self.wallets_sent) {
+            let recent = now.saturating_duration_since(at) <= CONTROL_WINDOW;
+            if recent && self.wallets.contains(&w) && !self.pending_wallets.contains(&w) {
+                self.counters.wallets_resent += 1;
+                self.pending_wallets.push(w);
+            }
+        }
+    }
+
     /// PROTOCOL.md A5: what each error code does to the client.
     fn on_error(&mut self, code: ErrorCode, message: String, parsec_id: Option<String>) {
         if code == ErrorCode::RateLimited {
@@ -881,6 +904,7 @@ impl Driver {
             let now = std::time::Instant::now();
             self.pacer.back_off(now);
             self.unsubscribe_recent_again(now);
+            self.watch_recent_wallets_again(now);
         }
         // 2002, 2005, 3002 name the market, not the outcome (see `awaiting`).
         // A 3002 while an unsubscribe may not have taken yet says nothing

@@ -563,6 +563,9 @@ pub struct ClientCounters {
     /// Unsubscribes sent again: the book's frames still came after the
     /// snapshot timeout, or a 3001 came within a second of the unsubscribe.
     pub unsubscribes_resent: u64,
+    /// Wallets whose `subscribe` went out again: a 3001 came within a
+    /// second of it.
+    pub wallets_resent: u64,
     /// Delta frames that went from the parser straight to the store, with
     /// no [`Frame`](crate::Frame) built ([`BookStore::apply_message`](crate::BookStore::apply_message)'s
     /// route), whatever the store then did with them (applied, buffered,
@@ -776,7 +779,10 @@ impl ParsecClient {
     /// All or nothing: if the store cannot take one of the books (no slot
     /// left, see [`StoreConfig::max_books`], or an empty id), none of them is
     /// subscribed. Answered while the client connects or reconnects too (the
-    /// books then go out once authenticated).
+    /// books then go out once authenticated). Waits for the connection task
+    /// to take the books: at most about `dead_after` while a send to a server
+    /// that stopped reading holds it up. [`ClientError::Stopped`] means the
+    /// client has stopped; the books are then not subscribed.
     ///
     /// ```
     /// # use std::time::{Duration, Instant};
@@ -799,8 +805,11 @@ impl ParsecClient {
     ) -> Result<Vec<BookReader>, ClientError> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         self.worker.send(Command::Subscribe(subscriptions, tx))?;
-        rx.recv_timeout(Duration::from_secs(10))
-            .map_err(|_| ClientError::Stopped)?
+        // No timeout of its own: one that gave up while the task was busy
+        // reported a live client as stopped, and the command, still queued,
+        // subscribed the books afterwards. The task answers every command
+        // it takes, and drops the channel when it stops.
+        rx.recv().map_err(|_| ClientError::Stopped)?
     }
 
     /// Unsubscribes; the books' readers read `Disconnected` from then on.

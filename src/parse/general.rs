@@ -377,9 +377,13 @@ fn build<'a>(root: Value<'_, 'a>, scratch: &'a mut Scratch) -> R<Frame<'a>> {
         "auth_ok" => Frame::AuthOk {
             customer_id: opt_str(obj, "customer_id")?,
         },
+        // The type alone says the key was refused (A1: fatal, no
+        // reconnect): a `code` that is missing or not a number must not turn
+        // it into a parse error the client waits past, reconnecting for
+        // ever with a bad key. A5 gives 1002 for it.
         "auth_error" => Frame::AuthError {
-            code: code(obj)?,
-            message: opt_str(obj, "message")?.unwrap_or(""),
+            code: code(obj).unwrap_or(AUTH_ERROR_CODE),
+            message: opt_str(obj, "message").ok().flatten().unwrap_or(""),
         },
         "connected" => Frame::Connected(ConnectedFrame {
             sport_key: opt_str(obj, "sport_key")?.unwrap_or(""),
@@ -422,6 +426,9 @@ fn build<'a>(root: Value<'_, 'a>, scratch: &'a mut Scratch) -> R<Frame<'a>> {
         other => return Err(unknown_type(other)),
     })
 }
+
+/// PROTOCOL.md A5: invalid key or token, sent as `auth_error`.
+const AUTH_ERROR_CODE: u32 = 1002;
 
 fn code(obj: &Object<'_, '_>) -> R<u32> {
     let c = opt_u64(obj, "code")?.ok_or(ParseError::MissingField { field: "code" })?;

@@ -956,3 +956,31 @@ fn wallet_activity_data_is_kept_as_it_came() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn an_auth_error_without_a_usable_code_is_still_an_auth_error() {
+    // A1: auth_error is fatal. A server that leaves the code out, or sends it
+    // as a string, must not make it a parse error the client waits past.
+    let mut p = FrameParser::new();
+    for (frame, message) in [
+        (
+            &br#"{"type":"auth_error","message":"invalid api key"}"#[..],
+            "invalid api key",
+        ),
+        (
+            br#"{"type":"auth_error","code":"1002","message":"bad"}"#,
+            "bad",
+        ),
+        (br#"{"type":"auth_error","code":1002,"message":7}"#, ""),
+    ] {
+        assert_eq!(
+            p.parse(&mut frame.to_vec()),
+            Ok(Frame::AuthError {
+                code: 1002,
+                message
+            }),
+            "{}",
+            String::from_utf8_lossy(frame)
+        );
+    }
+}

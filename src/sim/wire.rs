@@ -94,11 +94,10 @@ fn string_of(v: &simd_json::BorrowedValue<'_>, key: &str) -> Option<String> {
     v.get(key).and_then(|s| s.as_str()).map(str::to_owned)
 }
 
+/// `markets` is required (PROTOCOL.md A2), though it may be empty (a frame
+/// that only watches wallets).
 fn selectors(v: &simd_json::BorrowedValue<'_>) -> Option<Vec<Selector>> {
-    let Some(list) = v.get("markets") else {
-        return Some(Vec::new());
-    };
-    let list = list.as_array()?;
+    let list = v.get("markets")?.as_array()?;
     list.iter()
         .map(|m| {
             m.as_object()?;
