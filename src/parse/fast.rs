@@ -225,6 +225,7 @@ keys! {
     K_TRUNCATED = b"truncated";
     K_DATA = b"data";
     K_SINCE = b"since";
+    K_KIND = b"kind";
     K_SIDE = b"side";
     K_PRICE = b"price";
     K_SIZE = b"size";
@@ -259,6 +260,9 @@ pub(crate) enum Field {
     Data = 22,
     Truncated = 23,
     Since = 24,
+    /// `kind`: only "snapshot" is read here (an `orderbook`'s); any other
+    /// goes to the general path, which refuses it on an `orderbook`.
+    Kind = 25,
     /// Any other key: its value is skipped (and validated).
     Unknown = 31,
 }
@@ -478,7 +482,8 @@ fn value_unmarked(
         | Field::TokenId
         | Field::Title
         | Field::BookState
-        | Field::FeedState => {
+        | Field::FeedState
+        | Field::Kind => {
             if !c.null()? {
                 let span = c.string()?;
                 apply_string(c, field, span, f)?;
@@ -582,6 +587,7 @@ fn apply_string_text(text: &[u8], field: Field, span: Span, f: &mut Fields) -> O
                 _ => None,
             }
         }
+        Field::Kind if text == b"snapshot" => {}
         // A string where nobody reads the field: nothing to store.
         Field::Unknown => {}
         _ => return None,
@@ -904,7 +910,10 @@ impl Template {
                 // In the first run (from the frame's start) the span is the
                 // same in every frame; a state's value does not need one.
                 let fixed = set.runs.is_empty()
-                    || matches!(slot.field, Field::BookState | Field::FeedState);
+                    || matches!(
+                        slot.field,
+                        Field::BookState | Field::FeedState | Field::Kind
+                    );
                 let span = Span {
                     start: memo.offset,
                     len: memo.len,
@@ -1549,6 +1558,7 @@ impl<'b> Cursor<'b> {
             K_TRUNCATED if self.tail_is(key, b"truncated") => Field::Truncated,
             K_DATA => Field::Data,
             K_SINCE => Field::Since,
+            K_KIND => Field::Kind,
             _ => Field::Unknown,
         }
     }

@@ -284,6 +284,13 @@ fn build<'a>(root: Value<'_, 'a>, scratch: &'a mut Scratch) -> R<Frame<'a>> {
     let obj = &obj;
     Ok(match type_name {
         "orderbook" => {
+            // PROTOCOL.md A3: `kind` is "snapshot", a full book that
+            // replaces the client's. Any other kind is refused rather than
+            // read as one (a partial book applied as a full one would be a
+            // wrong book served as fresh).
+            if opt_str(obj, "kind")?.is_some_and(|k| k != "snapshot") {
+                return Err(ParseError::BadValue { field: "kind" });
+            }
             levels(obj, "bids", &mut scratch.bids)?;
             levels(obj, "asks", &mut scratch.asks)?;
             Frame::Book(BookFrame {

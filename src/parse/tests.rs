@@ -984,3 +984,36 @@ fn an_auth_error_without_a_usable_code_is_still_an_auth_error() {
         );
     }
 }
+
+#[test]
+fn an_orderbook_of_another_kind_than_snapshot_is_refused() {
+    // A3: an `orderbook` is kind "snapshot", a full book that replaces the
+    // client's. Another kind is refused rather than applied as a full book,
+    // on the first frame and after the fast path has learned the shape.
+    let mut p = FrameParser::new();
+    let book = |kind: &str| {
+        format!(r#"{{"type":"orderbook","parsec_id":"kalshi:X","exchange":"kalshi","outcome":"yes","token_id":"","market_id":"X","tick_size":0.01,{kind}"bids":[[0.45,10]],"asks":[[0.55,5]],"server_seq":9,"book_state":"fresh","feed_state":"healthy","stale_after_ms":5000}}"#)
+            .into_bytes()
+    };
+    for round in 0..4 {
+        assert!(
+            matches!(p.parse(&mut book(r#""kind":"snapshot","#)), Ok(Frame::Book(b)) if b.bids.len() == 1),
+            "round {round}"
+        );
+        assert!(matches!(p.parse(&mut book("")), Ok(Frame::Book(_))));
+        assert!(matches!(
+            p.parse(&mut book(r#""kind":null,"#)),
+            Ok(Frame::Book(_))
+        ));
+        assert_eq!(
+            p.parse(&mut book(r#""kind":"partial","#)),
+            Err(ParseError::BadValue { field: "kind" }),
+            "round {round}"
+        );
+    }
+    assert!(
+        p.stats().fast > 0,
+        "the fast path read the snapshots: {:?}",
+        p.stats()
+    );
+}
