@@ -1343,6 +1343,9 @@ impl BookStore {
     }
 
     fn gap_for(&mut self, m: &MarketRef<'_>) -> Applied {
+        if m.outcome.is_empty() {
+            return self.gap_for_market(m.parsec_id);
+        }
         match self.active_slot(m, 0) {
             // No snapshot on this connection yet: the one on its way (the
             // subscribe's) is taken after whatever was lost, so there is
@@ -1358,6 +1361,31 @@ impl BookStore {
             }
             None => Applied::Untracked,
         }
+    }
+
+    /// A notice without an outcome: a gap in every tracked book of the
+    /// market (`Gap` if any book took it).
+    #[cold]
+    fn gap_for_market(&mut self, parsec_id: &str) -> Applied {
+        let books: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| self.slots[i].active && &*self.slots[i].key.parsec_id == parsec_id)
+            .collect();
+        let mut applied = Applied::Untracked;
+        for i in books {
+            if self.slots[i].phase == Phase::AwaitingSnapshot {
+                self.counters.dropped_before_snapshot += 1;
+                if applied == Applied::Untracked {
+                    applied = Applied::DroppedBeforeSnapshot;
+                }
+            } else {
+                self.gap(i);
+                applied = Applied::Gap;
+            }
+        }
+        if applied == Applied::Untracked {
+            self.counters.untracked += 1;
+        }
+        applied
     }
 
     /// Marks the book resyncing and queues one resync unless one is outstanding.

@@ -772,10 +772,22 @@ impl Driver {
             Frame::Delta(d) if applied == Applied::Gap => hub.publish(Event::Gap {
                 key: BookKey::new(d.market.parsec_id, d.market.outcome),
             }),
-            Frame::ResyncRequired(m) | Frame::SlowReader(m) if applied == Applied::Gap => hub
-                .publish(Event::Gap {
-                    key: BookKey::new(m.parsec_id, m.outcome),
-                }),
+            Frame::ResyncRequired(m) | Frame::SlowReader(m) if applied == Applied::Gap => {
+                if m.outcome.is_empty() {
+                    // Every outcome of the market (see `BookStore::apply`).
+                    for k in self
+                        .store
+                        .resyncing()
+                        .filter(|k| *k.parsec_id == *m.parsec_id)
+                    {
+                        hub.publish(Event::Gap { key: k.clone() });
+                    }
+                } else {
+                    hub.publish(Event::Gap {
+                        key: BookKey::new(m.parsec_id, m.outcome),
+                    });
+                }
+            }
             Frame::Book(b) if matches!(applied, Applied::Snapshot | Applied::Gap) => {
                 let key = BookKey::new(b.market.parsec_id, b.market.outcome);
                 hub.publish(match applied {

@@ -178,6 +178,17 @@ fn market<'i>(obj: &Object<'_, 'i>) -> R<MarketRef<'i>> {
     })
 }
 
+/// The market of a `resync_required` or `slow_reader`: without `outcome`
+/// (A3 lists it, but only a subscribe's defaults to yes) the outcome is
+/// empty, which the store reads as every outcome of the market. Defaulting
+/// to yes would resync the wrong book and serve a corrupt one as fresh.
+fn notice_market<'i>(obj: &Object<'_, 'i>) -> R<MarketRef<'i>> {
+    Ok(MarketRef {
+        outcome: opt_str(obj, "outcome")?.unwrap_or(""),
+        ..market(obj)?
+    })
+}
+
 fn book_state(obj: &Object<'_, '_>) -> R<Option<WireBookState>> {
     Ok(match opt_str(obj, "book_state")? {
         Some("fresh") => Some(WireBookState::Fresh),
@@ -374,8 +385,8 @@ fn build<'a>(root: Value<'_, 'a>, scratch: &'a mut Scratch) -> R<Frame<'a>> {
             };
             Frame::Heartbeat { ts_ms }
         }
-        "resync_required" => Frame::ResyncRequired(market(obj)?),
-        "slow_reader" => Frame::SlowReader(market(obj)?),
+        "resync_required" => Frame::ResyncRequired(notice_market(obj)?),
+        "slow_reader" => Frame::SlowReader(notice_market(obj)?),
         "error" => Frame::Error(ErrorFrame {
             code: code(obj)?,
             message: opt_str(obj, "message")?.unwrap_or(""),

@@ -425,6 +425,41 @@ fn resync_required_acts_as_gap() {
 }
 
 #[test]
+fn resync_required_without_outcome_acts_as_gap_in_every_outcome_of_the_market() {
+    // A3 lists `outcome` on the notice; without it the safe reading is every
+    // book of the market (defaulting to yes left a corrupt "no" book fresh).
+    let mut h = Harness::new();
+    h.seeded();
+    let no = format!(
+        r#"{{"type":"orderbook","parsec_id":"{ID}","outcome":"no","bids":[[0.5,1]],"asks":[[0.6,1]],"server_seq":3}}"#
+    );
+    assert_eq!(h.send(&no), Applied::Snapshot);
+    let other = r#"{"type":"orderbook","parsec_id":"kalshi:OTHER","outcome":"yes","bids":[[0.5,1]],"asks":[[0.6,1]],"server_seq":3}"#;
+    assert_eq!(h.send(other), Applied::Snapshot);
+    for notice in ["resync_required", "slow_reader"] {
+        let applied = h.send(&format!(r#"{{"type":"{notice}","parsec_id":"{ID}"}}"#));
+        assert_eq!(applied, Applied::Gap, "{notice}");
+    }
+    let mut asked: Vec<(String, String)> = h
+        .resyncs()
+        .iter()
+        .map(|r| (r.key.parsec_id.to_string(), r.key.outcome.to_string()))
+        .collect();
+    asked.sort();
+    assert_eq!(asked, [(ID.into(), "no".into()), (ID.into(), "yes".into())]);
+    assert_eq!(h.read().state, BookState::Resyncing);
+    let other = h.store.reader("kalshi:OTHER", "yes").unwrap();
+    assert_eq!(
+        other.snapshot(1).state,
+        BookState::Fresh,
+        "another market is untouched"
+    );
+    // A market the store does not track: counted, nothing else.
+    let applied = h.send(r#"{"type":"resync_required","parsec_id":"kalshi:NONE"}"#);
+    assert_eq!(applied, Applied::Untracked);
+}
+
+#[test]
 fn needs_refresh_acts_as_gap() {
     let mut h = Harness::new();
     h.seeded();
