@@ -968,6 +968,10 @@ impl BookStore {
 
     /// Applies one parsed frame by the rules of PROTOCOL.md A4.
     ///
+    /// A `resync_required` or `slow_reader` whose outcome is empty (the
+    /// parser's reading of one sent without `outcome`) is a gap in every
+    /// tracked book of its market.
+    ///
     /// ```
     /// use wirebook::{Applied, BookStore, Frame};
     /// let mut store = BookStore::default();
