@@ -110,14 +110,19 @@ pub enum FeedState {
 
 /// The market fields every market-scoped Parsec frame carries.
 ///
-/// `outcome` is `"yes"` when the frame omits it (a Yes/No market, PROTOCOL.md A2).
+/// `outcome` is `"yes"` when a book's frame omits it (a Yes/No market,
+/// PROTOCOL.md A2), and empty when a `resync_required` or `slow_reader`
+/// does: that notice is for every outcome of the market.
 ///
 /// ```
 /// use wirebook::{Frame, FrameParser};
 /// let mut p = FrameParser::new();
+/// let mut msg = br#"{"type":"orderbook_delta","parsec_id":"kalshi:KXBTC-26MAR10","changes":[],"server_seq":2}"#.to_vec();
+/// let Ok(Frame::Delta(d)) = p.parse(&mut msg) else { panic!() };
+/// assert_eq!((d.market.parsec_id, d.market.outcome, d.market.exchange), ("kalshi:KXBTC-26MAR10", "yes", None));
 /// let mut msg = br#"{"type":"resync_required","parsec_id":"kalshi:KXBTC-26MAR10"}"#.to_vec();
 /// let Ok(Frame::ResyncRequired(m)) = p.parse(&mut msg) else { panic!() };
-/// assert_eq!((m.parsec_id, m.outcome, m.exchange), ("kalshi:KXBTC-26MAR10", "yes", None));
+/// assert_eq!(m.outcome, "");
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct MarketRef<'a> {
