@@ -997,6 +997,30 @@ fn a_3002_from_the_old_connections_subscriptions_after_a_reconnect_drops_nothing
 }
 
 #[test]
+fn a_3002_on_a_spawned_clients_first_connection_is_final() {
+    // The grace for a reconnect's 3002 is not for the first connection, also
+    // when the client was spawned (no caller waits for its first auth).
+    let sim = simulator(SimConfig {
+        markets: 8,
+        account_linger: SECS(30),
+        ..quick_sim()
+    });
+    let mut cfg = (0..6)
+        .map(|i| Subscription::new(format!("sim:{i}")))
+        .fold(config(&sim, "pk_free_spawned"), ClientConfig::subscribe);
+    cfg.snapshot_timeout = SECS(20);
+    let client = ParsecClient::spawn(cfg).unwrap();
+    let mut events = client.events();
+    let seen = events_until(&mut events, SECS(10), |e| !dropped(e).is_empty());
+    assert_eq!(
+        dropped(&seen),
+        vec![("sim:5".into(), "yes".into(), ErrorCode::SubscriptionLimit)],
+        "{:?}",
+        client.counters()
+    );
+}
+
+#[test]
 fn an_invalid_outcome_refused_before_a_valid_ones_snapshot_drops_only_the_invalid_one() {
     let sim = simulator(quick_sim());
     let mut cfg = config(&sim, "pk_test_2005");

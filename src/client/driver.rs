@@ -74,6 +74,8 @@ pub(super) struct Driver {
     /// account's old connection still holding its subscriptions (see
     /// `on_error`).
     limit_grace_until: Option<Instant>,
+    /// Whether a session of this client has authenticated before.
+    authenticated_before: bool,
     counters: super::ClientCounters,
     latency: LatencyRecorder,
     capture: Option<CaptureWriter<std::fs::File>>,
@@ -108,6 +110,7 @@ impl Driver {
             leaving: Leaving::default(),
             authenticated: false,
             limit_grace_until: None,
+            authenticated_before: false,
             counters: super::ClientCounters::default(),
             latency: LatencyRecorder::new(),
             capture,
@@ -435,13 +438,15 @@ impl Driver {
         // this one replaces may still hold its subscriptions on the server
         // until the server finds it dead, which takes it about as long as it
         // took the client (`dead_after`, counted from the same silence).
-        self.limit_grace_until = match self.started.take() {
-            Some(tx) => {
-                let _ = tx.send(Ok(()));
-                None
-            }
-            None => Instant::now().checked_add(self.config.dead_after.saturating_mul(2)),
+        if let Some(tx) = self.started.take() {
+            let _ = tx.send(Ok(()));
+        }
+        self.limit_grace_until = if self.authenticated_before {
+            Instant::now().checked_add(self.config.dead_after.saturating_mul(2))
+        } else {
+            None
         };
+        self.authenticated_before = true;
         // Rule A1.3: re-subscribe everything, batched.
         self.pending_subscribe = self.subs.clone();
         self.awaiting.clear();
@@ -717,6 +722,17 @@ impl Driver {
         };
         let timed = self.config.latency && matches!(frame, Frame::Delta(_) | Frame::Book(_));
         let parsed_ns = if timed { clock::now_ns() } else { 0 };
+        // A notice for every outcome of a market (see `BookStore::apply`):
+        // its books already resyncing get no second Gap event.
+        let already_resyncing: Vec<BookKey> = match frame {
+            Frame::ResyncRequired(m) | Frame::SlowReader(m) if m.outcome.is_empty() => self
+                .store
+                .resyncing()
+                .filter(|k| *k.parsec_id == *m.parsec_id)
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        };
         let applied = self.store.apply_marked(frame, token, recv_ns);
         if timed {
             let stamps =
@@ -775,11 +791,11 @@ impl Driver {
             Frame::ResyncRequired(m) | Frame::SlowReader(m) if applied == Applied::Gap => {
                 if m.outcome.is_empty() {
                     // Every outcome of the market (see `BookStore::apply`).
-                    for k in self
+                    let gapped = self
                         .store
                         .resyncing()
-                        .filter(|k| *k.parsec_id == *m.parsec_id)
-                    {
+                        .filter(|k| *k.parsec_id == *m.parsec_id && !already_resyncing.contains(k));
+                    for k in gapped {
                         hub.publish(Event::Gap { key: k.clone() });
                     }
                 } else {

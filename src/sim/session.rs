@@ -349,11 +349,10 @@ impl Session {
     fn linger(&self) {
         let linger = self.shared.config.account_linger;
         if let (Some(key), false) = (&self.account, linger.is_zero() || self.subs.is_empty()) {
-            let until = Instant::now() + linger;
-            self.shared
-                .lingering
-                .lock()
-                .push((key.clone(), until, self.subs.len()));
+            let now = Instant::now();
+            let mut lingering = self.shared.lingering.lock();
+            lingering.retain(|(_, until, _)| *until > now);
+            lingering.push((key.clone(), now + linger, self.subs.len()));
         }
     }
 

@@ -139,8 +139,20 @@ pub fn run(path: &std::path::Path, speed: Speed, json: bool, depth: usize) -> Re
             latency.record_frame(&frame, &stamps, t / 1_000_000);
         }
         if json && matches!(applied, Applied::Snapshot | Applied::Delta | Applied::Gap) {
-            let (id, outcome) = (market.parsec_id.to_owned(), market.outcome.to_owned());
-            if let Some(r) = store.reader(&id, &outcome) {
+            // A notice without an outcome is for every book of its market.
+            let readers: Vec<_> = if market.outcome.is_empty() {
+                store
+                    .readers()
+                    .filter(|r| r.parsec_id() == market.parsec_id)
+                    .cloned()
+                    .collect()
+            } else {
+                store
+                    .reader(market.parsec_id, market.outcome)
+                    .into_iter()
+                    .collect()
+            };
+            for r in readers {
                 r.read_into(depth, &mut snap);
                 book_line(&mut line, r.parsec_id(), r.outcome(), &snap);
                 if writeln!(out, "{line}").is_err() {
