@@ -53,6 +53,9 @@ pub(crate) struct Fields {
     coalesced: Option<bool>,
     truncated: Option<bool>,
     since: Option<u64>,
+    /// A top-level `kind` other than "snapshot" (an `orderbook` with one
+    /// goes to the general path, which refuses it).
+    other_kind: bool,
     /// Bit per known key seen (duplicates go to the general path).
     seen: u32,
     proof: Option<Validated>,
@@ -260,8 +263,8 @@ pub(crate) enum Field {
     Data = 22,
     Truncated = 23,
     Since = 24,
-    /// `kind`: only "snapshot" is read here (an `orderbook`'s); any other
-    /// goes to the general path, which refuses it on an `orderbook`.
+    /// `kind`: an `orderbook` with another than "snapshot" goes to the
+    /// general path, which refuses it (other frames carry none to check).
     Kind = 25,
     /// Any other key: its value is skipped (and validated).
     Unknown = 31,
@@ -422,7 +425,8 @@ impl Fields {
     fn finish(&mut self, buf: &[u8]) -> Option<()> {
         let complete = match self.kind? {
             Kind::Book => {
-                self.parsec_id.is_some()
+                !self.other_kind
+                    && self.parsec_id.is_some()
                     && self.server_seq.is_some()
                     && self.seen & (SEEN_BIDS | SEEN_ASKS) == SEEN_BIDS | SEEN_ASKS
             }
@@ -587,7 +591,7 @@ fn apply_string_text(text: &[u8], field: Field, span: Span, f: &mut Fields) -> O
                 _ => None,
             }
         }
-        Field::Kind if text == b"snapshot" => {}
+        Field::Kind => f.other_kind = text != b"snapshot",
         // A string where nobody reads the field: nothing to store.
         Field::Unknown => {}
         _ => return None,

@@ -1016,4 +1016,9 @@ fn an_orderbook_of_another_kind_than_snapshot_is_refused() {
         "the fast path read the snapshots: {:?}",
         p.stats()
     );
+    // Another frame with a `kind` of its own is not declined for it.
+    let fast = p.stats().fast;
+    let mut delta = br#"{"type":"orderbook_delta","parsec_id":"kalshi:X","kind":"delta","changes":[],"server_seq":10}"#.to_vec();
+    assert!(matches!(p.parse(&mut delta), Ok(Frame::Delta(_))));
+    assert_eq!(p.stats().fast, fast + 1, "{:?}", p.stats());
 }
