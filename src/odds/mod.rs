@@ -193,10 +193,14 @@ pub struct QuoteKey {
 }
 
 impl QuoteKey {
-    /// Whether the quote is of a player's prop rather than of the game: its
-    /// outcome names a player (`Over Jayson Tatum`, as grouped prop rows
-    /// are normalised), or its market is a player's (`player_points`,
-    /// `batter_hits`, `pitcher_strikeouts`).
+    /// Whether the quote is of a player's prop rather than of the game. By
+    /// its market first: a player's (`player_points`, `batter_hits`,
+    /// `pitcher_strikeouts`, and their `alternate_` forms) is a prop; a
+    /// game's (`h2h`, `spreads`, `totals`, `team_totals`, their `alternate_`
+    /// and period forms such as `h2h_q1`) is not, whatever its outcome says
+    /// (a team total may be named `Over Boston Celtics`). Another market is
+    /// a prop if its outcome names a player (`Over Jayson Tatum`, as grouped
+    /// prop rows are normalised).
     ///
     /// ```
     /// use wirebook::odds::QuoteKey;
@@ -209,21 +213,36 @@ impl QuoteKey {
     /// };
     /// assert!(key("player_points", "Over Jayson Tatum").is_prop());
     /// assert!(key("player_anytime_td", "Josh Allen").is_prop());
+    /// assert!(key("player_points_rebounds", "Under Jayson Tatum").is_prop());
     /// assert!(!key("team_totals", "Over").is_prop());
-    /// assert!(!key("h2h", "Boston Celtics").is_prop());
+    /// assert!(!key("alternate_team_totals", "Over Boston Celtics").is_prop());
+    /// assert!(!key("h2h_q1", "Boston Celtics").is_prop());
+    /// assert!(key("anytime_goal", "Over David Pastrnak").is_prop()); // by its outcome
     /// ```
     pub fn is_prop(&self) -> bool {
         const PLAYER_MARKETS: [&str; 3] = ["player_", "batter_", "pitcher_"];
-        let names_player = ["Over ", "Under "].iter().any(|side| {
-            self.outcome
-                .strip_prefix(side)
-                .is_some_and(|p| !p.is_empty())
-        });
+        const GAME_MARKETS: [&str; 4] = ["h2h", "spreads", "totals", "team_totals"];
         let market = self
             .market_key
             .strip_prefix("alternate_")
             .unwrap_or(&self.market_key);
-        names_player || PLAYER_MARKETS.iter().any(|m| market.starts_with(m))
+        if PLAYER_MARKETS.iter().any(|m| market.starts_with(m)) {
+            return true;
+        }
+        // `h2h`, `h2h_q1`, `h2h_3_way`, `totals_h1`, ...
+        let game = |m: &&str| {
+            market
+                .strip_prefix(*m)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('_'))
+        };
+        if GAME_MARKETS.iter().any(game) {
+            return false;
+        }
+        ["Over ", "Under "].iter().any(|side| {
+            self.outcome
+                .strip_prefix(side)
+                .is_some_and(|p| !p.is_empty())
+        })
     }
 
     fn matches(&self, k: &KeyRef<'_>) -> bool {

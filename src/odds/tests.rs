@@ -536,12 +536,17 @@ fn a_games_remove_row_takes_every_game_market_and_no_prop() {
         flat("h2h", "Boston Celtics", ""),
         flat("team_totals", "Over", r#","point":112.5"#),
         flat("alternate_spreads", "Boston Celtics", r#","point":-7.5"#),
+        flat(
+            "alternate_team_totals",
+            "Over Boston Celtics",
+            r#","point":110.5"#,
+        ),
         flat("player_points", "Over Jayson Tatum", r#","point":27.5"#),
         flat("batter_hits", "Over Rafael Devers", r#","point":0.5"#),
         flat("player_anytime_td", "Josh Allen", ""),
     ];
     apply(&mut board, &mut p, odds_update(&rows));
-    assert_eq!(board.len(), 6);
+    assert_eq!(board.len(), 7);
     let remove = |kind: &str| {
         format!(
             r#"{{"kind":"{kind}","event_id":"{EVENT}","bookmaker":"draftkings","action":"remove"}}"#
