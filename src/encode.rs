@@ -232,17 +232,8 @@ impl FrameWriter {
         markets: &[MarketSelector<'_>],
         addresses: &[(&str, &str)],
     ) -> &str {
-        // `markets` is not optional in PROTOCOL.md A2: always written,
-        // empty when the frame only watches wallets.
         let b = self.start("subscribe");
-        b.push_str(",\"markets\":[");
-        for (i, m) in markets.iter().enumerate() {
-            if i > 0 {
-                b.push(',');
-            }
-            m.write(b, true);
-        }
-        b.push(']');
+        write_markets(b, markets, true);
         if !addresses.is_empty() {
             write_addresses(b, addresses);
         }
@@ -264,14 +255,7 @@ impl FrameWriter {
         addresses: &[(&str, &str)],
     ) -> &str {
         let b = self.start("unsubscribe");
-        b.push_str(",\"markets\":[");
-        for (i, m) in markets.iter().enumerate() {
-            if i > 0 {
-                b.push(',');
-            }
-            m.write(b, false);
-        }
-        b.push(']');
+        write_markets(b, markets, false);
         if !addresses.is_empty() {
             write_addresses(b, addresses);
         }
@@ -321,6 +305,19 @@ impl FrameWriter {
         self.start("unsubscribe").push('}');
         &self.buf
     }
+}
+
+/// `markets`, with each selector's depth or without. Not optional in
+/// PROTOCOL.md A2: always written, empty when a frame is for wallets alone.
+fn write_markets(b: &mut String, markets: &[MarketSelector<'_>], depth: bool) {
+    b.push_str(",\"markets\":[");
+    for (i, m) in markets.iter().enumerate() {
+        if i > 0 {
+            b.push(',');
+        }
+        m.write(b, depth);
+    }
+    b.push(']');
 }
 
 fn write_addresses(b: &mut String, addresses: &[(&str, &str)]) {
