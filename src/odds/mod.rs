@@ -15,11 +15,8 @@
 //!
 //! `action: remove` removes the quotes the row names; a remove row that names
 //! only the event and bookmaker (and perhaps `kind` or `market_key`) removes
-//! all of that bookmaker's quotes of the event of that kind or market. A
-//! quote is of a prop if it names a player (`Over Jayson Tatum`) or its
-//! market is a player's (`player_*`, `batter_*`, `pitcher_*`), else of the
-//! game (`h2h`, `spreads`, `totals`, `team_totals`, `alternate_spreads`,
-//! ...). A diff-mode row
+//! all of that bookmaker's quotes of the event of that kind or market (a
+//! quote's kind: [`QuoteKey::is_prop`]). A diff-mode row
 //! (only changed fields plus identifiers) updates just the prices it carries.
 //! Odds are exact integers ([`AmericanOdds`]) with conversion to implied
 //! probability and to the crate's [`Price`], so sportsbook quotes and Parsec
