@@ -1351,19 +1351,23 @@ impl BookStore {
             return self.gap_for_market(m.parsec_id);
         }
         match self.active_slot(m, 0) {
+            Some(i) => self.notice_gap(i),
+            None => Applied::Untracked,
+        }
+    }
+
+    /// A notice's gap in tracked book `i`.
+    fn notice_gap(&mut self, i: usize) -> Applied {
+        if self.slots[i].phase == Phase::AwaitingSnapshot {
             // No snapshot on this connection yet: the one on its way (the
             // subscribe's) is taken after whatever was lost, so there is
             // nothing to resync (and the book keeps reading Disconnected or
             // AwaitingSnapshot, not Resyncing with old levels).
-            Some(i) if self.slots[i].phase == Phase::AwaitingSnapshot => {
-                self.counters.dropped_before_snapshot += 1;
-                Applied::DroppedBeforeSnapshot
-            }
-            Some(i) => {
-                self.gap(i);
-                Applied::Gap
-            }
-            None => Applied::Untracked,
+            self.counters.dropped_before_snapshot += 1;
+            Applied::DroppedBeforeSnapshot
+        } else {
+            self.gap(i);
+            Applied::Gap
         }
     }
 
@@ -1371,19 +1375,15 @@ impl BookStore {
     /// market (`Gap` if any book took it).
     #[cold]
     fn gap_for_market(&mut self, parsec_id: &str) -> Applied {
-        let books: Vec<usize> = (0..self.slots.len())
-            .filter(|&i| self.slots[i].active && &*self.slots[i].key.parsec_id == parsec_id)
-            .collect();
         let mut applied = Applied::Untracked;
-        for i in books {
-            if self.slots[i].phase == Phase::AwaitingSnapshot {
-                self.counters.dropped_before_snapshot += 1;
-                if applied == Applied::Untracked {
-                    applied = Applied::DroppedBeforeSnapshot;
+        for i in 0..self.slots.len() {
+            let s = &self.slots[i];
+            if s.active && &*s.key.parsec_id == parsec_id {
+                match self.notice_gap(i) {
+                    Applied::Gap => applied = Applied::Gap,
+                    other if applied == Applied::Untracked => applied = other,
+                    _ => {}
                 }
-            } else {
-                self.gap(i);
-                applied = Applied::Gap;
             }
         }
         if applied == Applied::Untracked {

@@ -434,13 +434,13 @@ impl Driver {
             }
         }
         self.authenticated = true;
+        if let Some(tx) = self.started.take() {
+            let _ = tx.send(Ok(()));
+        }
         // PROTOCOL.md A5 limits subscriptions per account: the connection
         // this one replaces may still hold its subscriptions on the server
         // until the server finds it dead, which takes it about as long as it
         // took the client (`dead_after`, counted from the same silence).
-        if let Some(tx) = self.started.take() {
-            let _ = tx.send(Ok(()));
-        }
         self.limit_grace_until = if self.authenticated_before {
             Instant::now().checked_add(self.config.dead_after.saturating_mul(2))
         } else {

@@ -235,16 +235,20 @@ impl QuoteKey {
         if GAME_MARKETS.iter().any(game) {
             return false;
         }
-        ["Over ", "Under "].iter().any(|side| {
-            self.outcome
-                .strip_prefix(side)
-                .is_some_and(|p| !p.is_empty())
-        })
+        outcome_player(&self.outcome).is_some_and(|p| !p.is_empty())
     }
 
     fn matches(&self, k: &KeyRef<'_>) -> bool {
         same_but_line(self, k) && self.point == k.point
     }
+}
+
+/// The player an over/under outcome names (`Over Jayson Tatum`: `Jayson
+/// Tatum`), as grouped prop rows are normalised.
+fn outcome_player(outcome: &str) -> Option<&str> {
+    outcome
+        .strip_prefix("Over ")
+        .or_else(|| outcome.strip_prefix("Under "))
 }
 
 /// A key borrowed from a frame.
@@ -903,10 +907,8 @@ impl OddsBoard {
                 _ => true,
             })
             .filter(|q| {
-                row.player.is_none_or(|p| {
-                    let o = &*q.key.outcome;
-                    [o.strip_prefix("Over "), o.strip_prefix("Under ")].contains(&Some(p))
-                })
+                row.player
+                    .is_none_or(|p| outcome_player(&q.key.outcome) == Some(p))
             })
             .map(|q| q.key.clone())
             .collect();

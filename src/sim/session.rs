@@ -348,12 +348,14 @@ impl Session {
     /// account's limit for [`SimConfig::account_linger`](super::SimConfig::account_linger).
     fn linger(&self) {
         let linger = self.shared.config.account_linger;
-        if let (Some(key), false) = (&self.account, linger.is_zero() || self.subs.is_empty()) {
-            let now = Instant::now();
-            let mut lingering = self.shared.lingering.lock();
-            lingering.retain(|(_, until, _)| *until > now);
-            lingering.push((key.clone(), now + linger, self.subs.len()));
+        let Some(key) = &self.account else { return };
+        if linger.is_zero() || self.subs.is_empty() {
+            return;
         }
+        let now = Instant::now();
+        let mut lingering = self.shared.lingering.lock();
+        lingering.retain(|(_, until, _)| *until > now);
+        lingering.push((key.clone(), now + linger, self.subs.len()));
     }
 
     /// Subscriptions of this account's ended connections still held.
