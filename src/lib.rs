@@ -36,6 +36,6 @@ pub use seqlock::{SeqLock, SeqLockWriter};
 pub use snapshot::{BookReader, BookSnapshot, BookState, MAX_DEPTH};
 pub use store::{
     Applied, BookKey, BookStore, Counters, ResyncRequest, StoreConfig, StoreError,
-    MAX_RESYNC_BUFFER,
+    MAX_BOOK_KEY_LEN, MAX_RESYNC_BUFFER,
 };
 pub use sweep::Sweep;

@@ -130,6 +130,21 @@ pub(crate) struct Meta {
 }
 
 impl Meta {
+    /// A book with no snapshot yet: no seq, no clocks.
+    pub(crate) fn awaiting() -> Meta {
+        Meta {
+            state: BookState::AwaitingSnapshot,
+            server_stale: false,
+            local_stale: false,
+            feed_state: None,
+            seq: 0,
+            updated_ns: 0,
+            exchange_ts_ms: None,
+            ingest_ts_ms: None,
+            stale_after_ms: None,
+        }
+    }
+
     /// A frame at `seq` was applied at `now_ns`: the book is current again.
     #[inline]
     pub(crate) fn advance(&mut self, seq: u64, now_ns: u64) {

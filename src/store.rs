@@ -52,6 +52,22 @@ const EXCHANGE_UNAVAILABLE: u32 = 2003;
 /// ```
 pub const MAX_RESYNC_BUFFER: usize = 4096;
 
+/// Longest `parsec_id`, and longest outcome, of a book the store holds
+/// (bytes): a real one is under 100, and a peer must not make each of up to
+/// [`StoreConfig::max_books`] books keep megabytes of key.
+///
+/// ```
+/// let mut store = wirebook::BookStore::default();
+/// let long = "x".repeat(wirebook::MAX_BOOK_KEY_LEN + 1);
+/// assert!(store.track(&format!("kalshi:{long}"), "yes").is_err());
+/// assert!(store.track("kalshi:X", &long).is_err());
+/// ```
+pub const MAX_BOOK_KEY_LEN: usize = 512;
+
+/// The first hold of a resync asked again after a snapshot that was no good
+/// (doubling with each such answer, up to [`StoreConfig::resync_timeout`]).
+const FIRST_RESYNC_HOLD: Duration = Duration::from_millis(100);
+
 /// Store settings.
 ///
 /// ```
@@ -81,6 +97,10 @@ pub struct StoreConfig {
     /// Stamp the engine clock when a frame's changes are applied, just before
     /// publishing ([`BookStore::applied_ns`]), for per-stage latency (default no).
     pub stage_timing: bool,
+    /// The staleness bound (rule A4.8) of a book whose snapshots do not give
+    /// `stale_after_ms` (A3 requires it): 5 s, the protocol examples' value.
+    /// Without it such a book could read `Fresh` for ever on a silent feed.
+    pub default_stale_after: Duration,
 }
 
 impl Default for StoreConfig {
@@ -93,6 +113,7 @@ impl Default for StoreConfig {
             max_books: 10_000,
             auto_track: true,
             stage_timing: false,
+            default_stale_after: Duration::from_secs(5),
         }
     }
 }
@@ -120,6 +141,12 @@ pub enum StoreError {
     /// An empty `parsec_id`. Fix the caller.
     #[error("empty parsec_id")]
     EmptyId,
+    /// A `parsec_id` or outcome longer than [`MAX_BOOK_KEY_LEN`] bytes.
+    #[error("a book key longer than {max} bytes")]
+    KeyTooLong {
+        /// The bound.
+        max: usize,
+    },
 }
 
 /// Which book: `parsec_id` and outcome (outcome compared case-insensitively,
@@ -254,6 +281,10 @@ pub struct Counters {
     /// while resyncing (a hole, or a full buffer): the book was resynced
     /// again rather than published behind it.
     pub behind_after_replay: u64,
+    /// Snapshots answering such a second resync that were behind again:
+    /// taken as A4.2 says (the frames that do not continue them dropped),
+    /// not resynced a third time. A later hole is a gap as usual.
+    pub behind_accepted: u64,
     /// Deltas dropped because their book had no snapshot yet.
     pub dropped_before_snapshot: u64,
     /// Frames after which the book was crossed.
@@ -387,6 +418,14 @@ struct Slot {
     attempt: u32,
     /// When the in-flight resync was handed to the network layer.
     sent_ns: Option<u64>,
+    /// A resync wanted but held back until this engine time (a snapshot
+    /// answering the last request was no good): `poll` queues it then.
+    hold_until_ns: Option<u64>,
+    /// The outstanding resync was started because a replay stopped behind
+    /// a frame of the resync (`behind_after_replay`): its snapshot is taken
+    /// even if it is behind again (A4.2 drops the rest), so a server whose
+    /// snapshots lag the frames it sends before them is not asked for ever.
+    behind_retry: bool,
     /// The seq of the last snapshot applied.
     snapshot_seq: u64,
     /// The highest seq of a frame that came while the book was resyncing,
@@ -690,7 +729,22 @@ impl BookStore {
     /// ```
     pub fn track(&mut self, parsec_id: &str, outcome: &str) -> Result<BookReader, StoreError> {
         let i = self.slot(parsec_id, outcome)?;
-        self.slots[i].active = true;
+        let s = &mut self.slots[i];
+        if !s.active {
+            // Tracked again after `untrack`: a new subscription, so a new
+            // book to its readers (awaiting its snapshot, no levels), not
+            // the old one reading `Disconnected`.
+            s.active = true;
+            s.book.clear();
+            s.phase = Phase::AwaitingSnapshot;
+            s.disconnected = false;
+            s.said_stale = false;
+            s.venue_down = false;
+            s.corrupt_seq = 0;
+            s.snapshot_seq = 0;
+            s.meta = Meta::awaiting();
+            self.publish(i, Dirty::ALL);
+        }
         Ok(self.slots[i].reader.clone())
     }
 
@@ -712,6 +766,8 @@ impl BookStore {
                 s.phase = Phase::AwaitingSnapshot;
                 s.disconnected = true;
                 s.resync_outstanding = false;
+                s.hold_until_ns = None;
+                s.behind_retry = false;
                 s.clear_pending();
                 self.publish(i, Dirty::default());
                 true
@@ -760,6 +816,11 @@ impl BookStore {
         if parsec_id.is_empty() {
             return Err(StoreError::EmptyId);
         }
+        if parsec_id.len() > MAX_BOOK_KEY_LEN || outcome.len() > MAX_BOOK_KEY_LEN {
+            return Err(StoreError::KeyTooLong {
+                max: MAX_BOOK_KEY_LEN,
+            });
+        }
         // Full: an untracked book's slot is taken over (its readers keep
         // their own copy, reading `Disconnected`), so a long-running client
         // that moves from market to market never runs out.
@@ -802,23 +863,15 @@ impl BookStore {
             queued: false,
             attempt: 0,
             sent_ns: None,
+            hold_until_ns: None,
+            behind_retry: false,
             snapshot_seq: 0,
             seen_seq: 0,
             // Room is made at the book's first resync (and kept): a book that
             // never resyncs holds none.
             pending: Vec::new(),
             pending_changes: Vec::new(),
-            meta: Meta {
-                state: BookState::AwaitingSnapshot,
-                server_stale: false,
-                local_stale: false,
-                feed_state: None,
-                seq: 0,
-                updated_ns: 0,
-                exchange_ts_ms: None,
-                ingest_ts_ms: None,
-                stale_after_ms: None,
-            },
+            meta: Meta::awaiting(),
             publisher,
             reader,
         };
@@ -829,6 +882,8 @@ impl BookStore {
         let slots = &self.slots;
         self.index
             .insert_unique(hash, i, |&j| slots[j as usize].hash);
+        // Readers see a new book's own words (no seq, no clocks), not zeros.
+        self.publish(i as usize, Dirty::ALL);
         Ok(i as usize)
     }
 
@@ -1095,7 +1150,9 @@ impl BookStore {
         s.disconnected = false;
         s.resync_outstanding = false;
         s.sent_ns = None;
+        s.hold_until_ns = None;
         s.attempt = 0;
+        let behind_retry = std::mem::take(&mut s.behind_retry);
         s.meta.advance(f.server_seq, now_ns);
         s.snapshot_seq = f.server_seq;
         s.said_stale = f.book_state == Some(WireBookState::Stale);
@@ -1112,9 +1169,9 @@ impl BookStore {
         s.meta.feed_state = f.feed_state.or(s.meta.feed_state);
         s.meta.exchange_ts_ms = f.exchange_ts_ms;
         s.meta.ingest_ts_ms = f.ingest_ts_ms;
-        if f.stale_after_ms.is_some() {
-            s.meta.stale_after_ms = f.stale_after_ms;
-        }
+        s.meta.stale_after_ms = f.stale_after_ms.or(s.meta.stale_after_ms).or(Some(
+            u64::try_from(self.config.default_stale_after.as_millis()).unwrap_or(u64::MAX),
+        ));
         let mut corrupt = replaced.is_err();
         if f.book_state == Some(WireBookState::NeedsRefresh) {
             self.counters.needs_refresh += 1;
@@ -1138,12 +1195,35 @@ impl BookStore {
             self.counters.discarded += s.pending.len() as u64;
             s.clear_pending();
         }
-        if behind {
+        if behind && behind_retry {
+            // Behind again on the resync that being behind started: the
+            // server's snapshots lag what it sent before them (or it
+            // numbers them afresh). Taken, as A4.2 says; if a change was
+            // lost, the next delta's hole shows it.
+            self.counters.behind_accepted += 1;
+        } else if behind {
             // Whole, but behind a change that came while resyncing and
             // will not come again: never published as fresh, resynced.
             self.slots[i].corrupt_seq = 0;
+            self.slots[i].behind_retry = true;
             self.counters.behind_after_replay += 1;
             self.gap(i);
+            let s = &mut self.slots[i];
+            s.attempt = s.attempt.max(answered + 1);
+            return Applied::Gap;
+        }
+        if corrupt && answered > 0 {
+            // No good in answer to our own request: ask again, but not at
+            // once, or a server that keeps answering with a crossed book
+            // would be asked at every round trip (within the pacing budget
+            // other books' resyncs need).
+            let s = &mut self.slots[i];
+            s.corrupt_seq = s.corrupt_seq.max(s.meta.seq);
+            let hold = FIRST_RESYNC_HOLD
+                .saturating_mul(1 << (answered - 1).min(16))
+                .min(self.config.resync_timeout);
+            let hold = u64::try_from(hold.as_nanos()).unwrap_or(u64::MAX);
+            self.gap_held(i, Some(now_ns.saturating_add(hold)));
         } else if self.settle_checked(i, corrupt, Dirty::ALL) {
             // The book is whole again at this seq: the seq that once
             // corrupted it no longer stops a replay (rule A4.1: a later
@@ -1394,6 +1474,12 @@ impl BookStore {
 
     /// Marks the book resyncing and queues one resync unless one is outstanding.
     fn gap(&mut self, i: usize) {
+        self.gap_held(i, None);
+    }
+
+    /// [`gap`](Self::gap), with the new resync (if one starts) held back
+    /// until engine time `hold_until_ns` instead of queued now.
+    fn gap_held(&mut self, i: usize, hold_until_ns: Option<u64>) {
         self.counters.gaps += 1;
         let s = &mut self.slots[i];
         if s.phase == Phase::Live {
@@ -1405,8 +1491,9 @@ impl BookStore {
             s.resync_outstanding = true;
             s.attempt = 1;
             s.sent_ns = None;
+            s.hold_until_ns = hold_until_ns;
             self.counters.resyncs += 1;
-            if !s.queued {
+            if !s.queued && hold_until_ns.is_none() {
                 s.queued = true;
                 self.queue.push_back(i as u32);
             }
@@ -1498,6 +1585,16 @@ impl BookStore {
                 self.publish(i, Dirty::default());
             }
             let s = &mut self.slots[i];
+            if let Some(until) = s.hold_until_ns {
+                if now_ns >= until {
+                    s.hold_until_ns = None;
+                    if s.resync_outstanding && !s.queued {
+                        s.queued = true;
+                        self.queue.push_back(i as u32);
+                    }
+                }
+                continue;
+            }
             let Some(sent) = s.sent_ns else { continue };
             if s.resync_outstanding && !s.queued && now_ns.saturating_sub(sent) >= timeout {
                 s.sent_ns = None;
@@ -1526,6 +1623,8 @@ impl BookStore {
             s.phase = Phase::AwaitingSnapshot;
             s.disconnected = true;
             s.resync_outstanding = false;
+            s.hold_until_ns = None;
+            s.behind_retry = false;
             s.queued = false;
             s.sent_ns = None;
             s.clear_pending();
@@ -1570,6 +1669,8 @@ impl BookStore {
         let s = &mut self.slots[i];
         s.phase = Phase::AwaitingSnapshot;
         s.resync_outstanding = false;
+        s.hold_until_ns = None;
+        s.behind_retry = false;
         s.sent_ns = None;
         s.clear_pending();
         s.corrupt_seq = 0;

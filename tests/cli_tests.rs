@@ -259,3 +259,35 @@ fn bench_prints_a_report_to_paste_into_an_issue() {
         "{v}"
     );
 }
+
+/// Out-of-range arguments are refused as usage errors (exit 2, one message),
+/// never a panic or an allocation the size of the number.
+#[test]
+fn out_of_range_arguments_are_usage_errors_not_panics() {
+    for args in [
+        &["--duration", "inf"][..],
+        &["--duration", "1e300"],
+        &["--duration=-1"],
+        &["--rate", "inf"],
+        &["--markets", "0"],
+        &["--markets", "18446744073709551615"],
+        &["bench", "--duration", "nan"],
+        &["replay", "x.cap", "--depth", "18446744073709551615"],
+        &["replay", "x.cap", "--speed", "1e-300x"],
+        &["sim", "--depth", "4294967295"],
+        &["watch", "--market", "kalshi:X", "--depth", "0"],
+    ] {
+        let out = Command::new(BIN)
+            .args(args)
+            .env_remove("PARSEC_API_KEY")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("error: invalid value"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}

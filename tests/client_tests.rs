@@ -419,12 +419,11 @@ fn a_server_that_stops_reading_while_the_client_writes_is_declared_dead() {
     let mut events = client.events();
     sim.inject(Fault::Silence);
     assert!(wait_until(SECS(5), || sim.stats().fault(Fault::Silence) == 1));
+    // Wallets, whose addresses have no bound (a book's id has one).
     let pad = "x".repeat(2 << 20);
-    let big: Vec<Subscription> = (0..8)
-        .map(|i| Subscription::new(format!("sim:{pad}{i}")))
-        .collect();
-    for sub in &big {
-        client.subscribe(vec![sub.clone()]).expect("queued");
+    let big: Vec<String> = (0..8).map(|i| format!("0x{pad}{i}")).collect();
+    for address in &big {
+        client.watch_wallet("polymarket", address).expect("queued");
     }
     let seen = events_until(&mut events, SECS(20), |seen| {
         seen.iter().any(|e| matches!(e, Event::Disconnected { .. }))
@@ -442,9 +441,13 @@ fn a_server_that_stops_reading_while_the_client_writes_is_declared_dead() {
         "the blocked send ended the connection: {reason:?} {:#?}",
         client.counters()
     );
-    // Without the outsized books (the simulator refuses a 16 MB frame), the
-    // next connection works: the book is live again.
-    client.unsubscribe(big).expect("queued");
+    // Without the outsized wallets (the simulator refuses a 16 MB frame),
+    // the next connection works: the book is live again.
+    for address in &big {
+        client
+            .unwatch_wallet("polymarket", address)
+            .expect("queued");
+    }
     assert!(
         wait_until(SECS(15), || client.books().len() == 1 && all_fresh(&client)),
         "{:#?}",

@@ -22,9 +22,13 @@ use crate::clock;
 use crate::encode::FrameWriter;
 use crate::frame::{ActivityKind, Frame, MarketRef};
 use crate::latency::{LatencyRecorder, Stamps};
-use crate::parse::FrameParser;
+use crate::parse::{clipped, FrameParser};
 use crate::snapshot::BookReader;
 use crate::store::{Applied, BookKey, BookStore};
+
+/// Longest server error message (and `parsec_id` of one) kept in an event
+/// or error, in bytes: events wait in queues, and a frame may be 16 MiB.
+const MAX_MESSAGE_LEN: usize = 1024;
 
 /// How a connection ended.
 enum End {
@@ -359,6 +363,8 @@ impl Driver {
                 wallets,
             }) => {
                 self.wallets.retain(|w| !wallets.contains(w));
+                self.pending_wallets.retain(|w| !wallets.contains(w));
+                self.wallets_sent.retain(|(w, _)| !wallets.contains(w));
             }
         }
         None
@@ -411,11 +417,12 @@ impl Driver {
                 Ok(Frame::AuthError { code, message }) => {
                     return End::Fatal(ClientError::Auth {
                         code,
-                        message: message.to_owned(),
+                        message: clipped(message, MAX_MESSAGE_LEN).to_owned(),
                     });
                 }
                 Ok(Frame::Error(e)) => {
-                    let (code, message) = (ErrorCode::from_code(e.code), e.message.to_owned());
+                    let code = ErrorCode::from_code(e.code);
+                    let message = clipped(e.message, MAX_MESSAGE_LEN).to_owned();
                     self.counters.server_errors += 1;
                     self.publish(Event::ServerError {
                         code,
@@ -772,15 +779,17 @@ impl Driver {
         match frame {
             Frame::Error(e) => {
                 let code = ErrorCode::from_code(e.code);
-                let message = e.message.to_owned();
-                let parsec_id = e.parsec_id.map(str::to_owned);
+                let message = clipped(e.message, MAX_MESSAGE_LEN).to_owned();
+                let parsec_id = e
+                    .parsec_id
+                    .map(|id| clipped(id, MAX_MESSAGE_LEN).to_owned());
                 self.counters.server_errors += 1;
                 self.on_error(code, message, parsec_id);
             }
             Frame::AuthError { code, message } => {
                 return Some(End::Fatal(ClientError::Auth {
                     code: *code,
-                    message: (*message).to_owned(),
+                    message: clipped(message, MAX_MESSAGE_LEN).to_owned(),
                 }));
             }
             // Events are built only for someone to read them.

@@ -111,8 +111,14 @@ impl ClientError {
 }
 
 /// The URL without query string, fragment or user information (keys may
-/// travel in a query string, or as `user:password@` before the host).
-pub(crate) fn redact(url: &str) -> String {
+/// travel in a query string, or as `user:password@` before the host): what
+/// may be shown or logged of a server's URL.
+///
+/// ```
+/// use wirebook::client::redact_url;
+/// assert_eq!(redact_url("wss://u:pk_secret@h:443/ws?apiKey=pk_secret"), "wss://h:443/ws");
+/// ```
+pub fn redact(url: &str) -> String {
     let end = url.find(['?', '#']).unwrap_or(url.len());
     let url = &url[..end];
     let authority = url.find("://").map_or(0, |i| i + 3);

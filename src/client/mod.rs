@@ -49,7 +49,7 @@ use std::time::Duration;
 use parking_lot::{Mutex, RwLock};
 
 pub use backoff::Backoff;
-pub use error::ClientError;
+pub use error::{redact as redact_url, ClientError};
 pub use event::{Activity, ErrorCode, Event, Events, Lagging};
 pub use parlay::{OddsEvent, ParlayClient, ParlayConfig, ParlayCounters, ParlaySession};
 
@@ -861,6 +861,32 @@ impl ParsecClient {
             address: address.into(),
         }];
         self.worker.send(Command::Wallets { add: true, wallets })
+    }
+
+    /// Stops watching a wallet: it is no longer sent again on a reconnect
+    /// (nor, if still queued, at all). PROTOCOL.md's `unsubscribe` carries
+    /// markets only, so no frame goes out: the server may go on sending the
+    /// wallet's snapshots on this connection, and they still arrive as
+    /// [`Event::Wallet`].
+    ///
+    /// ```
+    /// # use wirebook::client::{ClientConfig, ParsecClient, Subscription};
+    /// # let sim = wirebook::sim::Simulator::start(Default::default())?;
+    /// # let config = ClientConfig::new(sim.url(), "pk_demo").subscribe(Subscription::new("sim:0"));
+    /// let client = ParsecClient::connect(config)?;
+    /// client.watch_wallet("polymarket", "0xabc")?;
+    /// client.unwatch_wallet("polymarket", "0xabc")?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn unwatch_wallet(&self, exchange: &str, address: &str) -> Result<(), ClientError> {
+        let wallets = vec![Wallet {
+            exchange: exchange.into(),
+            address: address.into(),
+        }];
+        self.worker.send(Command::Wallets {
+            add: false,
+            wallets,
+        })
     }
 
     /// A new stream of events from now on.

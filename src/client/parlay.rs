@@ -113,7 +113,15 @@ impl std::fmt::Debug for ParlayConfig {
             .field("markets", &self.markets)
             .field("kinds", &self.kinds)
             .field("diff", &self.diff)
-            .field("extra_query", &self.extra_query)
+            // Names only: a value may be a key.
+            .field(
+                "extra_query",
+                &self
+                    .extra_query
+                    .iter()
+                    .map(|(name, _)| format!("{name}=<redacted>"))
+                    .collect::<Vec<_>>(),
+            )
             .field("edge_threshold", &self.edge_threshold)
             .field("backoff", &self.backoff)
             .field("connection_cap_wait", &self.connection_cap_wait)
@@ -1024,8 +1032,15 @@ impl Driver {
                 }
             }
             Some(ids) => {
+                // One pass over the board for all of them (not a pass per
+                // event: a frame may touch thousands).
                 for id in ids {
-                    fresh.insert(id.clone(), self.board.event(id));
+                    fresh.insert(id.clone(), Vec::new());
+                }
+                for q in self.board.quotes() {
+                    if let Some(quotes) = fresh.get_mut(&*q.key.event_id) {
+                        quotes.push(q.clone());
+                    }
                 }
             }
         }

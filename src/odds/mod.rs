@@ -335,11 +335,38 @@ pub struct BoardCounters {
     pub invalid_odds: u64,
     /// Rows that make no quote (no price, no outcome).
     pub empty_rows: u64,
+    /// New quotes not taken: the board already held [`MAX_QUOTES`], or a
+    /// field of the key was longer than [`MAX_QUOTE_KEY_LEN`] bytes.
+    pub refused: u64,
     /// Over/under prices of grouped rows that came without a line while the
     /// board knew none for them (skipped: a quote at no line stands for no
     /// line the book offers).
     pub no_line: u64,
 }
+
+/// Most quotes a board holds: a sport's whole board is far smaller, and a
+/// peer must not make it grow without bound (new quotes beyond it are
+/// refused and counted in [`BoardCounters::refused`]; known ones still move).
+///
+/// ```
+/// assert!(wirebook::odds::MAX_QUOTES >= 100_000);
+/// ```
+pub const MAX_QUOTES: usize = 250_000;
+
+/// Longest event id, bookmaker, market key or outcome of a quote (bytes).
+///
+/// ```
+/// use wirebook::odds::{OddsBoard, MAX_QUOTE_KEY_LEN};
+/// use wirebook::{Frame, FrameParser};
+/// let long = "e".repeat(MAX_QUOTE_KEY_LEN + 1);
+/// let mut msg = format!(r#"{{"type":"odds_update","data":[{{"event_id":"{long}","bookmaker":"fanduel","market_key":"h2h","outcome":"Boston Celtics","price_american":-140}}]}}"#).into_bytes();
+/// let mut parser = FrameParser::new();
+/// let Ok(Frame::OddsUpdate(update)) = parser.parse(&mut msg) else { panic!() };
+/// let mut board = OddsBoard::new();
+/// board.update(&update);
+/// assert_eq!((board.len(), board.counters().refused), (0, 1));
+/// ```
+pub const MAX_QUOTE_KEY_LEN: usize = 256;
 
 /// All quotes of one stream.
 ///
@@ -727,7 +754,9 @@ impl OddsBoard {
                 self.counters.invalid_odds += 1;
                 continue;
             };
-            let i = self.upsert(&key, price, when);
+            let Some(i) = self.upsert(&key, price, when) else {
+                continue;
+            };
             if let Some(hash) = line_hash {
                 self.note_line(hash, i);
             }
@@ -809,16 +838,22 @@ impl OddsBoard {
         });
     }
 
-    /// Writes a quote's price; returns its index.
-    fn upsert(&mut self, key: &KeyRef<'_>, price: AmericanOdds, when: Option<u64>) -> usize {
+    /// Writes a quote's price; returns its index (`None`: a new quote the
+    /// board has no room for, or whose key is too long, counted in `refused`).
+    fn upsert(
+        &mut self,
+        key: &KeyRef<'_>,
+        price: AmericanOdds,
+        when: Option<u64>,
+    ) -> Option<usize> {
         let hash = hash_key(&self.hasher, key);
-        self.counters.upserts += 1;
         if let Some(i) = self.find(key, hash) {
+            self.counters.upserts += 1;
             let q = self.quotes[i].as_mut().expect("indexed quotes exist");
             let (old, old_ms) = (q.price, q.updated_ms);
             if old == price {
                 q.updated_ms = when.or(q.updated_ms);
-                return i;
+                return Some(i);
             }
             q.price = price;
             q.updated_ms = when.or(q.updated_ms);
@@ -827,8 +862,16 @@ impl OddsBoard {
                 old: Some(old),
                 old_ms,
             });
-            return i;
+            return Some(i);
         }
+        let long = [key.event_id, key.bookmaker, key.market_key, key.outcome]
+            .iter()
+            .any(|f| f.len() > MAX_QUOTE_KEY_LEN);
+        if self.live >= MAX_QUOTES || long {
+            self.counters.refused += 1;
+            return None;
+        }
+        self.counters.upserts += 1;
         let quote = Quote {
             key: QuoteKey {
                 event_id: key.event_id.into(),
@@ -862,7 +905,7 @@ impl OddsBoard {
             old: None,
             old_ms: None,
         });
-        i
+        Some(i)
     }
 
     fn remove(&mut self, key: &KeyRef<'_>) {

@@ -609,3 +609,30 @@ fn removing_rows_name_quotes_by_price_then_line_then_scope() {
     );
     assert_eq!(board.len(), 2, "only Brunson's props are left");
 }
+
+/// A full board refuses new quotes (counted) and still moves the ones it holds.
+#[test]
+fn a_full_board_refuses_new_quotes_and_moves_known_ones() {
+    let mut board = OddsBoard::new();
+    let mut parser = FrameParser::new();
+    let row = |outcome: &str, price: i32| {
+        format!(
+            r#"{{"type":"odds_update","data":[{{"event_id":"e1","bookmaker":"fanduel","market_key":"h2h","outcome":"{outcome}","price_american":{price}}}]}}"#
+        )
+        .into_bytes()
+    };
+    apply(&mut board, &mut parser, row("Boston Celtics", -140));
+    // As if the board held MAX_QUOTES (filling it for real takes seconds).
+    board.live = MAX_QUOTES;
+    apply(&mut board, &mut parser, row("New York Knicks", 120));
+    assert!(board
+        .get("e1", "fanduel", "h2h", "New York Knicks", None)
+        .is_none());
+    assert_eq!(board.counters().refused, 1);
+    let moved = apply(&mut board, &mut parser, row("Boston Celtics", -150));
+    assert_eq!(moved.len(), 1);
+    let q = board
+        .get("e1", "fanduel", "h2h", "Boston Celtics", None)
+        .unwrap();
+    assert_eq!(q.price.get(), -150);
+}

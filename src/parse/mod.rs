@@ -574,14 +574,20 @@ fn round_to_u64(d: crate::Decimal) -> Option<u64> {
     }
 }
 
-/// `type_name` of an unknown frame, cut to 64 bytes on a character boundary.
-pub(crate) fn unknown_type(type_name: &str) -> ParseError {
-    let mut end = type_name.len().min(64);
-    while !type_name.is_char_boundary(end) {
+/// `text` cut to at most `max` bytes on a character boundary (wire text
+/// kept past its frame, so that a peer cannot make it megabytes).
+pub(crate) fn clipped(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
         end -= 1;
     }
+    &text[..end]
+}
+
+/// `type_name` of an unknown frame, cut to 64 bytes on a character boundary.
+pub(crate) fn unknown_type(type_name: &str) -> ParseError {
     ParseError::UnknownType {
-        type_name: type_name[..end].to_owned(),
+        type_name: clipped(type_name, 64).to_owned(),
     }
 }
 

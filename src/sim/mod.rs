@@ -48,6 +48,24 @@ use tokio::sync::{broadcast, Notify};
 use crate::frame::Level;
 use market::{Print, Style, TrueBook};
 
+/// Most markets, and most odds events, a simulator serves
+/// ([`Simulator::start`] refuses more).
+///
+/// ```
+/// use wirebook::sim::{SimConfig, Simulator, MAX_SIM_MARKETS};
+/// let config = SimConfig { markets: MAX_SIM_MARKETS + 1, ..SimConfig::default() };
+/// assert!(Simulator::start(config).is_err());
+/// ```
+pub const MAX_SIM_MARKETS: usize = 10_000;
+
+/// Fastest random walk of the simulated books, in updates a second
+/// ([`SimConfig::rate_hz`] above it is taken as this).
+///
+/// ```
+/// assert!(wirebook::sim::MAX_SIM_RATE_HZ >= 1e5);
+/// ```
+pub const MAX_SIM_RATE_HZ: f64 = 1e6;
+
 /// How the simulator behaves. `Default` is a quiet, fault-free server on an
 /// ephemeral loopback port.
 ///
@@ -73,11 +91,12 @@ pub struct SimConfig {
     pub listen: SocketAddr,
     /// Serve `wss://` with a certificate generated at start.
     pub tls: bool,
-    /// Number of markets (`sim:0` ..).
+    /// Number of markets (`sim:0` ..; at most [`MAX_SIM_MARKETS`]).
     pub markets: usize,
     /// Levels per side of every true book (at most 48).
     pub depth: usize,
-    /// Book updates per second, over all books.
+    /// Book updates per second, over all books (at most [`MAX_SIM_RATE_HZ`]:
+    /// more is taken as that).
     pub rate_hz: f64,
     /// Seed of the books and of every fault decision.
     pub seed: u64,
@@ -646,6 +665,12 @@ impl Simulator {
     /// assert_ne!(sim.addr().port(), 0);
     /// ```
     pub fn start(config: SimConfig) -> std::io::Result<Simulator> {
+        if config.markets > MAX_SIM_MARKETS || config.odds_events > MAX_SIM_MARKETS {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("at most {MAX_SIM_MARKETS} simulated markets and odds events"),
+            ));
+        }
         let std_listener = std::net::TcpListener::bind(config.listen)?;
         std_listener.set_nonblocking(true)?;
         let addr = std_listener.local_addr()?;
@@ -1201,7 +1226,7 @@ async fn odds_engine(shared: Arc<Shared>, mut rng: fastrand::Rng) {
 
 /// The random walk: `rate_hz` steps a second over all books, broadcast to the sessions.
 async fn engine(shared: Arc<Shared>, mut rng: fastrand::Rng) {
-    let rate = shared.config.rate_hz;
+    let rate = shared.config.rate_hz.min(MAX_SIM_RATE_HZ);
     if rate.is_nan() || rate <= 0.0 || shared.config.markets == 0 {
         return;
     }

@@ -231,8 +231,14 @@ pub(crate) async fn serve<S: AsyncRead + AsyncWrite + Unpin>(
         return;
     }
     run(&mut ws, &shared, &req, tier).await;
-    if let Some(n) = shared.parlay_open.lock().get_mut(&key) {
+    // A key's entry goes with its last connection (the map holds no key
+    // that is not in use).
+    let mut open = shared.parlay_open.lock();
+    if let Some(n) = open.get_mut(&key) {
         *n = n.saturating_sub(1);
+        if *n == 0 {
+            open.remove(&key);
+        }
     }
 }
 
@@ -248,10 +254,11 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
     let now = epoch_ms();
     let mut out = String::new();
     // connected
+    out.push_str(r#"{"type":"connected","sport_key":"#);
+    push_json_str(&mut out, &req.sport);
     let _ = write!(
         out,
-        r#"{{"type":"connected","sport_key":"{}","timestamp":{},"tier":"{}","push_mode":"{}","min_push_interval_s":{},"diff_mode":{},"filters":{{"#,
-        req.sport,
+        r#","timestamp":{},"tier":"{}","push_mode":"{}","min_push_interval_s":{},"diff_mode":{},"filters":{{"#,
         seconds(now),
         tier.name,
         if tier.window.is_zero() {
@@ -269,12 +276,8 @@ async fn run<S: AsyncRead + AsyncWrite + Unpin>(
         ("kinds", &filter.kinds),
     ] {
         if !values.is_empty() {
-            let _ = write!(
-                out,
-                "{}\"{name}\":\"{}\"",
-                if first { "" } else { "," },
-                values.join(",")
-            );
+            let _ = write!(out, "{}\"{name}\":", if first { "" } else { "," });
+            push_json_str(&mut out, &values.join(","));
             first = false;
         }
     }

@@ -35,6 +35,9 @@ const CONNECTION_BLOCKS: u64 = 500_000;
 /// the previous connection's.
 const SEQ_BLOCK: u64 = 10_000_000_000;
 
+/// Most wallets one session watches.
+const MAX_WALLETS: usize = 1000;
+
 /// Accepts connections until the simulator stops.
 pub(super) async fn accept_loop(
     listener: TcpListener,
@@ -478,8 +481,11 @@ impl Session {
                         return Flow::Close;
                     }
                 }
+                // Beyond MAX_WALLETS a session's further wallets are not
+                // watched (PROTOCOL.md sets no limit; the simulator must not
+                // let one client grow it without bound).
                 for a in addresses {
-                    if !self.wallets.contains(&a) {
+                    if self.wallets.len() < MAX_WALLETS && !self.wallets.contains(&a) {
                         self.wallets.push(a);
                     }
                 }

@@ -290,12 +290,184 @@ fn a_bad_snapshot_does_not_start_the_resync_attempts_over() {
     for want in [2, 3] {
         h.snapshot(20, &[("0.5", "1")], &[("0.45", "1")]); // crossed
         assert_eq!(h.read().state, BookState::Resyncing);
+        h.store.poll(h.now);
+        assert!(attempts(&mut h).is_empty(), "held back a while");
+        h.now += SEC;
+        h.store.poll(h.now);
         assert_eq!(attempts(&mut h), [want]);
     }
     h.snapshot(30, &[("0.45", "1")], &[("0.5", "1")]);
     assert_eq!(h.read().state, BookState::Fresh);
     h.delta(32, &[]); // a new gap starts at 1
     assert_eq!(attempts(&mut h), [1]);
+}
+
+/// A snapshot that is no good in answer to the book's own resync (a server
+/// that keeps sending a crossed book) is asked for again after a hold that
+/// doubles with each such answer (100 ms, 200 ms, ... up to the resync
+/// timeout), not at every round trip; one that answers a subscribe is
+/// resynced at once.
+#[test]
+fn a_bad_answer_to_a_resync_holds_the_next_request_back_doubling() {
+    const MS: u64 = SEC / 1000;
+    let mut h = Harness::new();
+    let crossed = |h: &mut Harness| h.snapshot(20, &[("0.5", "1")], &[("0.45", "1")]);
+    assert_eq!(crossed(&mut h), Applied::Gap); // the subscribe's: no hold
+    assert_eq!(h.resyncs().len(), 1);
+    for (attempt, hold_ms) in [(2, 100), (3, 200), (4, 400), (5, 800)] {
+        assert_eq!(crossed(&mut h), Applied::Gap);
+        h.now += hold_ms * MS - 1;
+        h.store.poll(h.now);
+        assert!(
+            h.resyncs().is_empty(),
+            "attempt {attempt}: held {hold_ms} ms"
+        );
+        h.now += 1;
+        h.store.poll(h.now);
+        let sent = h.resyncs();
+        assert_eq!(sent.len(), 1);
+        assert_eq!(sent[0].attempt, attempt);
+    }
+    // The hold stops at the resync timeout.
+    for attempt in 6..12 {
+        crossed(&mut h);
+        h.now += 5 * SEC;
+        h.store.poll(h.now);
+        assert_eq!(h.resyncs()[0].attempt, attempt);
+    }
+    // A gap while held sends nothing more; a good snapshot ends it all.
+    crossed(&mut h);
+    assert_eq!(h.delta(22, &[]), Applied::Buffered);
+    assert!(h.resyncs().is_empty());
+    assert_eq!(
+        h.snapshot(30, &[("0.45", "1")], &[("0.5", "1")]),
+        Applied::Snapshot
+    );
+    h.now += 10 * SEC;
+    h.store.poll(h.now);
+    assert!(
+        h.resyncs().is_empty(),
+        "the held request died with its resync"
+    );
+    assert_eq!(h.read().state, BookState::Stale);
+}
+
+/// A resync started because a replay stopped behind a frame of the resync
+/// takes its snapshot even if that is behind again: a server whose
+/// snapshots lag the frames it sends before them (or that numbers each
+/// snapshot afresh, A4.1) would otherwise be asked for ever. A4.2: the
+/// buffered frames that do not continue it are dropped.
+#[test]
+fn a_second_replay_behind_is_taken_as_a4_2_says() {
+    let mut h = Harness::new();
+    h.seeded(); // seq 10
+    h.delta(12, &[("bid", "0.46", "1")]); // gap
+    h.resyncs();
+    assert_eq!(
+        h.snapshot(3, &[("0.45", "10")], &[("0.47", "3")]),
+        Applied::Gap
+    );
+    assert_eq!(h.store.counters().behind_after_replay, 1);
+    assert_eq!(h.resyncs().len(), 1);
+    assert_eq!(h.delta(13, &[("bid", "0.46", "2")]), Applied::Buffered);
+    assert_eq!(
+        h.snapshot(5, &[("0.45", "9")], &[("0.47", "3")]),
+        Applied::Snapshot
+    );
+    let s = h.read();
+    assert_eq!((s.state, s.seq), (BookState::Fresh, 5));
+    assert_eq!(prices(&s.bids), ["9@0.45"]);
+    let c = h.store.counters();
+    assert_eq!((c.behind_after_replay, c.behind_accepted), (1, 1));
+    assert!(h.resyncs().is_empty());
+    assert_eq!(h.delta(6, &[("bid", "0.44", "1")]), Applied::Delta);
+    // A later gap is a gap as usual, and a replay behind resyncs again.
+    assert_eq!(h.delta(8, &[]), Applied::Gap);
+    h.resyncs();
+    assert_eq!(
+        h.snapshot(2, &[("0.45", "1")], &[("0.47", "3")]),
+        Applied::Gap
+    );
+    assert_eq!(h.store.counters().behind_after_replay, 2);
+}
+
+/// A4.8 with a snapshot that gives no `stale_after_ms` (A3 requires it):
+/// the book goes stale after `StoreConfig::default_stale_after`, not never.
+#[test]
+fn a_book_without_stale_after_ms_goes_stale_after_the_default() {
+    let mut h = Harness::new();
+    h.send(&format!(
+        r#"{{"type":"orderbook","parsec_id":"{ID}","outcome":"yes","bids":[[0.45,10]],"asks":[[0.47,3]],"server_seq":1}}"#
+    ));
+    h.now += 4 * SEC;
+    h.store.poll(h.now);
+    assert_eq!(h.read().state, BookState::Fresh);
+    h.now += 2 * SEC;
+    h.store.poll(h.now);
+    assert_eq!(h.read().state, BookState::Stale);
+    // One that says so keeps its own bound.
+    h.snapshot(2, &[("0.45", "1")], &[("0.47", "3")]);
+    h.send(&format!(
+        r#"{{"type":"orderbook_delta","parsec_id":"{ID}","outcome":"yes","changes":[],"server_seq":3,"stale_after_ms":60000}}"#
+    ));
+    h.send(&format!(
+        r#"{{"type":"orderbook","parsec_id":"{ID}","outcome":"yes","bids":[[0.45,10]],"asks":[[0.47,3]],"server_seq":4}}"#
+    ));
+    h.now += 30 * SEC;
+    h.store.poll(h.now);
+    assert_eq!(
+        h.read().state,
+        BookState::Fresh,
+        "the last bound it was given"
+    );
+}
+
+/// A book just tracked reads as one with no snapshot: no seq, no clocks.
+#[test]
+fn a_new_book_reads_no_seq_and_no_clocks() {
+    let mut h = Harness::new();
+    h.store.track(ID, "yes").unwrap();
+    let s = h.read();
+    assert_eq!(s.state, BookState::AwaitingSnapshot);
+    assert_eq!((s.seq, s.exchange_ts_ms, s.ingest_ts_ms), (0, None, None));
+    assert!(s.bids.is_empty() && s.asks.is_empty());
+}
+
+/// A book tracked again after `untrack` is a new subscription: its readers
+/// (old handles too) see a book awaiting its snapshot, not the old one
+/// reading `Disconnected`.
+#[test]
+fn a_book_tracked_again_reads_as_a_new_book() {
+    let mut h = Harness::new();
+    h.seeded();
+    let old = h.store.reader(ID, "yes").unwrap();
+    assert!(h.store.untrack(ID, "yes"));
+    assert_eq!(old.snapshot(5).state, BookState::Disconnected);
+    h.store.track(ID, "yes").unwrap();
+    let s = old.snapshot(5);
+    assert_eq!(
+        (s.state, s.seq, s.bids.len()),
+        (BookState::AwaitingSnapshot, 0, 0)
+    );
+    assert_eq!(h.delta(11, &[]), Applied::DroppedBeforeSnapshot);
+    assert_eq!(
+        h.snapshot(40, &[("0.45", "1")], &[("0.47", "3")]),
+        Applied::Snapshot
+    );
+    assert_eq!(h.read().state, BookState::Fresh);
+}
+
+/// A snapshot whose key is beyond `MAX_BOOK_KEY_LEN` creates no book.
+#[test]
+fn a_snapshot_with_a_huge_key_creates_no_book() {
+    let mut h = Harness::new();
+    let long = "x".repeat(MAX_BOOK_KEY_LEN + 1);
+    let applied = h.send(&format!(
+        r#"{{"type":"orderbook","parsec_id":"kalshi:{long}","outcome":"yes","bids":[],"asks":[],"server_seq":1}}"#
+    ));
+    assert_eq!(applied, Applied::Untracked);
+    assert!(h.store.is_empty());
+    assert_eq!(h.store.counters().untracked, 1);
 }
 
 /// A4.4: `needs_refresh` on any frame acts as a gap, one behind the book's
@@ -524,6 +696,8 @@ fn needs_refresh_in_a_buffered_delta_stops_the_replay_there() {
         BookState::Resyncing,
         "22 said the book needs a refresh"
     );
+    h.now += SEC; // past the hold of a resync answered with a bad book
+    h.store.poll(h.now);
     assert_eq!(h.resyncs().len(), 1, "a new resync for the new gap");
     let c = h.store.counters();
     // 21 replayed; 22 corrupted the book (its gap, not a replay); 12 (the
@@ -894,6 +1068,9 @@ fn crossed_book_during_replay_acts_as_gap_even_if_a_later_delta_uncrosses_it() {
     let c = h.store.counters();
     // 11 crossed the book: neither replayed nor discarded; both 12s and 13 discarded.
     assert_eq!((c.crossed, c.replayed, c.discarded, c.deltas), (1, 0, 3, 0));
+    assert!(h.resyncs().is_empty(), "held back a while");
+    h.now += SEC;
+    h.store.poll(h.now);
     assert_eq!(h.resyncs().len(), 1);
 }
 
@@ -920,6 +1097,9 @@ fn crossed_snapshot_acts_as_gap_even_if_a_buffered_delta_uncrosses_it() {
     // Nothing is replayed onto a bad snapshot: both buffered frames (12 and
     // 21) are discarded, and counted so.
     assert_eq!((c.buffered, c.discarded), (2, 2));
+    assert!(h.resyncs().is_empty(), "held back a while");
+    h.now += SEC;
+    h.store.poll(h.now);
     assert_eq!(h.resyncs().len(), 1);
 }
 

@@ -304,6 +304,15 @@ impl Model {
             }
             Op::Snapshot { book } => self.deliver_snapshot(*book, 0),
             Op::Answer { lag } => {
+                // A resync answered with a bad book is held back a while
+                // (100 ms, doubling): time passes until it goes out.
+                for _ in 0..60 {
+                    if self.store.queued_resyncs() > 0 || self.store.resyncing().next().is_none() {
+                        break;
+                    }
+                    self.now += SEC / 10;
+                    self.store.poll(self.now);
+                }
                 let mut asked = Vec::new();
                 while let Some(req) = self.store.next_resync(self.now) {
                     let book = IDS

@@ -86,7 +86,7 @@ struct OddsArgs {
     #[arg(long)]
     json: bool,
     /// Stop after this many seconds.
-    #[arg(long)]
+    #[arg(long, value_parser = seconds)]
     duration: Option<f64>,
     /// A certificate (DER) to trust.
     #[arg(long)]
@@ -103,18 +103,18 @@ struct ReplayArgs {
     /// Book-change lines (as `watch --json`), then a counters line and a latency line.
     #[arg(long)]
     json: bool,
-    /// Levels per side in book lines.
-    #[arg(long, default_value_t = 10)]
+    /// Levels per side in book lines (1 to 100).
+    #[arg(long, default_value_t = 10, value_parser = depth)]
     depth: usize,
 }
 
 #[derive(Args)]
 struct BenchArgs {
     /// Seconds to measure.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = 5.0, value_parser = seconds)]
     duration: f64,
     /// Markets of the simulator (two books each).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, default_value_t = 4, value_parser = markets)]
     markets: usize,
     /// One JSON object instead of the text report.
     #[arg(long)]
@@ -125,13 +125,13 @@ struct BenchArgs {
 #[derive(Args)]
 struct DemoArgs {
     /// Stop after this many seconds (default: until Ctrl-C or q).
-    #[arg(long)]
+    #[arg(long, value_parser = seconds)]
     duration: Option<f64>,
     /// Markets of the embedded simulator.
-    #[arg(long, default_value_t = 6)]
+    #[arg(long, default_value_t = 6, value_parser = markets)]
     markets: usize,
     /// Book updates per second of the embedded simulator.
-    #[arg(long, default_value_t = 300.0)]
+    #[arg(long, default_value_t = 300.0, value_parser = rate)]
     rate: f64,
     /// Faults, e.g. `all=0.01` or `gap=0.01,disconnect=0.001` (`none` for none).
     #[arg(long, default_value = "all=0.002,silence=0")]
@@ -159,14 +159,14 @@ struct SimArgs {
     #[arg(long, default_value = "none")]
     faults: String,
     /// Number of markets (sim:0 ..).
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = 8, value_parser = markets)]
     markets: usize,
     /// Book updates per second over all books.
-    #[arg(long, default_value_t = 100.0)]
+    #[arg(long, default_value_t = 100.0, value_parser = rate)]
     rate: f64,
-    /// Levels per side of every book.
-    #[arg(long, default_value_t = 20)]
-    depth: usize,
+    /// Levels per side of every book (1 to 48).
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u16).range(1..=48))]
+    depth: u16,
     /// Seed of the books and faults.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -174,7 +174,7 @@ struct SimArgs {
     #[arg(long)]
     activity_shares_seq: bool,
     /// Stop after this many seconds.
-    #[arg(long)]
+    #[arg(long, value_parser = seconds)]
     duration: Option<f64>,
 }
 
@@ -187,14 +187,14 @@ struct WatchArgs {
     /// kalshi:KXBTC-26MAR10 or polymarket:0x1234abcd:no.
     #[arg(long = "market", required = true)]
     markets: Vec<String>,
-    /// Levels per side.
-    #[arg(long, default_value_t = 10)]
-    depth: u32,
+    /// Levels per side (1 to 100).
+    #[arg(long, default_value_t = 10, value_parser = depth)]
+    depth: usize,
     /// One JSON object per line per book change instead of the live view.
     #[arg(long)]
     json: bool,
     /// Stop after this many seconds.
-    #[arg(long)]
+    #[arg(long, value_parser = seconds)]
     duration: Option<f64>,
     /// A certificate (DER) to trust, e.g. the one `wirebook sim --tls` wrote.
     #[arg(long)]
@@ -211,6 +211,47 @@ fn interrupted() -> Arc<AtomicBool> {
     // If a handler cannot be installed, Ctrl-C still ends the process (without the summary).
     let _ = ctrlc::set_handler(move || f.store(true, Ordering::SeqCst));
     flag
+}
+
+/// Longest `--duration` (a year, in seconds).
+const MAX_SECONDS: f64 = 365.0 * 86_400.0;
+
+/// A `--duration`: seconds, from 0 to a year.
+fn seconds(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=MAX_SECONDS).contains(&v) => Ok(v),
+        _ => Err(format!("expected seconds from 0 to {MAX_SECONDS}")),
+    }
+}
+
+/// A `--depth`: levels per side, 1 to `wirebook::MAX_DEPTH`.
+fn depth(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(v) if (1..=wirebook::MAX_DEPTH).contains(&v) => Ok(v),
+        _ => Err(format!("expected levels from 1 to {}", wirebook::MAX_DEPTH)),
+    }
+}
+
+/// A simulator's `--rate`: updates a second, above 0 and at most the simulator's bound.
+fn rate(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= wirebook::sim::MAX_SIM_RATE_HZ => Ok(v),
+        _ => Err(format!(
+            "expected updates a second above 0 and at most {}",
+            wirebook::sim::MAX_SIM_RATE_HZ
+        )),
+    }
+}
+
+/// A `--markets` count of the simulator: 1 to its bound.
+fn markets(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(v) if (1..=wirebook::sim::MAX_SIM_MARKETS).contains(&v) => Ok(v),
+        _ => Err(format!(
+            "expected markets from 1 to {}",
+            wirebook::sim::MAX_SIM_MARKETS
+        )),
+    }
 }
 
 fn deadline(duration: Option<f64>) -> Option<Instant> {
@@ -326,7 +367,7 @@ fn sim(args: SimArgs) -> Result<(), String> {
         tls: args.tls,
         markets: args.markets,
         rate_hz: args.rate,
-        depth: args.depth,
+        depth: usize::from(args.depth),
         seed: args.seed,
         activity_shares_seq: args.activity_shares_seq,
         faults,
@@ -394,7 +435,7 @@ fn watch(args: WatchArgs) -> Result<(), String> {
     };
     let mut config = ClientConfig::new(url.clone(), key);
     for m in &args.markets {
-        config = config.subscribe(parse_market(m, args.depth)?);
+        config = config.subscribe(parse_market(m, args.depth as u32)?);
     }
     if let Some(path) = &args.record {
         config = config.record(path);
@@ -407,12 +448,12 @@ fn watch(args: WatchArgs) -> Result<(), String> {
     let end = deadline(args.duration);
     if args.json {
         let stop = interrupted();
-        json::stream(&client, args.depth as usize, end, &stop)?;
+        json::stream(&client, args.depth, end, &stop)?;
     } else {
         run_view(
             &client,
             None,
-            &format!("wirebook watch: {}", url.split('?').next().unwrap_or("")),
+            &format!("wirebook watch: {}", wirebook::client::redact_url(&url)),
             end,
         )?;
     }

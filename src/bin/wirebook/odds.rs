@@ -64,12 +64,13 @@ fn alert_json(a: &EdgeAlert) -> String {
 }
 
 fn connected_json(s: &wirebook::client::ParlaySession) -> String {
-    format!(
-        "{{\"connected\":{{\"sport_key\":\"{}\",\"tier\":\"{}\",\"coalesce_ms\":{}}}}}",
-        s.sport_key,
-        s.tier,
-        s.coalesce_window.map_or(0, |d| d.as_millis())
-    )
+    let mut out = String::from("{\"connected\":{\"sport_key\":");
+    wirebook::encode::push_json_str(&mut out, &s.sport_key);
+    out.push_str(",\"tier\":");
+    wirebook::encode::push_json_str(&mut out, &s.tier);
+    let coalesce_ms = s.coalesce_window.map_or(0, |d| d.as_millis());
+    out.push_str(&format!(",\"coalesce_ms\":{coalesce_ms}}}}}"));
+    out
 }
 
 /// Runs until Ctrl-C or the end: JSON lines (`{"best":...}` after each

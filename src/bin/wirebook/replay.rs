@@ -12,6 +12,14 @@ use wirebook::{
 
 use crate::json::book_line;
 
+/// Slowest and fastest replay factors.
+const MIN_FACTOR: f64 = 0.001;
+const MAX_FACTOR: f64 = 1e6;
+
+/// Longest wait for one frame: a longer silence in the capture (or a
+/// corrupt time in it) is cut to this, so a replay never hangs for years.
+const MAX_WAIT: Duration = Duration::from_secs(60);
+
 /// How fast to replay.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Speed {
@@ -29,8 +37,10 @@ impl std::str::FromStr for Speed {
             return Ok(Speed::Max);
         }
         match s.strip_suffix('x').and_then(|f| f.parse::<f64>().ok()) {
-            Some(f) if f > 0.0 && f.is_finite() => Ok(Speed::Factor(f)),
-            _ => Err(format!("{s:?}: expected max or a factor such as 1x or 10x")),
+            Some(f) if (MIN_FACTOR..=MAX_FACTOR).contains(&f) => Ok(Speed::Factor(f)),
+            _ => Err(format!(
+                "{s:?}: expected max or a factor from {MIN_FACTOR}x to {MAX_FACTOR}x, such as 1x or 10x"
+            )),
         }
     }
 }
@@ -50,6 +60,7 @@ pub fn counters_json(c: &Counters) -> String {
         ("replayed", c.replayed),
         ("discarded", c.discarded),
         ("behind_after_replay", c.behind_after_replay),
+        ("behind_accepted", c.behind_accepted),
         ("dropped_before_snapshot", c.dropped_before_snapshot),
         ("crossed", c.crossed),
         ("parse_errors", c.parse_errors),
@@ -72,9 +83,10 @@ pub fn run(path: &std::path::Path, speed: Speed, json: bool, depth: usize) -> Re
     let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let reader = CaptureReader::new(std::io::BufReader::with_capacity(1 << 20, file))
         .map_err(|e| format!("{}: {e}", path.display()))?;
+    let depth = depth.clamp(1, wirebook::MAX_DEPTH);
     let mut store = BookStore::new(StoreConfig {
         stage_timing: true,
-        depth: depth.clamp(1, 100),
+        depth,
         ..StoreConfig::default()
     });
     let mut parser = FrameParser::new();
@@ -85,6 +97,8 @@ pub fn run(path: &std::path::Path, speed: Speed, json: bool, depth: usize) -> Re
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let (mut first_ns, started) = (None, Instant::now());
+    // Captured silence cut by `MAX_WAIT`, taken off every later frame's due time.
+    let mut skipped = Duration::ZERO;
     let mut next_poll = 0u64;
     let mut frames = 0u64;
     let mut truncated = None;
@@ -101,9 +115,12 @@ pub fn run(path: &std::path::Path, speed: Speed, json: bool, depth: usize) -> Re
         let t = captured.received_ns;
         let first = *first_ns.get_or_insert(t);
         if let Speed::Factor(f) = speed {
-            let due = Duration::from_nanos(((t.saturating_sub(first)) as f64 / f) as u64);
+            let due = Duration::from_nanos(((t.saturating_sub(first)) as f64 / f) as u64)
+                .saturating_sub(skipped);
             if let Some(wait) = due.checked_sub(started.elapsed()) {
-                std::thread::sleep(wait);
+                let cut = wait.saturating_sub(MAX_WAIT);
+                skipped += cut;
+                std::thread::sleep(wait - cut);
             }
         }
         // Staleness is judged on the captured clock, so a replay is deterministic.
