@@ -80,6 +80,39 @@ fn gap_ends_in_one_resync_and_the_truth() {
     );
 }
 
+/// A4.2 end to end: the simulator answers the resync with a snapshot that
+/// predates the book's next three deltas, sent before it; the client keeps
+/// them, replays them onto the snapshot and converges on the truth, with one
+/// resync and none more for being behind.
+#[test]
+fn a_lagging_resync_snapshot_is_continued_by_the_deltas_sent_before_it() {
+    let sim = simulator(SimConfig {
+        resync_lag: 3,
+        ..quick_sim()
+    });
+    let cfg = all_books(3)
+        .into_iter()
+        .fold(config(&sim, "pk_test_lag"), ClientConfig::subscribe);
+    let client = ParsecClient::connect(cfg).expect("connects");
+    assert!(wait_until(SECS(5), || all_fresh(&client)));
+    let dog = Watchdog::start(sim.clone(), client.books(), DEPTH);
+    sim.inject(Fault::Gap);
+    assert!(wait_until(SECS(5), || sim.stats().fault(Fault::Gap) == 1));
+    assert!(
+        wait_until(SECS(10), || client.counters().store.replayed >= 3),
+        "{:#?}",
+        client.counters()
+    );
+    assert_converges(&sim, &client, DEPTH, SECS(10));
+    dog.finish();
+    let c = client.counters();
+    assert_eq!(
+        (c.store.gaps, c.store.resyncs, c.store.behind_after_replay),
+        (1, 1, 0),
+        "{c:#?}"
+    );
+}
+
 #[test]
 fn a_gap_is_announced_as_a_gap_then_the_resync_sent_then_the_sync() {
     gap_events(all_books(3), 0);

@@ -114,6 +114,28 @@ pub struct SimConfig {
     pub control_limit: usize,
     /// How long the `Silence` fault keeps the connection quiet.
     pub silence: Duration,
+    /// A snapshot answering a `resync` predates this many of the book's
+    /// deltas, which go out before it, numbered after it: a server whose
+    /// snapshots lag its stream. The client then replays them onto it
+    /// (PROTOCOL.md A4.2). A quiet book's snapshot goes out at the next
+    /// heartbeat. 0 (the default): the snapshot goes out at once, its seq
+    /// jumped ahead (A4.1).
+    ///
+    /// ```
+    /// use wirebook::client::{ClientConfig, ParsecClient, Subscription};
+    /// use wirebook::sim::{Fault, SimConfig, Simulator};
+    /// let sim = Simulator::start(SimConfig { resync_lag: 3, rate_hz: 200.0, ..SimConfig::default() })?;
+    /// let client = ParsecClient::connect(ClientConfig::new(sim.url(), "pk_demo").subscribe(Subscription::new("sim:0")))?;
+    /// let replayed = || client.counters().store.replayed;
+    /// let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    /// while replayed() == 0 && std::time::Instant::now() < deadline {
+    ///     sim.inject(Fault::Gap);
+    ///     std::thread::sleep(std::time::Duration::from_millis(200));
+    /// }
+    /// assert!(replayed() > 0, "buffered deltas continued the lagging snapshot");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub resync_lag: u32,
     /// How long the `Outage` fault's venue stays unavailable.
     pub outage: Duration,
     /// Fault probabilities per delta sent.
@@ -170,6 +192,7 @@ impl Default for SimConfig {
             record_truth: false,
             lost_unsubscribes: 0,
             account_linger: Duration::ZERO,
+            resync_lag: 0,
             flood: false,
             odds_events: 4,
             odds_interval: Duration::from_secs(1),

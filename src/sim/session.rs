@@ -175,6 +175,9 @@ struct Subscription {
     held: Option<String>,
     /// The next `resync` of this book is lost (the `LostResync` fault).
     lose_resync: bool,
+    /// A snapshot answering a `resync` (`SimConfig::resync_lag`), held
+    /// until this many more deltas of the book have gone out before it.
+    lagging: Option<(String, u32)>,
 }
 
 enum Flow {
@@ -322,7 +325,11 @@ impl Session {
                 _ = heartbeat.tick() => {
                     if self.tier.is_some() && !self.silent() {
                         let text = self.out.heartbeat(epoch_ms());
-                        if !Self::send(&mut ws, text).await { Flow::Close } else { Flow::Continue }
+                        if !Self::send(&mut ws, text).await {
+                            Flow::Close
+                        } else {
+                            self.send_lagging(&mut ws).await
+                        }
                     } else {
                         Flow::Continue
                     }
@@ -522,7 +529,16 @@ impl Session {
                             return Flow::Continue;
                         }
                         bump(&self.shared.counters.resyncs);
-                        self.send_snapshot(ws, k).await
+                        let lag = self.shared.config.resync_lag;
+                        if lag == 0 {
+                            return self.send_snapshot(ws, k).await;
+                        }
+                        if let Some(text) = self.render_snapshot(k, false) {
+                            if let Some(sub) = self.subs.get_mut(&k) {
+                                sub.lagging = Some((text, lag));
+                            }
+                        }
+                        Flow::Continue
                     }
                     None => {
                         self.error(ws, 2001, "not subscribed", Some(&parsec_id))
@@ -588,6 +604,7 @@ impl Session {
             view: View::default(),
             held: None,
             lose_resync: false,
+            lagging: None,
         });
         sub.depth = depth;
         self.send_snapshot(ws, key).await
@@ -598,14 +615,30 @@ impl Session {
         ws: &mut Ws<S>,
         key: (u32, u8),
     ) -> Flow {
-        let condition = self.condition();
-        let Some(sub) = self.subs.get_mut(&key) else {
+        let Some(text) = self.render_snapshot(key, true) else {
             return Flow::Continue;
         };
-        // A4.1: a snapshot's seq may jump; here it jumps ahead by up to 99,
-        // as a server's would after updates the client never saw.
-        sub.seq += self.rng.u64(1..100);
-        sub.held = None;
+        if !Self::send(ws, &text).await {
+            return Flow::Close;
+        }
+        if self.shared.config.flood {
+            self.build_flood_ring(key);
+        }
+        Flow::Continue
+    }
+
+    /// The book's snapshot now (counted as sent); `jump`: its seq jumps
+    /// ahead first (A4.1), and it supersedes a held delta or snapshot.
+    fn render_snapshot(&mut self, key: (u32, u8), jump: bool) -> Option<String> {
+        let condition = self.condition();
+        let sub = self.subs.get_mut(&key)?;
+        if jump {
+            // A4.1: a snapshot's seq may jump; here it jumps ahead by up to 99,
+            // as a server's would after updates the client never saw.
+            sub.seq += self.rng.u64(1..100);
+            sub.held = None;
+            sub.lagging = None;
+        }
         // A snapshot sent for any reason answers a resync that was to be lost.
         sub.lose_resync = false;
         sub.view = View::of(
@@ -626,11 +659,20 @@ impl Session {
             epoch_ms(),
         );
         bump(&self.shared.counters.snapshots);
-        if !Self::send(ws, text).await {
-            return Flow::Close;
-        }
-        if self.shared.config.flood {
-            self.build_flood_ring(key);
+        Some(text.to_owned())
+    }
+
+    /// Lagging snapshots (`SimConfig::resync_lag`) still held: sent now.
+    async fn send_lagging<S: AsyncRead + AsyncWrite + Unpin>(&mut self, ws: &mut Ws<S>) -> Flow {
+        let held: Vec<String> = self
+            .subs
+            .values_mut()
+            .filter_map(|s| s.lagging.take().map(|(text, _)| text))
+            .collect();
+        for text in held {
+            if !Self::send(ws, &text).await {
+                return Flow::Close;
+            }
         }
         Flow::Continue
     }
@@ -884,6 +926,18 @@ impl Session {
             if fault != Some(Fault::Reorder) {
                 if let Some(held) = sub.held.take() {
                     frames.push(Message::text(held));
+                }
+            }
+            // A lagging snapshot goes out after its count of deltas (a
+            // delta lost to a fault counts too: the server numbered it).
+            let quiet = silent || fault == Some(Fault::Silence);
+            if let Some((_, left)) = sub.lagging.as_mut().filter(|_| !quiet) {
+                *left = left.saturating_sub(1);
+                if *left == 0 {
+                    if let Some((text, _)) = sub.lagging.take() {
+                        frames.push(Message::text(text));
+                        others += 1;
+                    }
                 }
             }
             if silent || fault == Some(Fault::Silence) {
