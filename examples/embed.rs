@@ -47,6 +47,9 @@ fn main() {
             Err(e) if e.is_ignorable() => println!("ignored: {e}"),
             Err(e) => println!("skipped a bad frame: {e}"),
         }
+        // Timeouts, held-back resyncs and staleness (a real loop calls this
+        // every 50 to 100 ms, frames or not).
+        store.poll(now);
         // A real bot sends these through its control-frame pacing.
         while let Some(req) = store.next_resync(now) {
             println!(

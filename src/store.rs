@@ -441,9 +441,11 @@ struct Slot {
 
 impl Slot {
     /// Whether its queued resync request is still wanted: not answered by a
-    /// snapshot meanwhile, and the book still tracked.
+    /// snapshot meanwhile, not held back (a queue entry from before a hold
+    /// must not skip it: `poll` queues the book again when the hold ends),
+    /// and the book still tracked.
     fn wants_resync(&self) -> bool {
-        self.resync_outstanding && self.active
+        self.resync_outstanding && self.active && self.hold_until_ns.is_none()
     }
 
     /// A continuing delta's word on the book and its feed, applied.
@@ -1564,8 +1566,11 @@ impl BookStore {
             .count()
     }
 
-    /// Re-queues resyncs unanswered for [`StoreConfig::resync_timeout`] (rule A4.7).
-    /// Call it periodically (e.g. every 100 ms).
+    /// Re-queues resyncs unanswered for [`StoreConfig::resync_timeout`] (rule
+    /// A4.7), queues resyncs held back after a bad answer when their hold
+    /// ends, and publishes staleness (A4.8). Call it periodically (e.g. every
+    /// 100 ms), frames or not: without it a book whose resync was answered
+    /// with a bad book is never asked for again.
     ///
     /// ```
     /// let mut store = wirebook::BookStore::default();

@@ -352,6 +352,34 @@ fn a_bad_answer_to_a_resync_holds_the_next_request_back_doubling() {
     assert_eq!(h.read().state, BookState::Stale);
 }
 
+/// A retry still queued (the pacing held it) when a late answer to the
+/// first request comes back bad does not skip the hold: one request at a
+/// time, after the hold.
+#[test]
+fn a_retry_queued_before_a_bad_answer_waits_out_the_hold() {
+    let mut h = Harness::new();
+    h.seeded();
+    h.delta(13, &[]); // gap
+    assert_eq!(h.resyncs().len(), 1);
+    h.now += 6 * SEC;
+    h.store.poll(h.now); // timed out: attempt 2 queued, not yet taken
+    assert_eq!(h.store.queued_resyncs(), 1);
+    h.snapshot(20, &[("0.5", "1")], &[("0.45", "1")]); // the late answer, crossed
+    assert_eq!(h.store.queued_resyncs(), 0, "held");
+    assert!(
+        h.resyncs().is_empty(),
+        "the old queue entry does not skip the hold"
+    );
+    h.now += SEC;
+    h.store.poll(h.now);
+    let sent = h.resyncs();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].attempt, 3);
+    h.now += SEC / 2;
+    h.store.poll(h.now);
+    assert!(h.resyncs().is_empty(), "one request at a time");
+}
+
 /// A resync started because a replay stopped behind a frame of the resync
 /// takes its snapshot even if that is behind again: a server whose
 /// snapshots lag the frames it sends before them (or that numbers each
