@@ -113,6 +113,40 @@ fn a_lagging_resync_snapshot_is_continued_by_the_deltas_sent_before_it() {
     );
 }
 
+/// Deltas with only the fields A3 requires, as the minimal example frame:
+/// the books converge on the truth through a gap, a duplicate and a
+/// reorder, and keep their snapshots' clocks.
+#[test]
+fn minimal_deltas_keep_the_books_true_through_faults() {
+    let sim = simulator(SimConfig {
+        minimal_deltas: true,
+        ..quick_sim()
+    });
+    let cfg = all_books(3)
+        .into_iter()
+        .fold(config(&sim, "pk_test_minimal"), ClientConfig::subscribe);
+    let client = ParsecClient::connect(cfg).expect("connects");
+    assert!(wait_until(SECS(5), || all_fresh(&client)));
+    let dog = Watchdog::start(sim.clone(), client.books(), DEPTH);
+    for fault in [Fault::Gap, Fault::Duplicate, Fault::Reorder] {
+        sim.inject(fault);
+        assert!(wait_until(SECS(5), || sim.stats().fault(fault) == 1));
+    }
+    std::thread::sleep(Duration::from_millis(400));
+    assert_converges(&sim, &client, DEPTH, SECS(10));
+    dog.finish();
+    let c = client.counters();
+    assert!(c.store.deltas > 100, "{c:#?}");
+    assert_eq!(c.store.parse_errors, 0, "{c:#?}");
+    assert!(c.store.gaps >= 1 && c.store.duplicates >= 1, "{c:#?}");
+    for book in client.books() {
+        assert!(
+            book.snapshot(1).exchange_ts_ms.is_some(),
+            "the snapshot's clock is kept"
+        );
+    }
+}
+
 #[test]
 fn a_gap_is_announced_as_a_gap_then_the_resync_sent_then_the_sync() {
     gap_events(all_books(3), 0);

@@ -136,6 +136,13 @@ pub struct SimConfig {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub resync_lag: u32,
+    /// Deltas carry only the fields A3 requires (`type`, `parsec_id`,
+    /// `outcome`, `changes`, `server_seq`; `book_state` and `feed_state`
+    /// only when not fresh and healthy), as PROTOCOL.md allows: the client's
+    /// books then keep the clocks and staleness bound of their snapshots.
+    /// After an `Outage` such deltas never say the feed is healthy again, so
+    /// the books read `Stale` until their next snapshot.
+    pub minimal_deltas: bool,
     /// How long the `Outage` fault's venue stays unavailable.
     pub outage: Duration,
     /// Fault probabilities per delta sent.
@@ -193,6 +200,7 @@ impl Default for SimConfig {
             lost_unsubscribes: 0,
             account_linger: Duration::ZERO,
             resync_lag: 0,
+            minimal_deltas: false,
             flood: false,
             odds_events: 4,
             odds_interval: Duration::from_secs(1),

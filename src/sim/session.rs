@@ -839,9 +839,15 @@ impl Session {
             let mut forget = false;
             // Frames sent that are not deltas (notices, errors, malformed).
             let mut others = 0;
+            let minimal = self.shared.config.minimal_deltas;
             let delta = |out: &mut ServerWriter, condition: Condition| {
-                out.delta(id, &self.changes, sub.seq, stale, condition, now)
-                    .to_owned()
+                if minimal {
+                    out.minimal_delta(id, &self.changes, sub.seq, condition)
+                        .to_owned()
+                } else {
+                    out.delta(id, &self.changes, sub.seq, stale, condition, now)
+                        .to_owned()
+                }
             };
             match fault {
                 None => frames.push(Message::text(delta(&mut self.out, condition))),

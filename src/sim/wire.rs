@@ -338,6 +338,49 @@ impl ServerWriter {
         &self.buf
     }
 
+    /// An `orderbook_delta` with only the fields A3 requires (`type`,
+    /// `parsec_id`, `outcome`, `changes`, `server_seq`), as
+    /// `frames/parsec/orderbook_delta_minimal.json`; `book_state` and
+    /// `feed_state` only when the book is not fresh and healthy.
+    pub(crate) fn minimal_delta(
+        &mut self,
+        id: BookId<'_>,
+        changes: &[Change],
+        seq: u64,
+        condition: Condition,
+    ) -> &str {
+        let b = self.start("orderbook_delta");
+        b.push_str(",\"parsec_id\":");
+        push_json_str(b, id.parsec_id);
+        b.push_str(",\"outcome\":");
+        push_json_str(b, id.outcome);
+        b.push_str(",\"changes\":[");
+        let changes = match condition {
+            Condition::NeedsRefresh => &[][..],
+            _ => changes,
+        };
+        for (i, c) in changes.iter().enumerate() {
+            let sep = if i == 0 { "" } else { "," };
+            let _ = write!(
+                self.buf,
+                "{sep}{{\"side\":\"{}\",\"price\":{},\"size\":{}}}",
+                side_name(c.side),
+                c.price,
+                c.size
+            );
+        }
+        let _ = write!(self.buf, "],\"server_seq\":{seq}");
+        if condition != Condition::Healthy {
+            let (state, feed) = condition.words();
+            let _ = write!(
+                self.buf,
+                ",\"book_state\":\"{state}\",\"feed_state\":\"{feed}\""
+            );
+        }
+        self.buf.push('}');
+        &self.buf
+    }
+
     /// An `activity` frame: a public trade, or (`fill`) one of the account's own fills.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn activity(
