@@ -117,9 +117,11 @@ pub struct SimConfig {
     /// A snapshot answering a `resync` predates this many of the book's
     /// deltas, which go out before it, numbered after it: a server whose
     /// snapshots lag its stream. The client then replays them onto it
-    /// (PROTOCOL.md A4.2). A quiet book's snapshot goes out at the next
-    /// heartbeat. 0 (the default): the snapshot goes out at once, its seq
-    /// jumped ahead (A4.1).
+    /// (PROTOCOL.md A4.2). It is written when it goes out (with the
+    /// connection's condition then), and taken again if a notice's changes
+    /// are lost meanwhile; a quiet book's goes out at the first heartbeat
+    /// after it has waited a second. Not in flood mode. 0 (the default):
+    /// the snapshot goes out at once, its seq jumped ahead (A4.1).
     ///
     /// ```
     /// use wirebook::client::{ClientConfig, ParsecClient, Subscription};
@@ -136,10 +138,11 @@ pub struct SimConfig {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub resync_lag: u32,
-    /// Deltas carry only the fields A3 requires (`type`, `parsec_id`,
-    /// `outcome`, `changes`, `server_seq`; `book_state` and `feed_state`
-    /// only when not fresh and healthy), as PROTOCOL.md allows: the client's
+    /// Deltas carry only `type`, `parsec_id`, `outcome`, `changes` and
+    /// `server_seq` (`book_state` and `feed_state` only when not fresh and
+    /// healthy), as the protocol's minimal example delta: the client's
     /// books then keep the clocks and staleness bound of their snapshots.
+    /// Not in flood mode.
     /// After an `Outage` such deltas never say the feed is healthy again, so
     /// the books read `Stale` until their next snapshot.
     pub minimal_deltas: bool,

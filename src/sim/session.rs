@@ -176,9 +176,23 @@ struct Subscription {
     /// The next `resync` of this book is lost (the `LostResync` fault).
     lose_resync: bool,
     /// A snapshot answering a `resync` (`SimConfig::resync_lag`), held
-    /// until this many more deltas of the book have gone out before it.
-    lagging: Option<(String, u32)>,
+    /// until more deltas of the book have gone out before it.
+    lagging: Option<Lagging>,
 }
+
+/// A snapshot taken but not sent yet (`SimConfig::resync_lag`): written when
+/// it goes out, with the connection's condition then.
+struct Lagging {
+    seq: u64,
+    view: View,
+    /// Deltas of the book still to go out before it.
+    left: u32,
+    since: Instant,
+}
+
+/// A lagging snapshot of a book that gets too few deltas goes out at the
+/// first heartbeat after it has waited this long.
+const MAX_LAG: Duration = Duration::from_secs(1);
 
 enum Flow {
     Continue,
@@ -530,14 +544,11 @@ impl Session {
                         }
                         bump(&self.shared.counters.resyncs);
                         let lag = self.shared.config.resync_lag;
-                        if lag == 0 {
+                        // Flood mode's deltas do not wait for a snapshot.
+                        if lag == 0 || self.shared.config.flood {
                             return self.send_snapshot(ws, k).await;
                         }
-                        if let Some(text) = self.render_snapshot(k, false) {
-                            if let Some(sub) = self.subs.get_mut(&k) {
-                                sub.lagging = Some((text, lag));
-                            }
-                        }
+                        self.hold_snapshot(k, lag);
                         Flow::Continue
                     }
                     None => {
@@ -627,10 +638,9 @@ impl Session {
         Flow::Continue
     }
 
-    /// The book's snapshot now (counted as sent); `jump`: its seq jumps
-    /// ahead first (A4.1), and it supersedes a held delta or snapshot.
+    /// The book's snapshot now, its seq jumped ahead first (A4.1); it
+    /// supersedes a held delta or snapshot.
     fn render_snapshot(&mut self, key: (u32, u8), jump: bool) -> Option<String> {
-        let condition = self.condition();
         let sub = self.subs.get_mut(&key)?;
         if jump {
             // A4.1: a snapshot's seq may jump; here it jumps ahead by up to 99,
@@ -639,7 +649,17 @@ impl Session {
             sub.held = None;
             sub.lagging = None;
         }
-        // A snapshot sent for any reason answers a resync that was to be lost.
+        self.take_snapshot(key)?;
+        let sub = self.subs.get(&key)?;
+        let (seq, view) = (sub.seq, sub.view.clone());
+        Some(self.snapshot_text(key, seq, &view))
+    }
+
+    /// The book's levels now become its view at its current seq (recorded
+    /// as the truth there); a snapshot taken answers a resync that was to
+    /// be lost.
+    fn take_snapshot(&mut self, key: (u32, u8)) -> Option<()> {
+        let sub = self.subs.get_mut(&key)?;
         sub.lose_resync = false;
         sub.view = View::of(
             &self.shared.books[key.0 as usize].lock()[key.1 as usize],
@@ -647,29 +667,66 @@ impl Session {
         );
         self.shared
             .record(key, sub.seq, &sub.view.bids, &sub.view.asks);
+        Some(())
+    }
+
+    /// A snapshot's text at `seq` with `view`, in the connection's condition
+    /// now (counted as sent).
+    fn snapshot_text(&mut self, key: (u32, u8), seq: u64, view: &View) -> String {
+        let condition = self.condition();
         let names = BookNames::of(key);
         let text = self.out.orderbook(
             names.id(),
             Style::of(key.0).tick_size(),
-            &sub.view.bids,
-            &sub.view.asks,
-            sub.seq,
+            &view.bids,
+            &view.asks,
+            seq,
             condition,
             self.shared.config.stale_after_ms,
             epoch_ms(),
         );
         bump(&self.shared.counters.snapshots);
-        Some(text.to_owned())
+        text.to_owned()
     }
 
-    /// Lagging snapshots (`SimConfig::resync_lag`) still held: sent now.
+    /// Takes the book's snapshot now and holds it until `lag` more of its
+    /// deltas have gone out (`SimConfig::resync_lag`).
+    fn hold_snapshot(&mut self, key: (u32, u8), lag: u32) {
+        if self.take_snapshot(key).is_none() {
+            return;
+        }
+        if let Some(sub) = self.subs.get_mut(&key) {
+            sub.lagging = Some(Lagging {
+                seq: sub.seq,
+                view: sub.view.clone(),
+                left: lag,
+                since: Instant::now(),
+            });
+        }
+    }
+
+    /// The text of book `key`'s lagging snapshot, taken off it.
+    fn release_lagging(&mut self, key: (u32, u8)) -> Option<String> {
+        let held = self.subs.get_mut(&key)?.lagging.take()?;
+        Some(self.snapshot_text(key, held.seq, &held.view))
+    }
+
+    /// Lagging snapshots (`SimConfig::resync_lag`) held for `MAX_LAG`: sent now.
     async fn send_lagging<S: AsyncRead + AsyncWrite + Unpin>(&mut self, ws: &mut Ws<S>) -> Flow {
-        let held: Vec<String> = self
+        let due: Vec<(u32, u8)> = self
             .subs
-            .values_mut()
-            .filter_map(|s| s.lagging.take().map(|(text, _)| text))
+            .iter()
+            .filter(|(_, s)| {
+                s.lagging
+                    .as_ref()
+                    .is_some_and(|l| l.since.elapsed() >= MAX_LAG)
+            })
+            .map(|(k, _)| *k)
             .collect();
-        for text in held {
+        for key in due {
+            let Some(text) = self.release_lagging(key) else {
+                continue;
+            };
             if !Self::send(ws, &text).await {
                 return Flow::Close;
             }
@@ -936,14 +993,37 @@ impl Session {
             }
             // A lagging snapshot goes out after its count of deltas (a
             // delta lost to a fault counts too: the server numbered it).
+            // A notice's changes were lost before they were numbered: a
+            // snapshot held from before them is taken again (it must hold
+            // them, as the deltas after it are diffed from them).
             let quiet = silent || fault == Some(Fault::Silence);
-            if let Some((_, left)) = sub.lagging.as_mut().filter(|_| !quiet) {
-                *left = left.saturating_sub(1);
-                if *left == 0 {
-                    if let Some((text, _)) = sub.lagging.take() {
-                        frames.push(Message::text(text));
-                        others += 1;
-                    }
+            let notice = matches!(
+                fault,
+                Some(
+                    Fault::ResyncRequired
+                        | Fault::SlowReader
+                        | Fault::LostResync
+                        | Fault::ForgottenSubscription
+                )
+            );
+            let mut retake = false;
+            let mut release = false;
+            if let Some(held) = sub.lagging.as_mut() {
+                if notice {
+                    retake = true;
+                } else if !quiet {
+                    held.left = held.left.saturating_sub(1);
+                    release = held.left == 0;
+                }
+            }
+            if retake && !forget {
+                let left = sub.lagging.as_ref().map_or(1, |l| l.left);
+                self.hold_snapshot(key, left);
+            }
+            if release {
+                if let Some(text) = self.release_lagging(key) {
+                    frames.push(Message::text(text));
+                    others += 1;
                 }
             }
             if silent || fault == Some(Fault::Silence) {
@@ -968,6 +1048,9 @@ impl Session {
             }
         }
         if let (Some(p), true, false) = (tick.print, self.shared.config.trades, silent) {
+            let Some(sub) = self.subs.get_mut(&key) else {
+                return Flow::Continue;
+            };
             let fill = self.rng.u8(0..10) == 0;
             let seq = if self.shared.config.activity_shares_seq {
                 sub.seq += 1;

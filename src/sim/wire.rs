@@ -338,9 +338,9 @@ impl ServerWriter {
         &self.buf
     }
 
-    /// An `orderbook_delta` with only the fields A3 requires (`type`,
-    /// `parsec_id`, `outcome`, `changes`, `server_seq`), as
-    /// `frames/parsec/orderbook_delta_minimal.json`; `book_state` and
+    /// An `orderbook_delta` with only `type`, `parsec_id`, `outcome`,
+    /// `changes` and `server_seq`, as the protocol's minimal example delta
+    /// (`tests/data/parsec/orderbook_delta_minimal.json`); `book_state` and
     /// `feed_state` only when the book is not fresh and healthy.
     pub(crate) fn minimal_delta(
         &mut self,
