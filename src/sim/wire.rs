@@ -298,22 +298,12 @@ impl ServerWriter {
         &self.buf
     }
 
-    /// An `orderbook_delta` (with no changes under [`Condition::NeedsRefresh`]).
-    pub(crate) fn delta(
-        &mut self,
-        id: BookId<'_>,
-        changes: &[Change],
-        seq: u64,
-        stale_after_ms: u64,
-        condition: Condition,
-        ts_ms: u64,
-    ) -> &str {
-        self.start("orderbook_delta");
-        self.market(id);
+    /// `,"changes":[` and a delta's changes (the caller closes the array).
+    /// A book needing a refresh carries no changes and a disconnected feed,
+    /// as PROTOCOL.md's example: its changes are lost (the client must
+    /// resync to see them).
+    fn changes(&mut self, changes: &[Change], condition: Condition) {
         self.buf.push_str(",\"changes\":[");
-        // A book needing a refresh carries no changes and a disconnected
-        // feed, as PROTOCOL.md's example: its changes are lost (the client
-        // must resync to see them).
         let changes = match condition {
             Condition::NeedsRefresh => &[][..],
             _ => changes,
@@ -328,6 +318,21 @@ impl ServerWriter {
                 c.size
             );
         }
+    }
+
+    /// An `orderbook_delta` (with no changes under [`Condition::NeedsRefresh`]).
+    pub(crate) fn delta(
+        &mut self,
+        id: BookId<'_>,
+        changes: &[Change],
+        seq: u64,
+        stale_after_ms: u64,
+        condition: Condition,
+        ts_ms: u64,
+    ) -> &str {
+        self.start("orderbook_delta");
+        self.market(id);
+        self.changes(changes, condition);
         let (state, feed) = condition.words();
         let _ = write!(
             self.buf,
@@ -354,21 +359,7 @@ impl ServerWriter {
         push_json_str(b, id.parsec_id);
         b.push_str(",\"outcome\":");
         push_json_str(b, id.outcome);
-        b.push_str(",\"changes\":[");
-        let changes = match condition {
-            Condition::NeedsRefresh => &[][..],
-            _ => changes,
-        };
-        for (i, c) in changes.iter().enumerate() {
-            let sep = if i == 0 { "" } else { "," };
-            let _ = write!(
-                self.buf,
-                "{sep}{{\"side\":\"{}\",\"price\":{},\"size\":{}}}",
-                side_name(c.side),
-                c.price,
-                c.size
-            );
-        }
+        self.changes(changes, condition);
         let _ = write!(self.buf, "],\"server_seq\":{seq}");
         if condition != Condition::Healthy {
             let (state, feed) = condition.words();
@@ -499,6 +490,35 @@ pub(crate) const MALFORMED: &[&[u8]] = &[
 mod tests {
     use super::*;
     use crate::{Frame, FrameParser};
+
+    #[test]
+    fn a_minimal_delta_is_written_as_the_protocols_minimal_example() {
+        let mut w = ServerWriter::default();
+        let names = BookNames::of((5, 1));
+        let change = Change {
+            side: Side::Ask,
+            price: Price::from_units(46_100_000).unwrap(),
+            size: Size::ZERO,
+        };
+        let text = w
+            .minimal_delta(names.id(), &[change], 2, Condition::Healthy)
+            .to_owned();
+        assert_eq!(
+            text,
+            r#"{"type":"orderbook_delta","parsec_id":"sim:5","outcome":"No","changes":[{"side":"ask","price":0.461,"size":0}],"server_seq":2}"#
+        );
+        let refresh = w
+            .minimal_delta(names.id(), &[change], 3, Condition::NeedsRefresh)
+            .to_owned();
+        assert!(refresh.ends_with(
+            r#""changes":[],"server_seq":3,"book_state":"needs_refresh","feed_state":"disconnected"}"#
+        ));
+        let mut buf = refresh.into_bytes();
+        assert!(matches!(
+            FrameParser::new().parse(&mut buf),
+            Ok(Frame::Delta(_))
+        ));
+    }
 
     #[test]
     fn every_server_frame_the_simulator_writes_parses_back() {
