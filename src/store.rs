@@ -479,6 +479,14 @@ impl Slot {
         }
     }
 
+    /// Forgets the book's resync: none outstanding, sent or held.
+    fn forget_resync(&mut self) {
+        self.resync_outstanding = false;
+        self.sent_ns = None;
+        self.hold_until_ns = None;
+        self.behind_retry = false;
+    }
+
     /// Empties the resync buffer, giving back room beyond [`RETAINED_CHANGES`].
     fn clear_pending(&mut self) {
         self.seen_seq = 0;
@@ -767,9 +775,7 @@ impl BookStore {
                 s.active = false;
                 s.phase = Phase::AwaitingSnapshot;
                 s.disconnected = true;
-                s.resync_outstanding = false;
-                s.hold_until_ns = None;
-                s.behind_retry = false;
+                s.forget_resync();
                 s.clear_pending();
                 self.publish(i, Dirty::default());
                 true
@@ -1150,11 +1156,9 @@ impl BookStore {
         let replaced = s.book.replace(f.bids, f.asks);
         s.phase = Phase::Live;
         s.disconnected = false;
-        s.resync_outstanding = false;
-        s.sent_ns = None;
-        s.hold_until_ns = None;
+        let behind_retry = s.behind_retry;
+        s.forget_resync();
         s.attempt = 0;
-        let behind_retry = std::mem::take(&mut s.behind_retry);
         s.meta.advance(f.server_seq, now_ns);
         s.snapshot_seq = f.server_seq;
         s.said_stale = f.book_state == Some(WireBookState::Stale);
@@ -1203,30 +1207,20 @@ impl BookStore {
             // numbers them afresh). Taken, as A4.2 says; if a change was
             // lost, the next delta's hole shows it.
             self.counters.behind_accepted += 1;
-        } else if behind {
+        }
+        // No good in answer to our own request: asked again, but not at
+        // once, or a server that keeps answering with a crossed book would
+        // be asked at every round trip (within the pacing budget other
+        // books' resyncs need).
+        let hold = (corrupt && answered > 0).then(|| self.resync_hold(answered, now_ns));
+        if behind && !behind_retry {
             // Whole, but behind a change that came while resyncing and
             // will not come again: never published as fresh, resynced.
             self.slots[i].corrupt_seq = 0;
             self.slots[i].behind_retry = true;
             self.counters.behind_after_replay += 1;
             self.gap(i);
-            let s = &mut self.slots[i];
-            s.attempt = s.attempt.max(answered + 1);
-            return Applied::Gap;
-        }
-        if corrupt && answered > 0 {
-            // No good in answer to our own request: ask again, but not at
-            // once, or a server that keeps answering with a crossed book
-            // would be asked at every round trip (within the pacing budget
-            // other books' resyncs need).
-            let s = &mut self.slots[i];
-            s.corrupt_seq = s.corrupt_seq.max(s.meta.seq);
-            let hold = FIRST_RESYNC_HOLD
-                .saturating_mul(1 << (answered - 1).min(16))
-                .min(self.config.resync_timeout);
-            let hold = u64::try_from(hold.as_nanos()).unwrap_or(u64::MAX);
-            self.gap_held(i, Some(now_ns.saturating_add(hold)));
-        } else if self.settle_checked(i, corrupt, Dirty::ALL) {
+        } else if self.settle_checked(i, corrupt, Dirty::ALL, hold) {
             // The book is whole again at this seq: the seq that once
             // corrupted it no longer stops a replay (rule A4.1: a later
             // snapshot's seq may go back, e.g. on a new connection).
@@ -1237,6 +1231,16 @@ impl BookStore {
         let s = &mut self.slots[i];
         s.attempt = s.attempt.max(answered + 1);
         Applied::Gap
+    }
+
+    /// Until when the next resync is held back after the `answered`th
+    /// request got a bad book: [`FIRST_RESYNC_HOLD`], doubling with each,
+    /// up to the resync timeout.
+    fn resync_hold(&self, answered: u32, now_ns: u64) -> u64 {
+        let hold = FIRST_RESYNC_HOLD
+            .saturating_mul(1 << answered.saturating_sub(1).min(16))
+            .min(self.config.resync_timeout);
+        now_ns.saturating_add(u64::try_from(hold.as_nanos()).unwrap_or(u64::MAX))
     }
 
     /// Applies buffered deltas that continue the snapshot; drops the rest.
@@ -1411,16 +1415,24 @@ impl BookStore {
     #[inline]
     fn settle(&mut self, i: usize, corrupt: bool, dirty: Dirty) -> bool {
         let corrupt = corrupt || crossed(&self.slots[i].book, &mut self.counters);
-        self.settle_checked(i, corrupt, dirty)
+        self.settle_checked(i, corrupt, dirty, None)
     }
 
-    /// [`settle`](Self::settle) where `corrupt` already says whether the book is crossed.
+    /// [`settle`](Self::settle) where `corrupt` already says whether the
+    /// book is crossed; a corrupt book's resync held until `hold_until_ns`
+    /// if given (see [`gap_held`](Self::gap_held)).
     #[inline]
-    fn settle_checked(&mut self, i: usize, corrupt: bool, dirty: Dirty) -> bool {
+    fn settle_checked(
+        &mut self,
+        i: usize,
+        corrupt: bool,
+        dirty: Dirty,
+        hold_until_ns: Option<u64>,
+    ) -> bool {
         if corrupt {
             let s = &mut self.slots[i];
             s.corrupt_seq = s.corrupt_seq.max(s.meta.seq);
-            self.gap(i);
+            self.gap_held(i, hold_until_ns);
             false
         } else {
             self.publish(i, dirty);
@@ -1627,11 +1639,8 @@ impl BookStore {
             let s = &mut self.slots[i];
             s.phase = Phase::AwaitingSnapshot;
             s.disconnected = true;
-            s.resync_outstanding = false;
-            s.hold_until_ns = None;
-            s.behind_retry = false;
+            s.forget_resync();
             s.queued = false;
-            s.sent_ns = None;
             s.clear_pending();
             // A new connection counts afresh (A4: per subscription and connection).
             s.corrupt_seq = 0;
@@ -1673,10 +1682,7 @@ impl BookStore {
         };
         let s = &mut self.slots[i];
         s.phase = Phase::AwaitingSnapshot;
-        s.resync_outstanding = false;
-        s.hold_until_ns = None;
-        s.behind_retry = false;
-        s.sent_ns = None;
+        s.forget_resync();
         s.clear_pending();
         s.corrupt_seq = 0;
         self.publish(i, Dirty::default());

@@ -626,7 +626,7 @@ impl Session {
         ws: &mut Ws<S>,
         key: (u32, u8),
     ) -> Flow {
-        let Some(text) = self.render_snapshot(key, true) else {
+        let Some(text) = self.render_snapshot(key) else {
             return Flow::Continue;
         };
         if !Self::send(ws, &text).await {
@@ -640,15 +640,13 @@ impl Session {
 
     /// The book's snapshot now, its seq jumped ahead first (A4.1); it
     /// supersedes a held delta or snapshot.
-    fn render_snapshot(&mut self, key: (u32, u8), jump: bool) -> Option<String> {
+    fn render_snapshot(&mut self, key: (u32, u8)) -> Option<String> {
         let sub = self.subs.get_mut(&key)?;
-        if jump {
-            // A4.1: a snapshot's seq may jump; here it jumps ahead by up to 99,
-            // as a server's would after updates the client never saw.
-            sub.seq += self.rng.u64(1..100);
-            sub.held = None;
-            sub.lagging = None;
-        }
+        // A4.1: a snapshot's seq may jump; here it jumps ahead by up to 99,
+        // as a server's would after updates the client never saw.
+        sub.seq += self.rng.u64(1..100);
+        sub.held = None;
+        sub.lagging = None;
         self.take_snapshot(key)?;
         let sub = self.subs.get(&key)?;
         let (seq, view) = (sub.seq, sub.view.clone());
@@ -894,6 +892,8 @@ impl Session {
             }
             let mut frames: Vec<Message> = Vec::with_capacity(3);
             let mut forget = false;
+            // A notice's changes were lost before they were numbered.
+            let mut lost = false;
             // Frames sent that are not deltas (notices, errors, malformed).
             let mut others = 0;
             let minimal = self.shared.config.minimal_deltas;
@@ -939,6 +939,7 @@ impl Session {
                     | Fault::ForgottenSubscription),
                 ) => {
                     sub.seq -= 1;
+                    lost = true;
                     sub.lose_resync |= f == Fault::LostResync;
                     forget = f == Fault::ForgottenSubscription;
                     others += 1;
@@ -993,32 +994,20 @@ impl Session {
             }
             // A lagging snapshot goes out after its count of deltas (a
             // delta lost to a fault counts too: the server numbered it).
-            // A notice's changes were lost before they were numbered: a
-            // snapshot held from before them is taken again (it must hold
-            // them, as the deltas after it are diffed from them).
+            // One held from before a notice's lost changes is taken again
+            // (it must hold them, as the deltas after it are diffed from them).
             let quiet = silent || fault == Some(Fault::Silence);
-            let notice = matches!(
-                fault,
-                Some(
-                    Fault::ResyncRequired
-                        | Fault::SlowReader
-                        | Fault::LostResync
-                        | Fault::ForgottenSubscription
-                )
-            );
-            let mut retake = false;
             let mut release = false;
             if let Some(held) = sub.lagging.as_mut() {
-                if notice {
-                    retake = true;
+                if lost {
+                    let left = held.left;
+                    if !forget {
+                        self.hold_snapshot(key, left);
+                    }
                 } else if !quiet {
                     held.left = held.left.saturating_sub(1);
                     release = held.left == 0;
                 }
-            }
-            if retake && !forget {
-                let left = sub.lagging.as_ref().map_or(1, |l| l.left);
-                self.hold_snapshot(key, left);
             }
             if release {
                 if let Some(text) = self.release_lagging(key) {
@@ -1026,7 +1015,7 @@ impl Session {
                     others += 1;
                 }
             }
-            if silent || fault == Some(Fault::Silence) {
+            if quiet {
                 frames.clear();
             }
             let deltas = (frames.len() as u64).saturating_sub(others);

@@ -27,6 +27,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand};
 use wirebook::client::{ClientConfig, ParsecClient, Subscription};
 use wirebook::sim::{Fault, FaultRates, SimConfig, Simulator};
@@ -104,7 +105,7 @@ struct ReplayArgs {
     #[arg(long)]
     json: bool,
     /// Levels per side in book lines (1 to 100).
-    #[arg(long, default_value_t = 10, value_parser = depth)]
+    #[arg(long, default_value_t = 10, value_parser = depth())]
     depth: usize,
 }
 
@@ -114,7 +115,7 @@ struct BenchArgs {
     #[arg(long, default_value_t = 5.0, value_parser = seconds)]
     duration: f64,
     /// Markets of the simulator (two books each).
-    #[arg(long, default_value_t = 4, value_parser = markets)]
+    #[arg(long, default_value_t = 4, value_parser = markets())]
     markets: usize,
     /// One JSON object instead of the text report.
     #[arg(long)]
@@ -128,7 +129,7 @@ struct DemoArgs {
     #[arg(long, value_parser = seconds)]
     duration: Option<f64>,
     /// Markets of the embedded simulator.
-    #[arg(long, default_value_t = 6, value_parser = markets)]
+    #[arg(long, default_value_t = 6, value_parser = markets())]
     markets: usize,
     /// Book updates per second of the embedded simulator.
     #[arg(long, default_value_t = 300.0, value_parser = rate)]
@@ -159,7 +160,7 @@ struct SimArgs {
     #[arg(long, default_value = "none")]
     faults: String,
     /// Number of markets (sim:0 ..).
-    #[arg(long, default_value_t = 8, value_parser = markets)]
+    #[arg(long, default_value_t = 8, value_parser = markets())]
     markets: usize,
     /// Book updates per second over all books.
     #[arg(long, default_value_t = 100.0, value_parser = rate)]
@@ -188,7 +189,7 @@ struct WatchArgs {
     #[arg(long = "market", required = true)]
     markets: Vec<String>,
     /// Levels per side (1 to 100).
-    #[arg(long, default_value_t = 10, value_parser = depth)]
+    #[arg(long, default_value_t = 10, value_parser = depth())]
     depth: usize,
     /// One JSON object per line per book change instead of the live view.
     #[arg(long)]
@@ -225,11 +226,8 @@ fn seconds(s: &str) -> Result<f64, String> {
 }
 
 /// A `--depth`: levels per side, 1 to `wirebook::MAX_DEPTH`.
-fn depth(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(v) if (1..=wirebook::MAX_DEPTH).contains(&v) => Ok(v),
-        _ => Err(format!("expected levels from 1 to {}", wirebook::MAX_DEPTH)),
-    }
+fn depth() -> RangedU64ValueParser<usize> {
+    RangedU64ValueParser::new().range(1..=wirebook::MAX_DEPTH as u64)
 }
 
 /// A simulator's `--rate`: updates a second, above 0 and at most the simulator's bound.
@@ -244,14 +242,8 @@ fn rate(s: &str) -> Result<f64, String> {
 }
 
 /// A `--markets` count of the simulator: 1 to its bound.
-fn markets(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(v) if (1..=wirebook::sim::MAX_SIM_MARKETS).contains(&v) => Ok(v),
-        _ => Err(format!(
-            "expected markets from 1 to {}",
-            wirebook::sim::MAX_SIM_MARKETS
-        )),
-    }
+fn markets() -> RangedU64ValueParser<usize> {
+    RangedU64ValueParser::new().range(1..=wirebook::sim::MAX_SIM_MARKETS as u64)
 }
 
 fn deadline(duration: Option<f64>) -> Option<Instant> {
